@@ -1,0 +1,325 @@
+//! The checked policy: names resolved to indices, literals typed and normalised.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::phone::Country;
+use crate::source::Span;
+
+pub type EnumId = usize;
+pub type SourceId = usize;
+pub type FactsId = usize;
+pub type AgentId = usize;
+pub type TeamId = usize;
+pub type MapId = usize;
+pub type ScheduleId = usize;
+
+/// A policy that passed the checker: every name resolved, every literal of the right type.
+#[derive(Debug, Clone)]
+pub struct CheckedPolicy {
+    pub name: String,
+    pub timezone: jiff::tz::TimeZone,
+    pub timezone_name: String,
+    pub country: &'static Country,
+    /// Where relative data paths are resolved.
+    pub base_dir: PathBuf,
+    pub enums: Vec<EnumDef>,
+    pub sources: Vec<SourceDef>,
+    pub facts: Vec<FactsGroup>,
+    pub agents: Vec<AgentDef>,
+    pub teams: Vec<TeamDef>,
+    pub maps: Vec<MapDef>,
+    pub schedules: Vec<ScheduleDef>,
+    /// Rules in source order; the first whose condition is true decides.
+    pub rules: Vec<RuleDef>,
+    /// The fallback; its condition is [`Cond::Const`]`(true)`.
+    pub otherwise: RuleDef,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnumDef {
+    pub name: String,
+    pub variants: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    Http,
+    Csv,
+    Json,
+    Yaml,
+    Sql,
+    Sqlite,
+}
+
+impl SourceKind {
+    pub const ALL: [(&'static str, SourceKind); 6] = [
+        ("http", SourceKind::Http),
+        ("csv", SourceKind::Csv),
+        ("json", SourceKind::Json),
+        ("yaml", SourceKind::Yaml),
+        ("sql", SourceKind::Sql),
+        ("sqlite", SourceKind::Sqlite),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map_or("?", |(n, _)| n)
+    }
+
+    pub fn is_file(self) -> bool {
+        matches!(self, SourceKind::Csv | SourceKind::Json | SourceKind::Yaml)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum HeaderValue {
+    Literal(String),
+    /// Read from this environment variable when the source is used.
+    Env(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceDef {
+    pub name: String,
+    pub kind: SourceKind,
+    /// URL template, file path, or database URL.
+    pub location: String,
+    pub key: Option<String>,
+    pub timeout: Option<Duration>,
+    pub cache: Option<Duration>,
+    pub headers: Vec<(String, HeaderValue)>,
+    pub query: Option<String>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    String,
+    Number,
+    Bool,
+    Phone,
+    Agent,
+    Enum(EnumId),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FactsGroup {
+    pub name: String,
+    pub source: SourceId,
+    pub fields: Vec<FactField>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FactField {
+    /// The key read from the source; dotted for nested data (`ticket.severity`).
+    pub name: String,
+    pub ty: Type,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentDef {
+    /// The agent's id.
+    pub name: String,
+    /// E.164.
+    pub number: String,
+    pub skills: Vec<(String, f64)>,
+    pub languages: Vec<String>,
+    pub weight: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Strategy {
+    Sequential,
+    RoundRobin,
+    LeastCalls,
+    LongestIdle,
+    Weighted,
+    Random,
+    RingAll,
+}
+
+impl Strategy {
+    pub fn from_name(name: &str) -> Option<Strategy> {
+        Some(match name {
+            "sequential" => Strategy::Sequential,
+            "round_robin" => Strategy::RoundRobin,
+            "least_calls" => Strategy::LeastCalls,
+            "longest_idle" => Strategy::LongestIdle,
+            "weighted" => Strategy::Weighted,
+            "random" => Strategy::Random,
+            "ring_all" => Strategy::RingAll,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TeamDef {
+    pub name: String,
+    pub members: Vec<AgentId>,
+    pub strategy: Strategy,
+    pub ring: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapDef {
+    pub name: String,
+    pub input: Value,
+    /// E.164 prefixes (`+9180`) and their values, in source order.
+    pub entries: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleDef {
+    pub name: String,
+    /// The schedule's own time zone, when it sets one; else the policy's.
+    pub timezone: Option<jiff::tz::TimeZone>,
+    pub windows: Vec<ScheduleWindow>,
+    pub closed: Vec<jiff::civil::Date>,
+}
+
+/// Open on `days` from `start` to `end` (minutes after midnight, `end` excluded); an `end`
+/// at or before `start` runs past midnight into the next day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScheduleWindow {
+    /// Bit 0 is Monday, bit 6 Sunday.
+    pub days: u8,
+    pub start: u16,
+    pub end: u16,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleDef {
+    /// `vip`, `line 42` or `otherwise`.
+    pub name: String,
+    pub span: Span,
+    pub condition: Cond,
+    pub targets: Vec<Target>,
+}
+
+/// Fields of the call, filled from the Exotel request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallField {
+    Sid,
+    From,
+    To,
+    Direction,
+    Digits,
+    Custom,
+    FlowId,
+}
+
+impl CallField {
+    pub const ALL: [(&'static str, CallField, Type); 7] = [
+        ("sid", CallField::Sid, Type::String),
+        ("from", CallField::From, Type::Phone),
+        ("to", CallField::To, Type::Phone),
+        ("direction", CallField::Direction, Type::String),
+        ("digits", CallField::Digits, Type::String),
+        ("custom", CallField::Custom, Type::String),
+        ("flow_id", CallField::FlowId, Type::String),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, f, _)| *f == self)
+            .map_or("?", |(n, _, _)| n)
+    }
+}
+
+/// Parts of `now`, the evaluation time in the policy's time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NowField {
+    Hour,
+    Minute,
+    /// `mon` … `sun`.
+    Weekday,
+    /// `YYYY-MM-DD`.
+    Date,
+}
+
+impl NowField {
+    pub const ALL: [(&'static str, NowField, Type); 4] = [
+        ("hour", NowField::Hour, Type::Number),
+        ("minute", NowField::Minute, Type::Number),
+        ("weekday", NowField::Weekday, Type::String),
+        ("date", NowField::Date, Type::String),
+    ];
+}
+
+/// A value a condition reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Call(CallField),
+    Fact { group: FactsId, field: usize },
+    Map(MapId),
+    Now(NowField),
+    Literal(Literal),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    String(String),
+    Number(f64),
+    Bool(bool),
+    Enum { ty: EnumId, variant: u32 },
+    /// E.164.
+    Phone(String),
+    Agent(AgentId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CompareOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    StartsWith,
+    Contains,
+}
+
+/// A condition, evaluated with SQL three-valued logic over missing values.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cond {
+    Const(bool),
+    /// A `bool` value used as a condition.
+    Test(Value),
+    /// True when `now` is inside the schedule.
+    Schedule(ScheduleId),
+    Compare { left: Value, op: CompareOp, right: Value },
+    In { value: Value, list: Vec<Literal> },
+    Exists(Value),
+    Not(Box<Cond>),
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Team(TeamId),
+    Agent(AgentId),
+    /// An agent named by a fact: an agent's name or number, or a number to dial.
+    AgentFrom(Value),
+    Agents { filter: AgentFilter, strategy: Strategy, ring: Option<u32> },
+    /// E.164.
+    Number(String),
+    Queue { name: String, priority: Option<i64> },
+    Flow(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentFilter {
+    /// The agent speaks the language the value names.
+    Speaks(Value),
+    Skill { skill: String, op: CompareOp, level: f64 },
+    InTeam(TeamId),
+    Not(Box<AgentFilter>),
+    And(Vec<AgentFilter>),
+    Or(Vec<AgentFilter>),
+}

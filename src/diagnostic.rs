@@ -1,0 +1,619 @@
+//! Diagnostics: errors and warnings as data (a `Kind` and a span), rendered by miette or as JSON.
+
+use std::fmt;
+
+use crate::source::{SourceFiles, Span};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// What kind of named thing a diagnostic is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum What {
+    Agent,
+    Team,
+    Enum,
+    Variant,
+    Field,
+    Facts,
+    Source,
+    SourceKind,
+    Map,
+    Schedule,
+    Rule,
+    Name,
+    Type,
+    Strategy,
+    Skill,
+    CallField,
+    NowField,
+    Day,
+    Setting,
+    Timezone,
+    Language,
+}
+
+impl What {
+    pub fn noun(self) -> &'static str {
+        match self {
+            What::Agent => "agent",
+            What::Team => "team",
+            What::Enum => "enum",
+            What::Variant => "variant",
+            What::Field => "field",
+            What::Facts => "facts group",
+            What::Source => "source",
+            What::SourceKind => "source kind",
+            What::Map => "map",
+            What::Schedule => "schedule",
+            What::Rule => "rule",
+            What::Name => "name",
+            What::Type => "type",
+            What::Strategy => "strategy",
+            What::Skill => "skill",
+            What::CallField => "call field",
+            What::NowField => "`now` field",
+            What::Day => "day",
+            What::Setting => "setting",
+            What::Timezone => "time zone",
+            What::Language => "language",
+        }
+    }
+
+    fn code_suffix(self) -> &'static str {
+        match self {
+            What::Agent => "agent",
+            What::Team => "team",
+            What::Enum => "enum",
+            What::Variant => "variant",
+            What::Field => "field",
+            What::Facts => "facts",
+            What::Source => "source",
+            What::SourceKind => "source-kind",
+            What::Map => "map",
+            What::Schedule => "schedule",
+            What::Rule => "rule",
+            What::Name => "name",
+            What::Type => "type",
+            What::Strategy => "strategy",
+            What::Skill => "skill",
+            What::CallField => "call-field",
+            What::NowField => "now-field",
+            What::Day => "day",
+            What::Setting => "setting",
+            What::Timezone => "timezone",
+            What::Language => "language",
+        }
+    }
+}
+
+/// Every error and warning routec reports. The message, code and help derive from it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    // syntax
+    Syntax { expected: Vec<String>, found: String },
+    InvalidUtf8 { offset: usize },
+    UnknownEscape { escape: String },
+    TooDeep { limit: usize },
+    // names
+    Unknown { what: What, name: String, suggestion: Option<String>, scope: Option<String> },
+    Duplicate { what: What, name: String },
+    NeedsField { name: String, what: What, fields: Vec<String> },
+    Reserved { name: String },
+    // types
+    Mismatch { left: String, right: String },
+    NotOrdered { ty: String, op: String },
+    OperatorType { op: String, ty: String },
+    NotCondition { found: String },
+    NotValue { what: What, name: String },
+    NotAgentValue { found: String },
+    NotText { found: String },
+    NotLiteral,
+    BareWord { name: String },
+    HasNoFields { what: What, name: String },
+    // structure
+    MissingOtherwise,
+    DuplicateOtherwise,
+    EmptyTeam { team: String },
+    DuplicateMember { agent: String, team: String },
+    SameNumber { agent: String, other: String },
+    InvalidTimezone { name: String, suggestion: Option<String> },
+    InvalidCountry { code: String },
+    InvalidTime { text: String },
+    EmptyWindow,
+    InvalidDate { text: String },
+    InvalidPhone { text: String },
+    InvalidPrefix { text: String },
+    DuplicatePrefix { prefix: String },
+    InvalidNumber { what: &'static str, text: String, expected: &'static str },
+    MissingKey { source: String, kind: String },
+    SettingNotAllowed { setting: String, kind: String },
+    MissingQuery { source: String },
+    BadPlaceholder { text: String },
+    DuplicateSetting { setting: String },
+    // warnings
+    Unused { what: What, name: String },
+    UnreadSource { source: String },
+    Unreachable { rule: String, by: Vec<String> },
+}
+
+fn tick(s: &str) -> String {
+    format!("`{s}`")
+}
+
+fn list(items: &[String]) -> String {
+    let ticked: Vec<String> = items.iter().map(|s| tick(s)).collect();
+    match ticked.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {}", init.join(", "), last),
+    }
+}
+
+impl Kind {
+    pub fn severity(&self) -> Severity {
+        match self {
+            Kind::Unused { .. } | Kind::UnreadSource { .. } | Kind::Unreachable { .. } => {
+                Severity::Warning
+            }
+            _ => Severity::Error,
+        }
+    }
+
+    /// A stable code, such as `route::unknown-field`.
+    pub fn code(&self) -> String {
+        let code = match self {
+            Kind::Syntax { .. } => "syntax",
+            Kind::InvalidUtf8 { .. } => "invalid-utf8",
+            Kind::UnknownEscape { .. } => "unknown-escape",
+            Kind::TooDeep { .. } => "too-deep",
+            Kind::Unknown { what, .. } => return format!("route::unknown-{}", what.code_suffix()),
+            Kind::Duplicate { .. } => "duplicate-definition",
+            Kind::NeedsField { .. } => "needs-field",
+            Kind::Reserved { .. } => "reserved-name",
+            Kind::Mismatch { .. }
+            | Kind::NotOrdered { .. }
+            | Kind::OperatorType { .. }
+            | Kind::NotCondition { .. }
+            | Kind::NotValue { .. }
+            | Kind::NotAgentValue { .. }
+            | Kind::NotText { .. }
+            | Kind::NotLiteral => "type-mismatch",
+            Kind::BareWord { .. } => "unknown-name",
+            Kind::HasNoFields { .. } => "unknown-field",
+            Kind::MissingOtherwise => "missing-otherwise",
+            Kind::DuplicateOtherwise => "duplicate-otherwise",
+            Kind::EmptyTeam { .. } => "empty-team",
+            Kind::DuplicateMember { .. } => "duplicate-member",
+            Kind::SameNumber { .. } => "duplicate-number",
+            Kind::InvalidTimezone { .. } => "invalid-timezone",
+            Kind::InvalidCountry { .. } => "invalid-country",
+            Kind::InvalidTime { .. } | Kind::EmptyWindow => "invalid-time",
+            Kind::InvalidDate { .. } => "invalid-date",
+            Kind::InvalidPhone { .. } => "invalid-phone",
+            Kind::InvalidPrefix { .. } => "invalid-prefix",
+            Kind::DuplicatePrefix { .. } => "duplicate-prefix",
+            Kind::InvalidNumber { .. } => "invalid-number",
+            Kind::MissingKey { .. } | Kind::MissingQuery { .. } => "incomplete-source",
+            Kind::SettingNotAllowed { .. } | Kind::DuplicateSetting { .. } => "invalid-setting",
+            Kind::BadPlaceholder { .. } => "invalid-placeholder",
+            Kind::Unused { .. } => "unused",
+            Kind::UnreadSource { .. } => "unread-source",
+            Kind::Unreachable { .. } => "unreachable-rule",
+        };
+        format!("route::{code}")
+    }
+
+    /// The text under the primary span.
+    pub fn label(&self) -> Option<String> {
+        Some(match self {
+            Kind::Syntax { found, .. } if found.is_empty() => "here".into(),
+            Kind::Syntax { found, .. } => format!("unexpected {found}"),
+            Kind::Unknown { what, .. } => format!("no {} of this name", what.noun()),
+            Kind::Duplicate { .. } => "defined again here".into(),
+            Kind::DuplicatePrefix { .. } => "listed again here".into(),
+            Kind::Unused { .. } => "never used".into(),
+            Kind::UnreadSource { .. } => "looked up but never read".into(),
+            Kind::Unreachable { .. } => "never fires".into(),
+            Kind::Mismatch { left, right } => format!("`{left}` compared with `{right}`"),
+            _ => return None,
+        })
+    }
+
+    pub fn help(&self) -> Option<String> {
+        match self {
+            Kind::Syntax { .. } | Kind::InvalidUtf8 { .. } => None,
+            Kind::UnknownEscape { .. } => {
+                Some("the escapes are `\\\"`, `\\\\`, `\\n` and `\\t`".into())
+            }
+            Kind::TooDeep { .. } => Some("split the condition into several rules".into()),
+            Kind::Unknown { suggestion: Some(s), .. } => Some(format!("did you mean `{s}`?")),
+            Kind::Unknown { what: What::Strategy, .. } => Some(format!(
+                "the strategies are {}",
+                list(&crate::syntax::ast::STRATEGIES.map(String::from))
+            )),
+            Kind::Unknown { what: What::Type, .. } => Some(
+                "the types are `string`, `number`, `bool`, `phone`, `agent` and declared enums"
+                    .into(),
+            ),
+            Kind::Unknown { what: What::Day, .. } => {
+                Some("days are `mon`, `tue`, `wed`, `thu`, `fri`, `sat` and `sun`".into())
+            }
+            Kind::Unknown { .. } => None,
+            Kind::Duplicate { .. } => Some("give each one its own name".into()),
+            Kind::NeedsField { fields, .. } if !fields.is_empty() => {
+                Some(format!("its fields are {}", list(fields)))
+            }
+            Kind::Reserved { .. } => Some(
+                "`call`, `now`, `otherwise` and the built-in type names are reserved".into(),
+            ),
+            Kind::BareWord { name } => Some(format!("to mean the text, quote it: `\"{name}\"`")),
+            Kind::NotLiteral => Some("list literals only: `in [\"1\", \"2\"]`".into()),
+            Kind::NotOrdered { .. } => {
+                Some("`<`, `<=`, `>` and `>=` compare numbers and enum variants".into())
+            }
+            Kind::NotCondition { .. } => {
+                Some("compare it with a value, e.g. `== \"x\"`, or test it with `exists`".into())
+            }
+            Kind::MissingOtherwise => Some(
+                "add a fallback rule at the end, e.g. `otherwise -> queue general`".into(),
+            ),
+            Kind::DuplicateOtherwise => Some("keep a single `otherwise` rule".into()),
+            Kind::EmptyTeam { .. } => Some("list at least one agent: `team T [asha]`".into()),
+            Kind::InvalidTimezone { suggestion: Some(s), .. } => {
+                Some(format!("did you mean `{s}`?"))
+            }
+            Kind::InvalidTimezone { .. } => {
+                Some("use an IANA time zone name, such as `Asia/Kolkata`".into())
+            }
+            Kind::InvalidCountry { .. } => {
+                Some("use a two-letter ISO country code, such as `IN`".into())
+            }
+            Kind::InvalidTime { .. } => Some("times are `HH:MM`, from 00:00 to 24:00".into()),
+            Kind::EmptyWindow => Some("for a whole day write `00:00-24:00`".into()),
+            Kind::InvalidDate { .. } => Some("dates are `YYYY-MM-DD`".into()),
+            Kind::InvalidPhone { .. } => Some(
+                "write the number in E.164 (`+919800000001`) or national form (`09800000001`)"
+                    .into(),
+            ),
+            Kind::InvalidPrefix { .. } => {
+                Some("a prefix starts with `+` and the country code, or with `0`".into())
+            }
+            Kind::MissingKey { .. } => Some("name the key column: `key phone`".into()),
+            Kind::MissingQuery { .. } => {
+                Some("add `{ query \"select … where phone = $1\" }`".into())
+            }
+            Kind::BadPlaceholder { .. } => {
+                Some("placeholders name call fields, e.g. `{call.from}`".into())
+            }
+            Kind::Unused { what: What::Agent, .. } => {
+                Some("add the agent to a team, or remove it".into())
+            }
+            Kind::Unused { .. } => Some("remove it, or use it in a rule".into()),
+            Kind::UnreadSource { .. } => Some(
+                "no rule reads its facts, so every lookup is wasted: read a fact or remove it"
+                    .into(),
+            ),
+            Kind::Unreachable { .. } => {
+                Some("move it above the rule that takes its calls, or remove it".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Kind::Syntax { expected, found } => {
+                if expected.is_empty() {
+                    write!(f, "unexpected {found}")
+                } else {
+                    let (init, last) = expected.split_at(expected.len() - 1);
+                    if init.is_empty() {
+                        write!(f, "expected {}", last[0])
+                    } else {
+                        write!(f, "expected {} or {}", init.join(", "), last[0])
+                    }
+                }
+            }
+            Kind::InvalidUtf8 { offset } => {
+                write!(f, "file is not valid UTF-8: invalid byte at offset {offset}")
+            }
+            Kind::UnknownEscape { escape } => write!(f, "unknown escape `{escape}` in string"),
+            Kind::TooDeep { limit } => write!(f, "nesting deeper than {limit} levels"),
+            Kind::Unknown { what: What::Variant, name, scope: Some(e), .. } => {
+                write!(f, "`{name}` is not a variant of enum `{e}`")
+            }
+            Kind::Unknown { what: What::Field, name, scope: Some(g), .. } => {
+                write!(f, "unknown field `{name}` in facts `{g}`")
+            }
+            Kind::Unknown { what, name, .. } => write!(f, "unknown {} `{name}`", what.noun()),
+            Kind::Duplicate { what, name } => {
+                write!(f, "{} `{name}` is defined more than once", what.noun())
+            }
+            Kind::NeedsField { name, what, .. } => {
+                write!(f, "{} `{name}` needs a field: `{name}.FIELD`", what.noun())
+            }
+            Kind::Reserved { name } => write!(f, "`{name}` is a reserved name"),
+            Kind::Mismatch { left, right } => {
+                write!(f, "cannot compare `{left}` with `{right}`")
+            }
+            Kind::NotOrdered { ty, op } => write!(f, "`{op}` does not apply to `{ty}` values"),
+            Kind::OperatorType { op, ty } => write!(f, "`{op}` does not apply to `{ty}` values"),
+            Kind::NotCondition { found } => {
+                write!(f, "a condition must be `bool`, found `{found}`")
+            }
+            Kind::NotValue { what, name } => {
+                write!(f, "{} `{name}` is not a value", what.noun())
+            }
+            Kind::NotAgentValue { found } => write!(
+                f,
+                "an agent target needs an `agent`, `phone` or `string` value, found `{found}`"
+            ),
+            Kind::NotText { found } => write!(f, "expected a `string` value, found `{found}`"),
+            Kind::NotLiteral => write!(f, "`in` lists need literal values"),
+            Kind::BareWord { name } => write!(f, "unknown name `{name}`"),
+            Kind::HasNoFields { what, name } => write!(f, "{} `{name}` has no fields", what.noun()),
+            Kind::MissingOtherwise => write!(f, "policy has no `otherwise` rule"),
+            Kind::DuplicateOtherwise => write!(f, "policy has more than one `otherwise` rule"),
+            Kind::EmptyTeam { team } => write!(f, "team `{team}` has no agents"),
+            Kind::DuplicateMember { agent, team } => {
+                write!(f, "agent `{agent}` is listed twice in team `{team}`")
+            }
+            Kind::SameNumber { agent, other } => {
+                write!(f, "agents `{other}` and `{agent}` have the same number")
+            }
+            Kind::InvalidTimezone { name, .. } => write!(f, "unknown time zone `{name}`"),
+            Kind::InvalidCountry { code } => write!(f, "unknown country `{code}`"),
+            Kind::InvalidTime { text } => write!(f, "invalid time `{text}`"),
+            Kind::EmptyWindow => write!(f, "window opens and shuts at the same time"),
+            Kind::InvalidDate { text } => write!(f, "invalid date `{text}`"),
+            Kind::InvalidPhone { text } => write!(f, "`{text}` is not a phone number"),
+            Kind::InvalidPrefix { text } => write!(f, "`{text}` is not a number prefix"),
+            Kind::DuplicatePrefix { prefix } => write!(f, "prefix `{prefix}` is listed twice"),
+            Kind::InvalidNumber { what, text, expected } => {
+                write!(f, "{what} must be {expected}, found `{text}`")
+            }
+            Kind::MissingKey { source, kind } => {
+                write!(f, "{kind} source `{source}` needs a `key` column")
+            }
+            Kind::SettingNotAllowed { setting, kind } => {
+                write!(f, "`{setting}` does not apply to {kind} sources")
+            }
+            Kind::MissingQuery { source } => write!(f, "sql source `{source}` needs a `query`"),
+            Kind::BadPlaceholder { text } => write!(f, "invalid placeholder `{text}` in url"),
+            Kind::DuplicateSetting { setting } => write!(f, "`{setting}` is set more than once"),
+            Kind::Unused { what, name } => write!(f, "{} `{name}` is never used", what.noun()),
+            Kind::UnreadSource { source } => {
+                write!(f, "facts of source `{source}` are never read")
+            }
+            Kind::Unreachable { rule, by } => {
+                let s = if by.len() == 1 { "" } else { "s" };
+                write!(f, "rule `{rule}` can never fire: earlier rule{s} {} take every call it would", list(by))
+            }
+        }
+    }
+}
+
+/// One error or warning, located in a source file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostic {
+    pub kind: Kind,
+    pub span: Span,
+    /// Other places worth showing, such as the first definition of a duplicate.
+    pub related: Vec<(Span, String)>,
+}
+
+impl Diagnostic {
+    pub fn new(kind: Kind, span: Span) -> Diagnostic {
+        Diagnostic {
+            kind,
+            span,
+            related: Vec::new(),
+        }
+    }
+
+    pub fn with_related(mut self, span: Span, label: impl Into<String>) -> Diagnostic {
+        self.related.push((span, label.into()));
+        self
+    }
+
+    pub fn severity(&self) -> Severity {
+        self.kind.severity()
+    }
+
+    pub fn message(&self) -> String {
+        self.kind.to_string()
+    }
+}
+
+/// The errors and warnings of one policy, kept apart.
+#[derive(Debug, Clone, Default)]
+pub struct Diagnostics {
+    pub errors: Vec<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diagnostic) {
+        match d.severity() {
+            Severity::Error => self.errors.push(d),
+            Severity::Warning => self.warnings.push(d),
+        }
+    }
+
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.errors.extend(other.errors);
+        self.warnings.extend(other.warnings);
+    }
+
+    /// Errors then warnings, each in file and position order.
+    pub fn sorted(&self) -> Vec<&Diagnostic> {
+        let key = |d: &&Diagnostic| (d.span.file, d.span.start, d.span.end);
+        let mut errors: Vec<&Diagnostic> = self.errors.iter().collect();
+        let mut warnings: Vec<&Diagnostic> = self.warnings.iter().collect();
+        errors.sort_by_key(key);
+        warnings.sort_by_key(key);
+        errors.extend(warnings);
+        errors
+    }
+}
+
+// ---- rendering ---------------------------------------------------------------------------
+
+/// A diagnostic joined with its source text, as miette wants it.
+struct Report {
+    message: String,
+    code: Option<String>,
+    severity: miette::Severity,
+    help: Option<String>,
+    source: miette::NamedSource<String>,
+    labels: Vec<miette::LabeledSpan>,
+    related: Vec<Report>,
+}
+
+impl fmt::Debug for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.message)
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.message)
+    }
+}
+
+impl std::error::Error for Report {}
+
+impl miette::Diagnostic for Report {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.code.as_ref().map(|c| Box::new(c) as Box<dyn fmt::Display>)
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(self.severity)
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        Some(Box::new(self.labels.iter().cloned()))
+    }
+
+    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn miette::Diagnostic> + 'b>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.related.iter().map(|r| r as &dyn miette::Diagnostic)))
+    }
+}
+
+fn source_span(span: Span) -> miette::SourceSpan {
+    (span.start as usize, span.len()).into()
+}
+
+fn named_source(files: &SourceFiles, span: Span) -> miette::NamedSource<String> {
+    let file = files.get(span.file);
+    miette::NamedSource::new(file.path.display().to_string(), file.text.clone())
+        .with_language("route")
+}
+
+fn report(files: &SourceFiles, d: &Diagnostic) -> Report {
+    let primary = miette::LabeledSpan::new_primary_with_span(d.kind.label(), source_span(d.span));
+    let mut labels = vec![primary];
+    let mut related = Vec::new();
+    for (span, label) in &d.related {
+        if span.file == d.span.file {
+            labels.push(miette::LabeledSpan::new_with_span(Some(label.clone()), source_span(*span)));
+        } else {
+            // A place in another file is shown as advice with that file's text.
+            related.push(Report {
+                message: label.clone(),
+                code: None,
+                severity: miette::Severity::Advice,
+                help: None,
+                source: named_source(files, *span),
+                labels: vec![miette::LabeledSpan::new_with_span(None, source_span(*span))],
+                related: Vec::new(),
+            });
+        }
+    }
+    Report {
+        message: d.message(),
+        code: Some(d.kind.code()),
+        severity: match d.severity() {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        },
+        help: d.kind.help(),
+        source: named_source(files, d.span),
+        labels,
+        related,
+    }
+}
+
+/// Renders a diagnostic as miette's graphical report.
+pub fn render(files: &SourceFiles, diagnostic: &Diagnostic, color: bool) -> String {
+    let theme = if color {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
+    let mut out = String::new();
+    if handler.render_report(&mut out, &report(files, diagnostic)).is_err() {
+        out = format!("{}: {}\n", diagnostic.kind.code(), diagnostic.message());
+    }
+    out
+}
+
+/// One diagnostic as `routec check --format json` prints it.
+#[derive(Debug, serde::Serialize)]
+pub struct JsonDiagnostic {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+    pub severity: Severity,
+    pub code: String,
+    pub message: String,
+    pub label: Option<String>,
+    pub help: Option<String>,
+}
+
+impl JsonDiagnostic {
+    pub fn new(files: &SourceFiles, d: &Diagnostic) -> JsonDiagnostic {
+        let file = files.get(d.span.file);
+        let (line, column) = file.line_col(d.span.start as usize);
+        let (end_line, end_column) = file.line_col(d.span.end as usize);
+        JsonDiagnostic {
+            file: file.path.display().to_string(),
+            line,
+            column,
+            end_line,
+            end_column,
+            severity: d.severity(),
+            code: d.kind.code(),
+            message: d.message(),
+            label: d.kind.label(),
+            help: d.kind.help(),
+        }
+    }
+}

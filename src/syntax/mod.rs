@@ -1,0 +1,6 @@
+//! Syntax: `.route` source text in, syntax tree (every node with its span) out.
+
+pub mod ast;
+mod parse;
+
+pub use parse::{MAX_NESTING, parse};
