@@ -39,6 +39,9 @@ const ITEM_KEYWORDS: [&str; 13] = [
     "schedule", "rule", "when", "otherwise",
 ];
 
+const ITEM_EXPECTED: &str =
+    "a declaration or a rule (`agent`, `team`, `rule`, `when`, `otherwise`, …)";
+
 /// Parses every file of a policy. Items of all files come in file order.
 pub fn parse(files: &SourceFiles) -> (Policy, Diagnostics) {
     let mut policy = Policy::default();
@@ -61,6 +64,8 @@ fn parse_file(id: FileId, file: &SourceFile, items: &mut Vec<Item>, diags: &mut 
         return;
     }
     let mut offset = 0;
+    // After a rule, an error at the start of the next item may be a target chain gone wrong.
+    let mut after_rule = false;
     while offset <= text.len() {
         match RouteParser::parse(Rule::next_item, &text[offset..]) {
             Ok(mut pairs) => {
@@ -80,6 +85,7 @@ fn parse_file(id: FileId, file: &SourceFile, items: &mut Vec<Item>, diags: &mut 
                 for e in builder.errors.into_inner() {
                     diags.push(e);
                 }
+                after_rule = matches!(item, Item::Rule(_) | Item::Otherwise(_));
                 items.push(item);
                 if end == offset {
                     break;
@@ -88,7 +94,15 @@ fn parse_file(id: FileId, file: &SourceFile, items: &mut Vec<Item>, diags: &mut 
             }
             Err(err) => {
                 let at = offset + error_position(&err);
-                diags.push(syntax_error(id, text, at, &err));
+                let mut diag = syntax_error(id, text, at, &err);
+                if let Kind::Syntax { expected, .. } = &mut diag.kind
+                    && after_rule
+                    && expected.as_slice() == [ITEM_EXPECTED]
+                {
+                    expected.insert(0, "`or` and another target".into());
+                }
+                diags.push(diag);
+                after_rule = false;
                 match resume_point(text, at) {
                     Some(next) => offset = next,
                     None => break,
@@ -246,7 +260,7 @@ fn describe_expected(positives: &[Rule]) -> Vec<String> {
                 | Rule::end_of_file
         );
         if items && is_item_kw {
-            push("a declaration or a rule (`agent`, `team`, `rule`, `when`, `otherwise`, …)".into());
+            push(ITEM_EXPECTED.into());
             continue;
         }
         let is_value = matches!(
@@ -288,6 +302,7 @@ fn rule_name(rule: Rule) -> String {
         Rule::equals => "`=`".into(),
         Rule::dash => "`-`".into(),
         Rule::end_of_file | Rule::EOI => "end of file".into(),
+        Rule::next_item => ITEM_EXPECTED.into(),
         Rule::filter_or => "`or`".into(),
         Rule::speaks => "`speaks`".into(),
         Rule::skill_test => "`skill`".into(),
