@@ -99,7 +99,7 @@ fn parse_file(id: FileId, file: &SourceFile, items: &mut Vec<Item>, diags: &mut 
                     && after_rule
                     && expected.as_slice() == [ITEM_EXPECTED]
                 {
-                    expected.insert(0, "`or` and another target".into());
+                    *expected = vec![format!("`or` and a target, or {ITEM_EXPECTED}")];
                 }
                 diags.push(diag);
                 after_rule = false;
