@@ -95,50 +95,144 @@ impl What {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
     // syntax
-    Syntax { expected: Vec<String>, found: String },
-    InvalidUtf8 { offset: usize },
-    UnknownEscape { escape: String },
-    TooDeep { limit: usize },
+    Syntax {
+        expected: Vec<String>,
+        found: String,
+    },
+    InvalidUtf8 {
+        offset: usize,
+    },
+    UnterminatedString,
+    UnknownEscape {
+        escape: String,
+    },
+    TooDeep {
+        limit: usize,
+    },
     // names
-    Unknown { what: What, name: String, suggestion: Option<String>, scope: Option<String> },
-    Duplicate { what: What, name: String },
-    NeedsField { name: String, what: What, fields: Vec<String> },
-    Reserved { name: String },
+    Unknown {
+        what: What,
+        name: String,
+        suggestion: Option<String>,
+        scope: Option<String>,
+    },
+    Duplicate {
+        what: What,
+        name: String,
+    },
+    NeedsField {
+        name: String,
+        what: What,
+        fields: Vec<String>,
+    },
+    Reserved {
+        name: String,
+    },
     // types
-    Mismatch { left: String, right: String },
-    NotOrdered { ty: String, op: String },
-    OperatorType { op: String, ty: String },
-    NotCondition { found: String },
-    NotValue { what: What, name: String },
-    NotAgentValue { found: String },
-    NotText { found: String },
+    Mismatch {
+        left: String,
+        right: String,
+    },
+    NotOrdered {
+        ty: String,
+        op: String,
+    },
+    OperatorType {
+        op: String,
+        ty: String,
+    },
+    NotCondition {
+        found: String,
+    },
+    NotValue {
+        what: What,
+        name: String,
+    },
+    NotAgentValue {
+        found: String,
+    },
+    NotText {
+        found: String,
+    },
     NotLiteral,
-    BareWord { name: String },
-    HasNoFields { what: What, name: String },
+    BareWord {
+        name: String,
+    },
+    HasNoFields {
+        what: What,
+        name: String,
+    },
     // structure
     MissingOtherwise,
     DuplicateOtherwise,
-    EmptyTeam { team: String },
-    DuplicateMember { agent: String, team: String },
-    SameNumber { agent: String, other: String },
-    InvalidTimezone { name: String, suggestion: Option<String> },
-    InvalidCountry { code: String },
-    InvalidTime { text: String },
+    EmptyTeam {
+        team: String,
+    },
+    DuplicateMember {
+        agent: String,
+        team: String,
+    },
+    SameNumber {
+        agent: String,
+        other: String,
+    },
+    InvalidTimezone {
+        name: String,
+        suggestion: Option<String>,
+    },
+    InvalidCountry {
+        code: String,
+    },
+    InvalidTime {
+        text: String,
+    },
     EmptyWindow,
-    InvalidDate { text: String },
-    InvalidPhone { text: String },
-    InvalidPrefix { text: String },
-    DuplicatePrefix { prefix: String },
-    InvalidNumber { what: &'static str, text: String, expected: &'static str },
-    MissingKey { source: String, kind: String },
-    SettingNotAllowed { setting: String, kind: String },
-    MissingQuery { source: String },
-    BadPlaceholder { text: String },
-    DuplicateSetting { setting: String },
+    InvalidDate {
+        text: String,
+    },
+    InvalidPhone {
+        text: String,
+    },
+    InvalidPrefix {
+        text: String,
+    },
+    DuplicatePrefix {
+        prefix: String,
+    },
+    InvalidNumber {
+        what: &'static str,
+        text: String,
+        expected: &'static str,
+    },
+    MissingKey {
+        source: String,
+        kind: String,
+    },
+    SettingNotAllowed {
+        setting: String,
+        kind: String,
+    },
+    MissingQuery {
+        source: String,
+    },
+    BadPlaceholder {
+        text: String,
+    },
+    DuplicateSetting {
+        setting: String,
+    },
     // warnings
-    Unused { what: What, name: String },
-    UnreadSource { source: String },
-    Unreachable { rule: String, by: Vec<String> },
+    Unused {
+        what: What,
+        name: String,
+    },
+    UnreadSource {
+        source: String,
+    },
+    Unreachable {
+        rule: String,
+        by: Vec<String>,
+    },
 }
 
 fn tick(s: &str) -> String {
@@ -167,7 +261,7 @@ impl Kind {
     /// A stable code, such as `route::unknown-field`.
     pub fn code(&self) -> String {
         let code = match self {
-            Kind::Syntax { .. } => "syntax",
+            Kind::Syntax { .. } | Kind::UnterminatedString => "syntax",
             Kind::InvalidUtf8 { .. } => "invalid-utf8",
             Kind::UnknownEscape { .. } => "unknown-escape",
             Kind::TooDeep { .. } => "too-deep",
@@ -230,27 +324,38 @@ impl Kind {
             Kind::UnknownEscape { .. } => {
                 Some("the escapes are `\\\"`, `\\\\`, `\\n` and `\\t`".into())
             }
+            Kind::UnterminatedString => {
+                Some("close it with `\"` on the same line; write `\\\"` for a quote inside".into())
+            }
             Kind::TooDeep { .. } => Some("split the condition into several rules".into()),
-            Kind::Unknown { suggestion: Some(s), .. } => Some(format!("did you mean `{s}`?")),
-            Kind::Unknown { what: What::Strategy, .. } => Some(format!(
+            Kind::Unknown {
+                suggestion: Some(s),
+                ..
+            } => Some(format!("did you mean `{s}`?")),
+            Kind::Unknown {
+                what: What::Strategy,
+                ..
+            } => Some(format!(
                 "the strategies are {}",
                 list(&crate::syntax::ast::STRATEGIES.map(String::from))
             )),
-            Kind::Unknown { what: What::Type, .. } => Some(
+            Kind::Unknown {
+                what: What::Type, ..
+            } => Some(
                 "the types are `string`, `number`, `bool`, `phone`, `agent` and declared enums"
                     .into(),
             ),
-            Kind::Unknown { what: What::Day, .. } => {
-                Some("days are `mon`, `tue`, `wed`, `thu`, `fri`, `sat` and `sun`".into())
-            }
+            Kind::Unknown {
+                what: What::Day, ..
+            } => Some("days are `mon`, `tue`, `wed`, `thu`, `fri`, `sat` and `sun`".into()),
             Kind::Unknown { .. } => None,
             Kind::Duplicate { .. } => Some("give each one its own name".into()),
             Kind::NeedsField { fields, .. } if !fields.is_empty() => {
                 Some(format!("its fields are {}", list(fields)))
             }
-            Kind::Reserved { .. } => Some(
-                "`call`, `now`, `otherwise` and the built-in type names are reserved".into(),
-            ),
+            Kind::Reserved { .. } => {
+                Some("`call`, `now`, `otherwise` and the built-in type names are reserved".into())
+            }
             Kind::BareWord { name } => Some(format!("to mean the text, quote it: `\"{name}\"`")),
             Kind::NotLiteral => Some("list literals only: `in [\"1\", \"2\"]`".into()),
             Kind::NotOrdered { .. } => {
@@ -259,14 +364,15 @@ impl Kind {
             Kind::NotCondition { .. } => {
                 Some("compare it with a value, e.g. `== \"x\"`, or test it with `exists`".into())
             }
-            Kind::MissingOtherwise => Some(
-                "add a fallback rule at the end, e.g. `otherwise -> queue general`".into(),
-            ),
+            Kind::MissingOtherwise => {
+                Some("add a fallback rule at the end, e.g. `otherwise -> queue general`".into())
+            }
             Kind::DuplicateOtherwise => Some("keep a single `otherwise` rule".into()),
             Kind::EmptyTeam { .. } => Some("list at least one agent: `team T [asha]`".into()),
-            Kind::InvalidTimezone { suggestion: Some(s), .. } => {
-                Some(format!("did you mean `{s}`?"))
-            }
+            Kind::InvalidTimezone {
+                suggestion: Some(s),
+                ..
+            } => Some(format!("did you mean `{s}`?")),
             Kind::InvalidTimezone { .. } => {
                 Some("use an IANA time zone name, such as `Asia/Kolkata`".into())
             }
@@ -290,9 +396,9 @@ impl Kind {
             Kind::BadPlaceholder { .. } => {
                 Some("placeholders name call fields, e.g. `{call.from}`".into())
             }
-            Kind::Unused { what: What::Agent, .. } => {
-                Some("add the agent to a team, or remove it".into())
-            }
+            Kind::Unused {
+                what: What::Agent, ..
+            } => Some("add the agent to a team, or remove it".into()),
             Kind::Unused { .. } => Some("remove it, or use it in a rule".into()),
             Kind::UnreadSource { .. } => Some(
                 "no rule reads its facts, so every lookup is wasted: read a fact or remove it"
@@ -322,14 +428,28 @@ impl fmt::Display for Kind {
                 }
             }
             Kind::InvalidUtf8 { offset } => {
-                write!(f, "file is not valid UTF-8: invalid byte at offset {offset}")
+                write!(
+                    f,
+                    "file is not valid UTF-8: invalid byte at offset {offset}"
+                )
             }
+            Kind::UnterminatedString => write!(f, "unterminated string"),
             Kind::UnknownEscape { escape } => write!(f, "unknown escape `{escape}` in string"),
             Kind::TooDeep { limit } => write!(f, "nesting deeper than {limit} levels"),
-            Kind::Unknown { what: What::Variant, name, scope: Some(e), .. } => {
+            Kind::Unknown {
+                what: What::Variant,
+                name,
+                scope: Some(e),
+                ..
+            } => {
                 write!(f, "`{name}` is not a variant of enum `{e}`")
             }
-            Kind::Unknown { what: What::Field, name, scope: Some(g), .. } => {
+            Kind::Unknown {
+                what: What::Field,
+                name,
+                scope: Some(g),
+                ..
+            } => {
                 write!(f, "unknown field `{name}` in facts `{g}`")
             }
             Kind::Unknown { what, name, .. } => write!(f, "unknown {} `{name}`", what.noun()),
@@ -376,7 +496,11 @@ impl fmt::Display for Kind {
             Kind::InvalidPhone { text } => write!(f, "`{text}` is not a phone number"),
             Kind::InvalidPrefix { text } => write!(f, "`{text}` is not a number prefix"),
             Kind::DuplicatePrefix { prefix } => write!(f, "prefix `{prefix}` is listed twice"),
-            Kind::InvalidNumber { what, text, expected } => {
+            Kind::InvalidNumber {
+                what,
+                text,
+                expected,
+            } => {
                 write!(f, "{what} must be {expected}, found `{text}`")
             }
             Kind::MissingKey { source, kind } => {
@@ -394,7 +518,11 @@ impl fmt::Display for Kind {
             }
             Kind::Unreachable { rule, by } => {
                 let s = if by.len() == 1 { "" } else { "s" };
-                write!(f, "rule `{rule}` can never fire: earlier rule{s} {} take every call it would", list(by))
+                write!(
+                    f,
+                    "rule `{rule}` can never fire: earlier rule{s} {} take every call it would",
+                    list(by)
+                )
             }
         }
     }
@@ -497,7 +625,9 @@ impl std::error::Error for Report {}
 
 impl miette::Diagnostic for Report {
     fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.code.as_ref().map(|c| Box::new(c) as Box<dyn fmt::Display>)
+        self.code
+            .as_ref()
+            .map(|c| Box::new(c) as Box<dyn fmt::Display>)
     }
 
     fn severity(&self) -> Option<miette::Severity> {
@@ -505,7 +635,9 @@ impl miette::Diagnostic for Report {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -520,7 +652,9 @@ impl miette::Diagnostic for Report {
         if self.related.is_empty() {
             return None;
         }
-        Some(Box::new(self.related.iter().map(|r| r as &dyn miette::Diagnostic)))
+        Some(Box::new(
+            self.related.iter().map(|r| r as &dyn miette::Diagnostic),
+        ))
     }
 }
 
@@ -540,7 +674,10 @@ fn report(files: &SourceFiles, d: &Diagnostic) -> Report {
     let mut related = Vec::new();
     for (span, label) in &d.related {
         if span.file == d.span.file {
-            labels.push(miette::LabeledSpan::new_with_span(Some(label.clone()), source_span(*span)));
+            labels.push(miette::LabeledSpan::new_with_span(
+                Some(label.clone()),
+                source_span(*span),
+            ));
         } else {
             // A place in another file is shown as advice with that file's text.
             related.push(Report {
@@ -577,7 +714,10 @@ pub fn render(files: &SourceFiles, diagnostic: &Diagnostic, color: bool) -> Stri
     };
     let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
     let mut out = String::new();
-    if handler.render_report(&mut out, &report(files, diagnostic)).is_err() {
+    if handler
+        .render_report(&mut out, &report(files, diagnostic))
+        .is_err()
+    {
         out = format!("{}: {}\n", diagnostic.kind.code(), diagnostic.message());
     }
     out

@@ -9,7 +9,11 @@ use routec::diagnostic::{self, JsonDiagnostic, Severity};
 use routec::source::SourceFiles;
 
 #[derive(Parser)]
-#[command(name = "routec", version, about = "Call-routing policies for Exotel, checked and served")]
+#[command(
+    name = "routec",
+    version,
+    about = "Call-routing policies for Exotel, checked and served"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -102,13 +106,19 @@ fn check(paths: &[PathBuf], format: Format, deny_warnings: bool) -> ExitCode {
             println!("{out:#}");
         }
         Format::Human => {
-            let plural = |n: usize, word: &str| {
-                format!("{n} {word}{}", if n == 1 { "" } else { "s" })
-            };
+            let plural =
+                |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
             let summary = if errors == 0 && warnings == 0 {
-                format!("checked {}: no problems", plural(paths.len(), "policy").replace("policys", "policies"))
+                format!(
+                    "checked {}: no problems",
+                    plural(paths.len(), "policy").replace("policys", "policies")
+                )
             } else {
-                format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"))
+                format!(
+                    "{}, {}",
+                    plural(errors, "error"),
+                    plural(warnings, "warning")
+                )
             };
             let _ = writeln!(stderr.lock(), "{summary}");
         }

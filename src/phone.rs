@@ -153,7 +153,10 @@ mod tests {
         ] {
             assert_eq!(normalize(raw, c).as_deref(), Some("+919845012345"), "{raw}");
         }
-        assert_eq!(normalize("08069891522", c).as_deref(), Some("+918069891522"));
+        assert_eq!(
+            normalize("08069891522", c).as_deref(),
+            Some("+918069891522")
+        );
     }
 
     #[test]

@@ -57,7 +57,10 @@ impl SourceFile {
             Ok(text) => (text, None),
             Err(err) => {
                 let at = err.utf8_error().valid_up_to();
-                (String::from_utf8_lossy(err.as_bytes()).into_owned(), Some(at))
+                (
+                    String::from_utf8_lossy(err.as_bytes()).into_owned(),
+                    Some(at),
+                )
             }
         };
         let line_starts = std::iter::once(0)

@@ -120,6 +120,8 @@ struct Checker<'a> {
     skills: Vec<String>,
     languages: Vec<String>,
     used: Used,
+    /// Sources named by facts groups that were rejected (duplicate or reserved names).
+    rejected_facts_sources: Vec<String>,
 }
 
 /// What rules and declarations refer to, for the unused-declaration warnings.
@@ -197,7 +199,11 @@ fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, Option<String>> {
             let last = name.rsplit('/').next().unwrap_or(name).to_lowercase();
             names
                 .iter()
-                .find(|n| n.rsplit('/').next().is_some_and(|l| l.to_lowercase() == last))
+                .find(|n| {
+                    n.rsplit('/')
+                        .next()
+                        .is_some_and(|l| l.to_lowercase() == last)
+                })
                 .cloned()
         })
     })
@@ -223,6 +229,7 @@ impl<'a> Checker<'a> {
             skills: Vec::new(),
             languages: Vec::new(),
             used: Used::default(),
+            rejected_facts_sources: Vec::new(),
         }
     }
 
@@ -279,6 +286,8 @@ impl<'a> Checker<'a> {
                         self.facts.declare(&f.name, &mut self.diags);
                         debug_assert_eq!(id, facts.len());
                         facts.push(f);
+                    } else {
+                        self.rejected_facts_sources.push(f.source.name.clone());
                     }
                 }
                 ast::Item::Agent(a) => {
@@ -500,6 +509,7 @@ impl<'a> Checker<'a> {
             .iter()
             .find(|(n, _)| *n == s.kind.name)
             .map(|(_, k)| *k);
+        let known_kind = kind.is_some();
         let kind = match kind {
             Some(k) => k,
             None => {
@@ -530,13 +540,14 @@ impl<'a> Checker<'a> {
         let mut seen: HashMap<&str, Span> = HashMap::new();
         for setting in &s.settings {
             let keyword = setting.keyword();
-            let allowed = match kind {
-                SourceKind::Http => matches!(keyword, "timeout" | "cache" | "header"),
-                SourceKind::Csv | SourceKind::Json | SourceKind::Yaml => keyword == "key",
-                SourceKind::Sql | SourceKind::Sqlite => {
-                    matches!(keyword, "timeout" | "cache" | "query")
-                }
-            };
+            let allowed = !known_kind
+                || match kind {
+                    SourceKind::Http => matches!(keyword, "timeout" | "cache" | "header"),
+                    SourceKind::Csv | SourceKind::Json | SourceKind::Yaml => keyword == "key",
+                    SourceKind::Sql | SourceKind::Sqlite => {
+                        matches!(keyword, "timeout" | "cache" | "query")
+                    }
+                };
             if !allowed {
                 self.error(
                     Kind::SettingNotAllowed {
@@ -649,6 +660,8 @@ impl<'a> Checker<'a> {
             Some(id) => id,
             None => {
                 let suggestion = self.sources.nearest(&f.source.name);
+                // Counted as reading the source it most likely names, so it is not unused.
+                let meant = suggestion.as_deref().and_then(|s| self.sources.get(s));
                 self.error(
                     Kind::Unknown {
                         what: What::Source,
@@ -658,7 +671,7 @@ impl<'a> Checker<'a> {
                     },
                     f.source.span,
                 );
-                usize::MAX
+                meant.unwrap_or(usize::MAX)
             }
         };
         let mut names = Names::new(What::Field);
@@ -694,9 +707,18 @@ impl<'a> Checker<'a> {
             .chain(self.enums.index.keys().copied())
             .collect();
         let suggestion = nearest(&ident.name, candidates);
+        if let Some(id) = suggestion.as_deref().and_then(|s| self.enums.get(s)) {
+            self.used.enums[id] = true;
+        }
+        // Declared enums are capitalised by convention: `Teir` is more likely an enum.
+        let what = if ident.name.starts_with(char::is_uppercase) {
+            What::Enum
+        } else {
+            What::Type
+        };
         self.error(
             Kind::Unknown {
-                what: What::Type,
+                what,
                 name: ident.name.clone(),
                 suggestion,
                 scope: None,
@@ -734,7 +756,9 @@ impl<'a> Checker<'a> {
                 continue;
             }
             let level = match &skill.level {
-                Some(n) => self.count(n, "a skill level", 0, 100).map_or(1.0, f64::from),
+                Some(n) => self
+                    .count(n, "a skill level", 0, 100)
+                    .map_or(1.0, f64::from),
                 None => 1.0,
             };
             skills.push((skill.name.name.clone(), level));
@@ -864,7 +888,10 @@ impl<'a> Checker<'a> {
             .strategy
             .as_ref()
             .map_or(Strategy::Sequential, |s| self.strategy(s));
-        let ring = t.ring.as_ref().and_then(|r| self.count(r, "`ring`", 1, 100));
+        let ring = t
+            .ring
+            .as_ref()
+            .and_then(|r| self.count(r, "`ring`", 1, 100));
         TeamDef {
             name: t.name.name.clone(),
             members,
@@ -882,6 +909,10 @@ impl<'a> Checker<'a> {
             }
             None => {
                 let suggestion = self.agents.nearest(&ident.name);
+                // A misspelt reference still means to use what it most likely names.
+                if let Some(id) = suggestion.as_deref().and_then(|s| self.agents.get(s)) {
+                    self.used.agents[id] = true;
+                }
                 self.error(
                     Kind::Unknown {
                         what: What::Agent,
@@ -904,6 +935,10 @@ impl<'a> Checker<'a> {
             }
             None => {
                 let suggestion = self.teams.nearest(&ident.name);
+                // A misspelt reference still means to use what it most likely names.
+                if let Some(id) = suggestion.as_deref().and_then(|s| self.teams.get(s)) {
+                    self.used.teams[id] = true;
+                }
                 self.error(
                     Kind::Unknown {
                         what: What::Team,
@@ -1301,7 +1336,10 @@ impl<'a> Checker<'a> {
     fn in_list(&mut self, left: &'a ast::Operand, list: &'a [ast::Operand]) -> Option<Cond> {
         let (value, ty) = match self.term(left) {
             Term::Value(v, t) => (v, t),
-            Term::Text(s) => (Value::Literal(Literal::String(s.value.clone())), Type::String),
+            Term::Text(s) => (
+                Value::Literal(Literal::String(s.value.clone())),
+                Type::String,
+            ),
             Term::Schedule(id) => {
                 let name = self.schedule_name(id);
                 self.error(
@@ -1435,19 +1473,27 @@ impl<'a> Checker<'a> {
         Some(Value::Literal(literal))
     }
 
-    /// Reports a bare word that names nothing.
+    /// Reports a bare word that names nothing, as the kind of thing it most likely misspells.
     fn unknown_value(&mut self, ident: &ast::Ident) {
         let candidates: Vec<&str> = self.values.keys().copied().collect();
         match nearest(&ident.name, candidates) {
-            Some(s) => self.error(
-                Kind::Unknown {
-                    what: What::Name,
-                    name: ident.name.clone(),
-                    suggestion: Some(s),
-                    scope: None,
-                },
-                ident.span,
-            ),
+            Some(s) => {
+                let what = match self.values.get(s.as_str()) {
+                    Some((ValueName::Map(_), _)) => What::Map,
+                    Some((ValueName::Schedule(_), _)) => What::Schedule,
+                    Some((ValueName::Facts(_), _)) => What::Facts,
+                    None => What::Name,
+                };
+                self.error(
+                    Kind::Unknown {
+                        what,
+                        name: ident.name.clone(),
+                        suggestion: Some(s),
+                        scope: None,
+                    },
+                    ident.span,
+                )
+            }
             None => self.error(
                 Kind::BareWord {
                     name: ident.name.clone(),
@@ -1527,6 +1573,9 @@ impl<'a> Checker<'a> {
                             )
                         }
                         None => {
+                            // The group was meant, only the field is wrong: it is used.
+                            self.used.facts[id] = true;
+                            let group = &self.facts_groups[id];
                             let suggestion =
                                 nearest(&field, group.fields.iter().map(|f| f.name.as_str()));
                             let span = rest[0].span.to(rest[rest.len() - 1].span);
@@ -1564,9 +1613,15 @@ impl<'a> Checker<'a> {
         match (first.name.as_str(), rest) {
             ("call" | "now", []) => {
                 let fields = if first.name == "call" {
-                    CallField::ALL.iter().map(|(n, _, _)| n.to_string()).collect()
+                    CallField::ALL
+                        .iter()
+                        .map(|(n, _, _)| n.to_string())
+                        .collect()
                 } else {
-                    NowField::ALL.iter().map(|(n, _, _)| n.to_string()).collect()
+                    NowField::ALL
+                        .iter()
+                        .map(|(n, _, _)| n.to_string())
+                        .collect()
                 };
                 self.error(
                     Kind::NeedsField {
@@ -1739,13 +1794,17 @@ impl<'a> Checker<'a> {
 
     fn filter(&mut self, f: &'a ast::AgentFilter) -> Option<AgentFilter> {
         match f {
-            ast::AgentFilter::Not(inner, _) => Some(AgentFilter::Not(Box::new(self.filter(inner)?))),
+            ast::AgentFilter::Not(inner, _) => {
+                Some(AgentFilter::Not(Box::new(self.filter(inner)?)))
+            }
             ast::AgentFilter::And(items, _) => {
-                let items: Vec<Option<AgentFilter>> = items.iter().map(|i| self.filter(i)).collect();
+                let items: Vec<Option<AgentFilter>> =
+                    items.iter().map(|i| self.filter(i)).collect();
                 Some(AgentFilter::And(items.into_iter().collect::<Option<_>>()?))
             }
             ast::AgentFilter::Or(items, _) => {
-                let items: Vec<Option<AgentFilter>> = items.iter().map(|i| self.filter(i)).collect();
+                let items: Vec<Option<AgentFilter>> =
+                    items.iter().map(|i| self.filter(i)).collect();
                 Some(AgentFilter::Or(items.into_iter().collect::<Option<_>>()?))
             }
             ast::AgentFilter::InTeam(ident, _) => self.team(ident).map(AgentFilter::InTeam),
@@ -1875,7 +1934,9 @@ impl<'a> Checker<'a> {
                 .filter(|g| self.facts_groups[*g].source == i)
                 .collect();
             if groups.is_empty() {
-                warn(self, What::Source, &s.name);
+                if !self.rejected_facts_sources.contains(&s.name.name) {
+                    warn(self, What::Source, &s.name);
+                }
             } else if !groups.iter().any(|g| self.used.facts[*g]) {
                 self.diags.push(Diagnostic::new(
                     Kind::UnreadSource {

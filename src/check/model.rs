@@ -266,7 +266,10 @@ pub enum Literal {
     String(String),
     Number(f64),
     Bool(bool),
-    Enum { ty: EnumId, variant: u32 },
+    Enum {
+        ty: EnumId,
+        variant: u32,
+    },
     /// E.164.
     Phone(String),
     Agent(AgentId),
@@ -292,8 +295,15 @@ pub enum Cond {
     Test(Value),
     /// True when `now` is inside the schedule.
     Schedule(ScheduleId),
-    Compare { left: Value, op: CompareOp, right: Value },
-    In { value: Value, list: Vec<Literal> },
+    Compare {
+        left: Value,
+        op: CompareOp,
+        right: Value,
+    },
+    In {
+        value: Value,
+        list: Vec<Literal>,
+    },
     Exists(Value),
     Not(Box<Cond>),
     And(Vec<Cond>),
@@ -306,10 +316,17 @@ pub enum Target {
     Agent(AgentId),
     /// An agent named by a fact: an agent's name or number, or a number to dial.
     AgentFrom(Value),
-    Agents { filter: AgentFilter, strategy: Strategy, ring: Option<u32> },
+    Agents {
+        filter: AgentFilter,
+        strategy: Strategy,
+        ring: Option<u32>,
+    },
     /// E.164.
     Number(String),
-    Queue { name: String, priority: Option<i64> },
+    Queue {
+        name: String,
+        priority: Option<i64>,
+    },
     Flow(String),
 }
 
@@ -317,7 +334,11 @@ pub enum Target {
 pub enum AgentFilter {
     /// The agent speaks the language the value names.
     Speaks(Value),
-    Skill { skill: String, op: CompareOp, level: f64 },
+    Skill {
+        skill: String,
+        op: CompareOp,
+        level: f64,
+    },
     InTeam(TeamId),
     Not(Box<AgentFilter>),
     And(Vec<AgentFilter>),

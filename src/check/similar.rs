@@ -54,7 +54,10 @@ mod tests {
     #[test]
     fn suggests_typos() {
         assert_eq!(nearest("rvi", ["ravi", "asha"]).as_deref(), Some("ravi"));
-        assert_eq!(nearest("teir", ["tier", "language"]).as_deref(), Some("tier"));
+        assert_eq!(
+            nearest("teir", ["tier", "language"]).as_deref(),
+            Some("tier")
+        );
         assert_eq!(nearest("TECH_l1", ["TECH_L1"]).as_deref(), Some("TECH_L1"));
         assert_eq!(nearest("gold", ["standard", "premium", "enterprise"]), None);
     }

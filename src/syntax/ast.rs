@@ -99,7 +99,11 @@ pub enum SourceSetting {
     Key(Str),
     Timeout(Duration),
     Cache(Duration),
-    Header { name: Str, value: HeaderValue, span: Span },
+    Header {
+        name: Str,
+        value: HeaderValue,
+        span: Span,
+    },
     Query(Str),
 }
 
@@ -198,7 +202,11 @@ pub struct ScheduleDecl {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ScheduleLine {
-    Window { days: Vec<DaySpec>, times: Vec<TimeRange>, span: Span },
+    Window {
+        days: Vec<DaySpec>,
+        times: Vec<TimeRange>,
+        span: Span,
+    },
     Closed(Vec<Date>),
     Timezone(Str),
 }
@@ -284,8 +292,18 @@ pub enum Expr {
     Not(Box<Expr>, Span),
     And(Vec<Expr>, Span),
     Or(Vec<Expr>, Span),
-    Compare { left: Operand, op: CompareOp, op_span: Span, right: Operand, span: Span },
-    In { left: Operand, list: Vec<Operand>, span: Span },
+    Compare {
+        left: Operand,
+        op: CompareOp,
+        op_span: Span,
+        right: Operand,
+        span: Span,
+    },
+    In {
+        left: Operand,
+        list: Vec<Operand>,
+        span: Span,
+    },
     Exists(Operand, Span),
     /// A value used as a condition by itself: a bool fact, a schedule, `true`.
     Value(Operand),
@@ -336,9 +354,18 @@ pub enum Target {
     Team(Ident, Span),
     /// `agent asha` (one segment: a declared agent) or `agent caller.f` (a fact).
     Agent(Path, Span),
-    Agents { filter: AgentFilter, using: Option<Ident>, ring: Option<Num>, span: Span },
+    Agents {
+        filter: AgentFilter,
+        using: Option<Ident>,
+        ring: Option<Num>,
+        span: Span,
+    },
     Number(Str, Span),
-    Queue { name: Ident, priority: Option<Num>, span: Span },
+    Queue {
+        name: Ident,
+        priority: Option<Num>,
+        span: Span,
+    },
     Flow(Str, Span),
 }
 
@@ -361,7 +388,11 @@ pub enum AgentFilter {
     And(Vec<AgentFilter>, Span),
     Or(Vec<AgentFilter>, Span),
     Speaks(Operand, Span),
-    Skill { skill: Ident, test: Option<(CompareOp, Span, Num)>, span: Span },
+    Skill {
+        skill: Ident,
+        test: Option<(CompareOp, Span, Num)>,
+        span: Span,
+    },
     InTeam(Ident, Span),
 }
 

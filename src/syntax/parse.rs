@@ -35,8 +35,19 @@ static FILTER_PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
 /// Keywords that start a top-level item; a line that starts with one is where parsing resumes
 /// after a syntax error.
 const ITEM_KEYWORDS: [&str; 13] = [
-    "policy", "timezone", "country", "enum", "source", "facts", "agent", "team", "map",
-    "schedule", "rule", "when", "otherwise",
+    "policy",
+    "timezone",
+    "country",
+    "enum",
+    "source",
+    "facts",
+    "agent",
+    "team",
+    "map",
+    "schedule",
+    "rule",
+    "when",
+    "otherwise",
 ];
 
 const ITEM_EXPECTED: &str =
@@ -54,13 +65,19 @@ pub fn parse(files: &SourceFiles) -> (Policy, Diagnostics) {
 
 fn parse_file(id: FileId, file: &SourceFile, items: &mut Vec<Item>, diags: &mut Diagnostics) {
     if let Some(offset) = file.invalid_utf8_at {
-        diags.push(Diagnostic::new(Kind::InvalidUtf8 { offset }, Span::new(id, offset, offset + 1)));
+        diags.push(Diagnostic::new(
+            Kind::InvalidUtf8 { offset },
+            Span::new(id, offset, offset + 1),
+        ));
         return;
     }
     let text = file.text.as_str();
     if let Some(at) = too_deep(text) {
         let end = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
-        diags.push(Diagnostic::new(Kind::TooDeep { limit: MAX_NESTING }, Span::new(id, at, end)));
+        diags.push(Diagnostic::new(
+            Kind::TooDeep { limit: MAX_NESTING },
+            Span::new(id, at, end),
+        ));
         return;
     }
     let mut offset = 0;
@@ -194,6 +211,9 @@ fn syntax_error(id: FileId, text: &str, at: usize, err: &pest::error::Error<Rule
     };
     let rest = &text[at..];
     let (found, len) = found_token(rest);
+    if found == "unterminated string" {
+        return Diagnostic::new(Kind::UnterminatedString, Span::new(id, at, at + len));
+    }
     Diagnostic::new(
         Kind::Syntax {
             expected: describe_expected(&positives),
@@ -215,7 +235,10 @@ fn found_token(rest: &str) -> (String, usize) {
         let end = rest[1..].find(['"', '\n']).map(|i| i + 1);
         return match end {
             Some(e) if rest.as_bytes()[e] == b'"' => ("string".into(), e + 1),
-            _ => ("unterminated string".into(), rest.find('\n').unwrap_or(rest.len())),
+            _ => (
+                "unterminated string".into(),
+                rest.find('\n').unwrap_or(rest.len()),
+            ),
         };
     }
     let len = if c.is_alphanumeric() || c == '_' {
@@ -231,7 +254,12 @@ fn found_token(rest: &str) -> (String, usize) {
 }
 
 fn describe_expected(positives: &[Rule]) -> Vec<String> {
-    let item_start = [Rule::kw_when, Rule::kw_agent, Rule::kw_team, Rule::kw_otherwise];
+    let item_start = [
+        Rule::kw_when,
+        Rule::kw_agent,
+        Rule::kw_team,
+        Rule::kw_otherwise,
+    ];
     let value_start = [Rule::string, Rule::number, Rule::path];
     let mut out: Vec<String> = Vec::new();
     let mut push = |s: String| {
@@ -362,13 +390,24 @@ fn not_punctuation(p: &Pair<'_, Rule>) -> bool {
 }
 
 fn inner(pair: Pair<'_, Rule>) -> Pairs<'_> {
-    pair.into_inner().filter(not_punctuation as fn(&Pair<'_, Rule>) -> bool)
+    pair.into_inner()
+        .filter(not_punctuation as fn(&Pair<'_, Rule>) -> bool)
 }
 
 impl Builder {
+    /// The pair's span, ending at its last token: pest counts the whitespace and comments
+    /// after a repetition as part of the rule, which would underline them too.
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
-        let s = pair.as_span();
-        Span::new(self.file, self.base + s.start(), self.base + s.end())
+        let start = pair.as_span().start();
+        let mut node = pair.clone();
+        // A string's last inner pair stops before its closing quote: strings end themselves.
+        while node.as_rule() != Rule::string
+            && let Some(last) = node.clone().into_inner().last()
+        {
+            node = last;
+        }
+        let end = node.as_span().end();
+        Span::new(self.file, self.base + start, self.base + end)
     }
 
     fn ident(&self, pair: Pair<'_, Rule>) -> Ident {
@@ -815,7 +854,9 @@ impl Builder {
         let mut it = inner(pair).skip(1);
         match rule {
             Rule::team_target => Target::Team(self.ident(it.next().expect("grammar: team")), span),
-            Rule::agent_target => Target::Agent(self.path(it.next().expect("grammar: agent")), span),
+            Rule::agent_target => {
+                Target::Agent(self.path(it.next().expect("grammar: agent")), span)
+            }
             Rule::number_target => {
                 Target::Number(self.string(it.next().expect("grammar: number")), span)
             }
@@ -831,7 +872,9 @@ impl Builder {
             }
             Rule::queue_target => {
                 let name = self.ident(it.next().expect("grammar: queue"));
-                let priority = it.next().map(|p| self.num(inner(p).nth(1).expect("grammar: n")));
+                let priority = it
+                    .next()
+                    .map(|p| self.num(inner(p).nth(1).expect("grammar: n")));
                 Target::Queue {
                     name,
                     priority,

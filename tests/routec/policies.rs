@@ -1,0 +1,71 @@
+//! Every policy shipped in `rules/` and `examples/` checks clean.
+
+use crate::test::{Test, repo};
+
+fn shipped_policies() -> Vec<std::path::PathBuf> {
+    let mut policies = vec![repo().join("rules")];
+    let mut examples: Vec<_> = std::fs::read_dir(repo().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    examples.sort();
+    assert!(
+        examples.len() >= 8,
+        "one example per strategy plus a combined one"
+    );
+    policies.extend(examples);
+    policies
+}
+
+#[test]
+fn shipped_policies_check_clean() {
+    for policy in shipped_policies() {
+        let files = routec::source::SourceFiles::load(&policy).unwrap();
+        let (checked, diagnostics) = routec::check_files(&files);
+        let codes: Vec<String> = diagnostics
+            .sorted()
+            .iter()
+            .map(|d| format!("{} {}", d.kind.code(), d.message()))
+            .collect();
+        assert!(codes.is_empty(), "{}: {codes:#?}", policy.display());
+        assert!(checked.is_some());
+        // Every shipped example has a README.
+        if policy.parent().is_some_and(|p| p.ends_with("examples")) {
+            assert!(
+                policy.join("README.md").exists(),
+                "{} has no README",
+                policy.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn check_cli_accepts_every_shipped_policy_with_deny_warnings() {
+    let paths: Vec<String> = shipped_policies()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    Test::new()
+        .args(["check", "--deny-warnings"])
+        .args(paths)
+        .stderr_contains("no problems")
+        .success();
+}
+
+#[test]
+fn language_reference_example_checks_clean() {
+    let files =
+        routec::source::SourceFiles::load(&repo().join("tests/fixtures/language_example.route"))
+            .unwrap();
+    let (checked, diagnostics) = routec::check_files(&files);
+    assert!(
+        diagnostics.errors.is_empty() && diagnostics.warnings.is_empty(),
+        "{diagnostics:#?}"
+    );
+    let policy = checked.unwrap();
+    assert_eq!(policy.name, "acme-support");
+    assert_eq!(policy.rules.len(), 9);
+    assert_eq!(policy.rules[8].name, "line 64");
+}
