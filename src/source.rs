@@ -121,8 +121,7 @@ impl SourceFiles {
         };
         let meta = std::fs::metadata(path).map_err(|e| err(path, e))?;
         let mut paths = Vec::new();
-        let base_dir;
-        if meta.is_dir() {
+        let base_dir = if meta.is_dir() {
             collect_route_files(path, &mut paths).map_err(|e| err(path, e))?;
             if paths.is_empty() {
                 return Err(LoadError {
@@ -131,11 +130,11 @@ impl SourceFiles {
                 });
             }
             paths.sort();
-            base_dir = path.to_path_buf();
+            path.to_path_buf()
         } else {
             paths.push(path.to_path_buf());
-            base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        }
+            path.parent().map(Path::to_path_buf).unwrap_or_default()
+        };
         let mut files = Vec::with_capacity(paths.len());
         for p in paths {
             let bytes = std::fs::read(&p).map_err(|e| err(&p, e))?;

@@ -1,6 +1,6 @@
 //! A small builder that runs the real `routec` binary in a temporary directory.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 pub struct Test {
@@ -68,10 +68,6 @@ impl Test {
     pub fn stderr_contains(mut self, text: &str) -> Test {
         self.stderr_contains.push(text.into());
         self
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
     }
 
     /// Runs and checks the expectations; returns the output for further checks.
