@@ -119,14 +119,27 @@ fn json_output_of_a_clean_policy_is_empty() {
 }
 
 #[test]
-fn no_colour_when_not_a_terminal() {
-    let output = Test::new()
-        .file("p.route", WITH_ERROR)
-        .args(["check", "p.route"])
-        .status(1)
-        .run();
-    assert!(
-        !output.stderr.contains(&0x1b),
-        "escape codes in piped output"
-    );
+fn no_colour_when_not_a_terminal_or_no_color_is_set() {
+    for no_color in ["", "1"] {
+        let output = Test::new()
+            .file("p.route", WITH_ERROR)
+            .env("NO_COLOR", no_color)
+            .args(["check", "p.route"])
+            .status(1)
+            .run();
+        assert!(
+            !output.stderr.contains(&0x1b),
+            "escape codes in piped output"
+        );
+    }
+}
+
+#[test]
+fn json_output_carries_warnings_with_their_severity() {
+    Test::new()
+        .file("p.route", WITH_WARNING)
+        .args(["check", "--format", "json", "p.route"])
+        .stdout_contains("\"severity\": \"warning\"")
+        .stdout_contains("\"code\": \"route::unused\"")
+        .success();
 }
