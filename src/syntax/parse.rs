@@ -80,6 +80,24 @@ fn parse_file(id: FileId, file: &SourceFile, items: &mut Vec<Item>, diags: &mut 
         ));
         return;
     }
+    // Most files parse: one pass over the whole file is much cheaper than a parse per item.
+    if let Ok(mut pairs) = RouteParser::parse(Rule::file, text) {
+        let builder = Builder {
+            file: id,
+            base: 0,
+            errors: RefCell::new(Vec::new()),
+        };
+        let file = pairs.next().expect("grammar: file");
+        for pair in file.into_inner() {
+            if pair.as_rule() != Rule::EOI {
+                items.push(builder.item(pair));
+            }
+        }
+        for e in builder.errors.into_inner() {
+            diags.push(e);
+        }
+        return;
+    }
     let mut offset = 0;
     // After a rule, an error at the start of the next item may be a target chain gone wrong.
     let mut after_rule = false;
