@@ -32,8 +32,6 @@ pub enum What {
     CallField,
     NowField,
     Day,
-    Setting,
-    Timezone,
     Language,
 }
 
@@ -58,8 +56,6 @@ impl What {
             What::CallField => "call field",
             What::NowField => "`now` field",
             What::Day => "day",
-            What::Setting => "setting",
-            What::Timezone => "time zone",
             What::Language => "language",
         }
     }
@@ -84,8 +80,6 @@ impl What {
             What::CallField => "call-field",
             What::NowField => "now-field",
             What::Day => "day",
-            What::Setting => "setting",
-            What::Timezone => "timezone",
             What::Language => "language",
         }
     }

@@ -65,9 +65,11 @@ pub fn parse(files: &SourceFiles) -> (Policy, Diagnostics) {
 
 fn parse_file(id: FileId, file: &SourceFile, items: &mut Vec<Item>, diags: &mut Diagnostics) {
     if let Some(offset) = file.invalid_utf8_at {
+        // The text is a lossy copy: the bad byte became U+FFFD, which the span covers.
+        let end = offset + char::REPLACEMENT_CHARACTER.len_utf8();
         diags.push(Diagnostic::new(
             Kind::InvalidUtf8 { offset },
-            Span::new(id, offset, offset + 1),
+            Span::new(id, offset, end),
         ));
         return;
     }
