@@ -511,10 +511,14 @@ impl fmt::Display for Kind {
                 write!(f, "facts of source `{source}` are never read")
             }
             Kind::Unreachable { rule, by } => {
-                let s = if by.len() == 1 { "" } else { "s" };
+                let (rules, take) = if by.len() == 1 {
+                    ("rule", "takes")
+                } else {
+                    ("rules", "take")
+                };
                 write!(
                     f,
-                    "rule `{rule}` can never fire: earlier rule{s} {} take every call it would",
+                    "rule `{rule}` can never fire: earlier {rules} {} {take} every call it would",
                     list(by)
                 )
             }

@@ -410,6 +410,7 @@ impl<'a> Checker<'a> {
                 targets.map(|targets| RuleDef {
                     name: "otherwise".into(),
                     span: first.span,
+                    head: first.span,
                     condition: Cond::Const(true),
                     targets,
                 })
@@ -1175,6 +1176,7 @@ impl<'a> Checker<'a> {
         Some(RuleDef {
             name,
             span: r.span,
+            head: r.name.as_ref().map_or(r.when_span, |n| n.span),
             condition: condition?,
             targets: targets?,
         })

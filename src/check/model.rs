@@ -196,6 +196,8 @@ pub struct RuleDef {
     /// `vip`, `line 42` or `otherwise`.
     pub name: String,
     pub span: Span,
+    /// The rule's name, or its `when` (`otherwise` for the fallback): where warnings point.
+    pub head: Span,
     pub condition: Cond,
     pub targets: Vec<Target>,
 }

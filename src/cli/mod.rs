@@ -1,0 +1,65 @@
+//! The subcommands of the `routec` binary, and what they share.
+
+pub mod check;
+pub mod eval;
+pub mod test;
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use routec::compile::Policy;
+use routec::diagnostic;
+use routec::source::SourceFiles;
+
+/// Exit codes: 0 clean, 1 errors in a policy (or failed tests), 2 usage or I/O problems.
+pub const EXIT_ERRORS: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+pub fn color_on_stderr() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Loads a policy for `eval` and `test`: errors are printed and end the command (exit 1; 2 if
+/// the policy cannot be read); warnings are printed and do not.
+pub fn load_policy(path: &Path) -> Result<Policy, ExitCode> {
+    let stderr = std::io::stderr();
+    let files = SourceFiles::load(path).map_err(|e| {
+        let _ = writeln!(stderr.lock(), "error: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })?;
+    let (policy, diagnostics) = routec::load(&files);
+    let color = color_on_stderr();
+    for d in diagnostics.sorted() {
+        let _ = write!(stderr.lock(), "{}", diagnostic::render(&files, d, color));
+    }
+    policy.ok_or(ExitCode::from(EXIT_ERRORS))
+}
+
+/// Reads a JSON or YAML file (by its extension) as a JSON value.
+pub fn read_document(path: &Path) -> Result<serde_json::Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "cannot read `{}`: {}",
+            path.display(),
+            e.to_string().to_lowercase()
+        )
+    })?;
+    let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
+    if yaml {
+        serde_saphyr::from_str::<serde_json::Value>(&text).map_err(|e| {
+            let report =
+                serde_saphyr::miette::to_miette_report(&e, &text, &path.display().to_string());
+            format!("{report:?}")
+        })
+    } else {
+        serde_json::from_str(&text)
+            .map_err(|e| format!("`{}` is not valid JSON: {e}", path.display()))
+    }
+}

@@ -1,0 +1,297 @@
+//! The decision for one call, its trace, and how both read as JSON and as route syntax.
+
+use serde_json::json;
+
+use super::strategy::StateUpdate;
+use crate::check::model::{
+    AgentId, CallField, CheckedPolicy, CompareOp, Cond, Literal, NowField, TeamId, Value,
+};
+use crate::compile::Policy;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleRef {
+    Rule(u32),
+    Otherwise,
+}
+
+impl RuleRef {
+    pub fn name(self, policy: &CheckedPolicy) -> &str {
+        match self {
+            RuleRef::Rule(i) => &policy.rules[i as usize].name,
+            RuleRef::Otherwise => "otherwise",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    Team,
+    Agent,
+    Agents,
+    Number,
+    Queue,
+    Flow,
+}
+
+impl TargetKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            TargetKind::Team => "team",
+            TargetKind::Agent => "agent",
+            TargetKind::Agents => "agents",
+            TargetKind::Number => "number",
+            TargetKind::Queue => "queue",
+            TargetKind::Flow => "flow",
+        }
+    }
+}
+
+/// How a rule fared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Its condition was true and a target was available: it decided.
+    Fired,
+    False,
+    Unknown,
+    /// Its condition was true but every target was unavailable.
+    Unavailable,
+}
+
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Fired => "fired",
+            Outcome::False => "false",
+            Outcome::Unknown => "unknown",
+            Outcome::Unavailable => "unavailable",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceStep {
+    pub rule: RuleRef,
+    pub outcome: Outcome,
+    /// For a false or unknown `and`: the item that made it so.
+    pub culprit: Option<u16>,
+}
+
+impl TraceStep {
+    pub fn new(rule: RuleRef, outcome: Outcome, culprit: Option<u16>) -> TraceStep {
+        TraceStep {
+            rule,
+            outcome,
+            culprit,
+        }
+    }
+}
+
+/// Where a call goes, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub rule: RuleRef,
+    pub target: TargetKind,
+    pub team: Option<TeamId>,
+    /// The chosen agents, in strategy order.
+    pub agents: Vec<AgentId>,
+    /// Numbers to dial, in order, E.164; empty for queue and flow decisions.
+    pub numbers: Vec<String>,
+    pub queue: Option<String>,
+    pub priority: Option<i64>,
+    pub flow: Option<String>,
+    /// Ring every number at once (`ring_all`).
+    pub parallel: bool,
+    /// Why the decision may not be what the policy intends (`source crm: timeout`).
+    pub degraded: Vec<String>,
+    /// The rules tried, in order.
+    pub trace: Vec<TraceStep>,
+    /// Strategy state to remember (round-robin cursors, weights).
+    pub updates: Vec<StateUpdate>,
+}
+
+impl Decision {
+    pub(super) fn empty() -> Decision {
+        Decision {
+            rule: RuleRef::Otherwise,
+            target: TargetKind::Queue,
+            team: None,
+            agents: Vec::new(),
+            numbers: Vec::new(),
+            queue: None,
+            priority: None,
+            flow: None,
+            parallel: false,
+            degraded: Vec::new(),
+            trace: Vec::new(),
+            updates: Vec::new(),
+        }
+    }
+
+    pub(super) fn set_agents(&mut self, policy: &Policy, agents: Vec<AgentId>) {
+        self.numbers = agents
+            .iter()
+            .map(|&a| policy.checked.agents[a].number.clone())
+            .collect();
+        self.agents = agents;
+    }
+
+    /// The decision JSON of `routec eval` and `/v1/decide`.
+    pub fn to_json(&self, policy: &Policy) -> serde_json::Value {
+        let checked = &policy.checked;
+        let trace: Vec<serde_json::Value> = self
+            .trace
+            .iter()
+            .map(|step| {
+                let mut entry = json!({
+                    "rule": step.rule.name(checked),
+                    "result": step.outcome.name(),
+                });
+                if let RuleRef::Rule(i) = step.rule
+                    && matches!(step.outcome, Outcome::False | Outcome::Unknown)
+                {
+                    let cond = &checked.rules[i as usize].condition;
+                    let failed = match (cond, step.culprit) {
+                        (Cond::And(items), Some(c)) => items.get(c as usize).unwrap_or(cond),
+                        _ => cond,
+                    };
+                    entry["condition"] = json!(describe(checked, failed));
+                }
+                entry
+            })
+            .collect();
+        json!({
+            "policy": checked.name,
+            "rule": self.rule.name(checked),
+            "target": self.target.name(),
+            "team": self.team.map(|t| checked.teams[t].name.clone()),
+            "agents": self.agents.iter().map(|&a| checked.agents[a].name.clone()).collect::<Vec<_>>(),
+            "numbers": self.numbers,
+            "queue": self.queue,
+            "priority": self.priority,
+            "flow": self.flow,
+            "parallel_ringing": self.parallel,
+            "degraded": self.degraded,
+            "trace": trace,
+        })
+    }
+
+    /// The trace as lines for people (`routec eval --explain`).
+    pub fn explain(&self, policy: &Policy) -> String {
+        let checked = &policy.checked;
+        let mut out = String::new();
+        for step in &self.trace {
+            let name = step.rule.name(checked);
+            let line = match (step.rule, step.outcome) {
+                (RuleRef::Rule(i), Outcome::False | Outcome::Unknown) => {
+                    let cond = &checked.rules[i as usize].condition;
+                    let failed = match (cond, step.culprit) {
+                        (Cond::And(items), Some(c)) => items.get(c as usize).unwrap_or(cond),
+                        _ => cond,
+                    };
+                    format!(
+                        "  {name}: {} because `{}` is {}\n",
+                        "skipped",
+                        describe(checked, failed),
+                        step.outcome.name()
+                    )
+                }
+                (_, Outcome::Fired) => format!("→ {name}: fired\n"),
+                (_, Outcome::Unavailable) => {
+                    format!("  {name}: condition true, but no target was available\n")
+                }
+                (_, outcome) => format!("  {name}: {}\n", outcome.name()),
+            };
+            out.push_str(&line);
+        }
+        let target = match self.target {
+            TargetKind::Queue => format!(
+                "queue {}{}",
+                self.queue.as_deref().unwrap_or(""),
+                self.priority
+                    .map(|p| format!(" priority {p}"))
+                    .unwrap_or_default()
+            ),
+            TargetKind::Flow => format!("flow \"{}\"", self.flow.as_deref().unwrap_or("")),
+            _ => self.numbers.join(", "),
+        };
+        out.push_str(&format!("decision: {} ({target})\n", self.target.name()));
+        if !self.degraded.is_empty() {
+            out.push_str(&format!("degraded: {}\n", self.degraded.join("; ")));
+        }
+        out
+    }
+}
+
+/// A checked condition written back in route syntax, for traces.
+pub fn describe(policy: &CheckedPolicy, cond: &Cond) -> String {
+    let value = |v: &Value| describe_value(policy, v);
+    match cond {
+        Cond::Const(b) => b.to_string(),
+        Cond::Test(v) => value(v),
+        Cond::Schedule(id) => policy.schedules[*id].name.clone(),
+        Cond::Compare { left, op, right } => {
+            let op = match op {
+                CompareOp::Eq => "==",
+                CompareOp::Ne => "!=",
+                CompareOp::Lt => "<",
+                CompareOp::Le => "<=",
+                CompareOp::Gt => ">",
+                CompareOp::Ge => ">=",
+                CompareOp::StartsWith => "starts_with",
+                CompareOp::Contains => "contains",
+            };
+            format!("{} {op} {}", value(left), value(right))
+        }
+        Cond::In { value: v, list } => {
+            let items: Vec<String> = list.iter().map(|l| describe_literal(policy, l)).collect();
+            format!("{} in [{}]", value(v), items.join(", "))
+        }
+        Cond::Exists(v) => format!("{} exists", value(v)),
+        Cond::Not(inner) => match inner.as_ref() {
+            Cond::And(_) | Cond::Or(_) => format!("not ({})", describe(policy, inner)),
+            _ => format!("not {}", describe(policy, inner)),
+        },
+        Cond::And(items) => items
+            .iter()
+            .map(|i| match i {
+                Cond::Or(_) => format!("({})", describe(policy, i)),
+                _ => describe(policy, i),
+            })
+            .collect::<Vec<_>>()
+            .join(" and "),
+        Cond::Or(items) => items
+            .iter()
+            .map(|i| describe(policy, i))
+            .collect::<Vec<_>>()
+            .join(" or "),
+    }
+}
+
+fn describe_value(policy: &CheckedPolicy, v: &Value) -> String {
+    match v {
+        Value::Call(f) => format!("call.{}", CallField::name(*f)),
+        Value::Fact { group, field } => {
+            let g = &policy.facts[*group];
+            format!("{}.{}", g.name, g.fields[*field].name)
+        }
+        Value::Map(m) => policy.maps[*m].name.clone(),
+        Value::Now(f) => {
+            let name = NowField::ALL
+                .iter()
+                .find(|(_, n, _)| n == f)
+                .map_or("?", |(s, _, _)| s);
+            format!("now.{name}")
+        }
+        Value::Literal(l) => describe_literal(policy, l),
+    }
+}
+
+fn describe_literal(policy: &CheckedPolicy, l: &Literal) -> String {
+    match l {
+        Literal::String(s) | Literal::Phone(s) => format!("{s:?}"),
+        Literal::Number(n) => n.to_string(),
+        Literal::Bool(b) => b.to_string(),
+        Literal::Enum { ty, variant } => policy.enums[*ty].variants[*variant as usize].clone(),
+        Literal::Agent(a) => policy.agents[*a].name.clone(),
+    }
+}

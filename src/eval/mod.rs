@@ -1,0 +1,695 @@
+//! Eval: compiled policy, call, facts, time and agent state in; a [`Decision`] out. Pure: no
+//! I/O, no clock, no randomness but a seed taken from the call.
+
+mod decision;
+mod strategy;
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+
+pub use decision::{Decision, Outcome, RuleRef, TargetKind, TraceStep, describe};
+pub use strategy::StateUpdate;
+
+use crate::check::model::{
+    AgentFilter, AgentId, CallField, CompareOp, Cond, Literal, NowField, RuleDef, Target, Value,
+};
+use crate::compile::Subject;
+use crate::compile::{DispatchKey, Policy};
+use crate::exotel::{Call, PhoneValue};
+use crate::facts::{FactValue, Facts};
+use crate::phone;
+use crate::state::AgentSnapshot;
+
+/// Three-valued truth, as SQL has it: a comparison with a missing value is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Truth {
+    True,
+    False,
+    Unknown,
+}
+
+impl Truth {
+    fn of(b: bool) -> Truth {
+        if b { Truth::True } else { Truth::False }
+    }
+
+    fn not(self) -> Truth {
+        match self {
+            Truth::True => Truth::False,
+            Truth::False => Truth::True,
+            Truth::Unknown => Truth::Unknown,
+        }
+    }
+}
+
+/// A value read during evaluation.
+#[derive(Debug, Clone, PartialEq)]
+enum Val<'a> {
+    Str(Cow<'a, str>),
+    Num(f64),
+    Bool(bool),
+    Enum(u32),
+    Phone(&'a str, bool),
+    /// An agent reference from data: a name or a number.
+    AgentRef(&'a str),
+    Agent(AgentId),
+}
+
+/// What one evaluation reads.
+struct Context<'a> {
+    policy: &'a Policy,
+    call: &'a Call,
+    facts: &'a Facts,
+    now: jiff::Timestamp,
+    agents: &'a AgentSnapshot,
+    local: OnceCell<jiff::civil::DateTime>,
+}
+
+const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+impl<'a> Context<'a> {
+    fn local(&self) -> jiff::civil::DateTime {
+        *self
+            .local
+            .get_or_init(|| self.policy.checked.timezone.to_datetime(self.now))
+    }
+
+    fn schedule_open(&self, id: usize) -> bool {
+        let s = &self.policy.schedules[id];
+        if s.own_timezone {
+            s.is_open(self.now)
+        } else {
+            s.is_open_local(self.local())
+        }
+    }
+
+    fn read<'b>(&'b self, value: &'b Value) -> Option<Val<'b>> {
+        match value {
+            Value::Call(field) => {
+                let c = self.call;
+                let text = |v: &'b Option<String>| v.as_deref().map(|s| Val::Str(Cow::Borrowed(s)));
+                let phone =
+                    |p: &'b Option<PhoneValue>| p.as_ref().map(|p| Val::Phone(&p.value, p.e164));
+                match field {
+                    CallField::Sid => text(&c.sid),
+                    CallField::From => phone(&c.from),
+                    CallField::To => phone(&c.to),
+                    CallField::Direction => text(&c.direction),
+                    CallField::Digits => text(&c.digits),
+                    CallField::Custom => text(&c.custom),
+                    CallField::FlowId => text(&c.flow_id),
+                }
+            }
+            Value::Fact { group, field } => Some(match self.facts.get(*group, *field)? {
+                FactValue::Str(s) => Val::Str(Cow::Borrowed(s)),
+                FactValue::Num(n) => Val::Num(*n),
+                FactValue::Bool(b) => Val::Bool(*b),
+                FactValue::Enum(v) => Val::Enum(*v),
+                FactValue::Phone(p) => Val::Phone(&p.value, p.e164),
+                FactValue::Agent(a) => Val::AgentRef(a),
+            }),
+            Value::Map(id) => {
+                let input = self.read(&self.policy.checked.maps[*id].input)?;
+                let text = match &input {
+                    Val::Phone(p, true) => *p,
+                    Val::Str(s) => s.as_ref(),
+                    _ => return None,
+                };
+                let found = self.policy.maps[*id].longest(text)?;
+                Some(Val::Str(Cow::Owned(found.clone())))
+            }
+            Value::Now(field) => {
+                let local = self.local();
+                Some(match field {
+                    NowField::Hour => Val::Num(f64::from(local.hour())),
+                    NowField::Minute => Val::Num(f64::from(local.minute())),
+                    NowField::Weekday => Val::Str(Cow::Borrowed(
+                        WEEKDAYS[local.weekday().to_monday_zero_offset() as usize],
+                    )),
+                    NowField::Date => Val::Str(Cow::Owned(local.date().to_string())),
+                })
+            }
+            Value::Literal(l) => Some(literal(l)),
+        }
+    }
+
+    /// An agent reference (a name, or a number in any form) as a declared agent.
+    fn resolve_agent(&self, reference: &str) -> Option<AgentId> {
+        if let Some(&id) = self.policy.agent_by_name.get(reference) {
+            return Some(id);
+        }
+        let number = phone::normalize(reference, self.policy.checked.country)?;
+        self.policy.agent_by_number.get(&number).copied()
+    }
+
+    fn equal(&self, a: &Val, b: &Val) -> bool {
+        match (a, b) {
+            (Val::Str(x), Val::Str(y)) => x == y,
+            (Val::Num(x), Val::Num(y)) => x == y,
+            (Val::Bool(x), Val::Bool(y)) => x == y,
+            (Val::Enum(x), Val::Enum(y)) => x == y,
+            (Val::Phone(x, ex), Val::Phone(y, ey)) => ex == ey && x == y,
+            (Val::Agent(x), Val::Agent(y)) => x == y,
+            (Val::AgentRef(r), Val::Agent(id)) | (Val::Agent(id), Val::AgentRef(r)) => {
+                self.resolve_agent(r) == Some(*id)
+            }
+            (Val::AgentRef(x), Val::AgentRef(y)) => {
+                x == y
+                    || self
+                        .resolve_agent(x)
+                        .is_some_and(|a| self.resolve_agent(y) == Some(a))
+            }
+            _ => false,
+        }
+    }
+
+    fn compare(&self, left: &Val, op: CompareOp, right: &Val) -> Truth {
+        let order = |x: f64, y: f64| match op {
+            CompareOp::Lt => x < y,
+            CompareOp::Le => x <= y,
+            CompareOp::Gt => x > y,
+            _ => x >= y,
+        };
+        Truth::of(match op {
+            CompareOp::Eq => self.equal(left, right),
+            CompareOp::Ne => !self.equal(left, right),
+            CompareOp::Lt | CompareOp::Le | CompareOp::Gt | CompareOp::Ge => match (left, right) {
+                (Val::Num(x), Val::Num(y)) => order(*x, *y),
+                (Val::Enum(x), Val::Enum(y)) => order(f64::from(*x), f64::from(*y)),
+                _ => false,
+            },
+            CompareOp::StartsWith => match (left, right) {
+                (Val::Str(s), Val::Str(p)) => s.starts_with(p.as_ref()),
+                // A raw (non-phone) value matches no prefix.
+                (Val::Phone(s, true), Val::Str(p)) => s.starts_with(p.as_ref()),
+                _ => false,
+            },
+            CompareOp::Contains => match (left, right) {
+                (Val::Str(s), Val::Str(p)) => s.contains(p.as_ref()),
+                _ => false,
+            },
+        })
+    }
+
+    /// Evaluates a condition; for a false or unknown `and`, also which item made it so.
+    fn cond(&self, cond: &'a Cond) -> Truth {
+        match cond {
+            Cond::Const(b) => Truth::of(*b),
+            Cond::Test(v) => match self.read(v) {
+                Some(Val::Bool(b)) => Truth::of(b),
+                _ => Truth::Unknown,
+            },
+            Cond::Schedule(id) => Truth::of(self.schedule_open(*id)),
+            Cond::Compare { left, op, right } => match (self.read(left), self.read(right)) {
+                (Some(l), Some(r)) => self.compare(&l, *op, &r),
+                _ => Truth::Unknown,
+            },
+            Cond::In { value, list } => match self.read(value) {
+                Some(v) => Truth::of(list.iter().any(|l| self.equal(&v, &literal(l)))),
+                None => Truth::Unknown,
+            },
+            Cond::Exists(v) => Truth::of(self.read(v).is_some()),
+            Cond::Not(inner) => self.cond(inner).not(),
+            Cond::And(items) => {
+                let mut result = Truth::True;
+                for item in items {
+                    match self.cond(item) {
+                        Truth::False => return Truth::False,
+                        Truth::Unknown => result = Truth::Unknown,
+                        Truth::True => {}
+                    }
+                }
+                result
+            }
+            Cond::Or(items) => {
+                let mut result = Truth::False;
+                for item in items {
+                    match self.cond(item) {
+                        Truth::True => return Truth::True,
+                        Truth::Unknown => result = Truth::Unknown,
+                        Truth::False => {}
+                    }
+                }
+                result
+            }
+        }
+    }
+
+    fn filter(&self, filter: &'a AgentFilter, agent: AgentId) -> Truth {
+        let def = &self.policy.checked.agents[agent];
+        match filter {
+            AgentFilter::Speaks(v) => match self.read(v) {
+                Some(Val::Str(language)) => Truth::of(
+                    def.languages
+                        .iter()
+                        .any(|l| l.as_str() == language.as_ref()),
+                ),
+                _ => Truth::Unknown,
+            },
+            AgentFilter::Skill { skill, op, level } => {
+                match def.skills.iter().find(|(s, _)| s == skill) {
+                    Some((_, have)) => self.compare(&Val::Num(*have), *op, &Val::Num(*level)),
+                    None => Truth::False,
+                }
+            }
+            AgentFilter::InTeam(team) => {
+                Truth::of(self.policy.checked.teams[*team].members.contains(&agent))
+            }
+            AgentFilter::Not(inner) => self.filter(inner, agent).not(),
+            AgentFilter::And(items) => {
+                let mut result = Truth::True;
+                for item in items {
+                    match self.filter(item, agent) {
+                        Truth::False => return Truth::False,
+                        Truth::Unknown => result = Truth::Unknown,
+                        Truth::True => {}
+                    }
+                }
+                result
+            }
+            AgentFilter::Or(items) => {
+                let mut result = Truth::False;
+                for item in items {
+                    match self.filter(item, agent) {
+                        Truth::True => return Truth::True,
+                        Truth::Unknown => result = Truth::Unknown,
+                        Truth::False => {}
+                    }
+                }
+                result
+            }
+        }
+    }
+
+    /// A seed for `random`: the call's id, else the time; the same call always gets it.
+    fn seed(&self) -> u64 {
+        let text = self.call.sid.as_deref().unwrap_or("");
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in text.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        h ^ self.now.as_second() as u64
+    }
+
+    /// Resolves one target; `None` when it is unavailable.
+    fn target(&self, target: &'a Target, rule: &RuleDef, position: usize) -> Option<Decision> {
+        let checked = &self.policy.checked;
+        let mut d = Decision::empty();
+        match target {
+            Target::Team(id) => {
+                let team = &checked.teams[*id];
+                let weights: Vec<u32> = team
+                    .members
+                    .iter()
+                    .map(|&a| checked.agents[a].weight)
+                    .collect();
+                let (mut list, update) = strategy::order(
+                    team.strategy,
+                    &team.members,
+                    &weights,
+                    self.agents,
+                    &team.name,
+                    self.seed(),
+                );
+                if list.is_empty() {
+                    return None;
+                }
+                if let Some(ring) = team.ring {
+                    list.truncate(ring as usize);
+                }
+                d.target = TargetKind::Team;
+                d.team = Some(*id);
+                d.parallel = team.strategy == crate::check::model::Strategy::RingAll;
+                d.set_agents(self.policy, list);
+                d.updates.extend(update);
+            }
+            Target::Agent(id) => {
+                if !self.agents.agents.get(*id).is_none_or(|s| s.is_available()) {
+                    return None;
+                }
+                d.target = TargetKind::Agent;
+                d.set_agents(self.policy, vec![*id]);
+            }
+            Target::AgentFrom(value) => {
+                d.target = TargetKind::Agent;
+                let reference = match self.read(value)? {
+                    Val::AgentRef(r) => Cow::Borrowed(r),
+                    Val::Str(s) => s,
+                    Val::Phone(p, _) => Cow::Borrowed(p),
+                    _ => return None,
+                };
+                match self.resolve_agent(&reference) {
+                    Some(id) => {
+                        if !self.agents.agents.get(id).is_none_or(|s| s.is_available()) {
+                            return None;
+                        }
+                        d.set_agents(self.policy, vec![id]);
+                    }
+                    // A number that is no agent's is dialled as it is.
+                    None => d.numbers = vec![phone::normalize(&reference, checked.country)?],
+                }
+            }
+            Target::Agents {
+                filter,
+                strategy,
+                ring,
+            } => {
+                let members: Vec<AgentId> = (0..checked.agents.len())
+                    .filter(|&a| self.filter(filter, a) == Truth::True)
+                    .collect();
+                let weights: Vec<u32> = members.iter().map(|&a| checked.agents[a].weight).collect();
+                let key = format!("{}#{position}", rule.name);
+                let (mut list, update) = strategy::order(
+                    *strategy,
+                    &members,
+                    &weights,
+                    self.agents,
+                    &key,
+                    self.seed(),
+                );
+                if list.is_empty() {
+                    return None;
+                }
+                if let Some(ring) = ring {
+                    list.truncate(*ring as usize);
+                }
+                d.target = TargetKind::Agents;
+                d.parallel = *strategy == crate::check::model::Strategy::RingAll;
+                d.set_agents(self.policy, list);
+                d.updates.extend(update);
+            }
+            Target::Number(n) => {
+                d.target = TargetKind::Number;
+                d.numbers = vec![n.clone()];
+            }
+            Target::Queue { name, priority } => {
+                d.target = TargetKind::Queue;
+                d.queue = Some(name.clone());
+                d.priority = *priority;
+            }
+            Target::Flow(label) => {
+                d.target = TargetKind::Flow;
+                d.flow = Some(label.clone());
+            }
+        }
+        Some(d)
+    }
+
+    /// The first available alternative of a rule's targets.
+    fn targets(&self, rule: &'a RuleDef) -> Option<Decision> {
+        rule.targets
+            .iter()
+            .enumerate()
+            .find_map(|(i, t)| self.target(t, rule, i))
+    }
+
+    /// Decides with the rule that fired (`None`: no rule fired), falling back as §3 says.
+    fn decide(&self, fired: Option<usize>, mut trace: Vec<TraceStep>) -> Decision {
+        let rules = &self.policy.checked.rules;
+        if let Some(i) = fired {
+            if let Some(mut d) = self.targets(&rules[i]) {
+                trace.push(TraceStep::new(
+                    RuleRef::Rule(i as u32),
+                    Outcome::Fired,
+                    None,
+                ));
+                d.rule = RuleRef::Rule(i as u32);
+                d.trace = trace;
+                d.degraded.extend(self.facts.degraded.iter().cloned());
+                return d;
+            }
+            trace.push(TraceStep::new(
+                RuleRef::Rule(i as u32),
+                Outcome::Unavailable,
+                None,
+            ));
+        }
+        let otherwise = &self.policy.checked.otherwise;
+        let mut d = match self.targets(otherwise) {
+            Some(d) => {
+                trace.push(TraceStep::new(RuleRef::Otherwise, Outcome::Fired, None));
+                d
+            }
+            None => {
+                trace.push(TraceStep::new(
+                    RuleRef::Otherwise,
+                    Outcome::Unavailable,
+                    None,
+                ));
+                self.last_resort(otherwise)
+            }
+        };
+        d.rule = RuleRef::Otherwise;
+        d.trace = trace;
+        d.degraded.extend(self.facts.degraded.iter().cloned());
+        d
+    }
+
+    /// Nothing in `otherwise` is available: the members of its last team, whatever their
+    /// state (or the last target's agents), so that Exotel still has someone to ring.
+    fn last_resort(&self, otherwise: &'a RuleDef) -> Decision {
+        let checked = &self.policy.checked;
+        let mut d = Decision::empty();
+        let last_team = otherwise.targets.iter().rev().find_map(|t| match t {
+            Target::Team(id) => Some(*id),
+            _ => None,
+        });
+        match last_team {
+            Some(id) => {
+                d.target = TargetKind::Team;
+                d.team = Some(id);
+                d.set_agents(self.policy, checked.teams[id].members.clone());
+            }
+            None => {
+                let last = otherwise.targets.last();
+                if let Some(Target::Agent(id)) = last {
+                    d.target = TargetKind::Agent;
+                    d.set_agents(self.policy, vec![*id]);
+                } else if let Some(Target::Agents { filter, .. }) = last {
+                    d.target = TargetKind::Agents;
+                    let all = (0..checked.agents.len())
+                        .filter(|&a| self.filter(filter, a) == Truth::True)
+                        .collect();
+                    d.set_agents(self.policy, all);
+                } else {
+                    d.target = TargetKind::Agent;
+                }
+            }
+        }
+        d.degraded.push("no_available_agent".into());
+        d
+    }
+}
+
+fn literal(l: &Literal) -> Val<'_> {
+    match l {
+        Literal::String(s) => Val::Str(Cow::Borrowed(s)),
+        Literal::Number(n) => Val::Num(*n),
+        Literal::Bool(b) => Val::Bool(*b),
+        Literal::Enum { variant, .. } => Val::Enum(*variant),
+        Literal::Phone(p) => Val::Phone(p, true),
+        Literal::Agent(a) => Val::Agent(*a),
+    }
+}
+
+impl Context<'_> {
+    /// The rules worth trying for this call, in source order: those the dispatch index files
+    /// under this call's values, and those with no anchor.
+    fn candidates(&self) -> Vec<u32> {
+        let index = &self.policy.index;
+        let mut out: Vec<u32> = index.always.clone();
+        for table in &index.tables {
+            let subject = match table.subject {
+                Subject::Schedule(_) => None,
+                Subject::Call(f) => Some(Value::Call(f)),
+                Subject::Fact(group, field) => Some(Value::Fact { group, field }),
+                Subject::Map(m) => Some(Value::Map(m)),
+                Subject::Now(f) => Some(Value::Now(f)),
+            };
+            let value = match (&subject, table.subject) {
+                (_, Subject::Schedule(id)) => Val::Bool(self.schedule_open(id)),
+                (Some(v), _) => match self.read(v) {
+                    Some(v) => v,
+                    None => continue,
+                },
+                (None, _) => continue,
+            };
+            let text = match &value {
+                Val::Str(t) => Some(t.as_ref()),
+                Val::Phone(t, true) => Some(*t),
+                _ => None,
+            };
+            if let Some(text) = text {
+                if let Some(list) = table.text.get(text) {
+                    out.extend_from_slice(list);
+                }
+                if table.has_prefixes {
+                    for list in table.prefixes.matches(text) {
+                        out.extend_from_slice(list);
+                    }
+                }
+                continue;
+            }
+            let key = match &value {
+                Val::Num(n) => {
+                    if let Some(ranges) = &table.ranges {
+                        out.extend_from_slice(ranges.lookup(*n));
+                    }
+                    DispatchKey::number(*n)
+                }
+                Val::Bool(b) => DispatchKey::Bool(*b),
+                Val::Enum(v) => {
+                    if let Some(list) = table.variants.get(*v as usize) {
+                        out.extend_from_slice(list);
+                    }
+                    continue;
+                }
+                Val::AgentRef(r) => match self.resolve_agent(r) {
+                    Some(a) => DispatchKey::Agent(a),
+                    None => continue,
+                },
+                Val::Agent(a) => DispatchKey::Agent(*a),
+                Val::Str(_) | Val::Phone(..) => continue,
+            };
+            if let Some(list) = table.keys.get(&key) {
+                out.extend_from_slice(list);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// A rule's condition, and for a false or unknown top-level `and`, which item made it so.
+    fn rule_truth(&self, cond: &Cond) -> (Truth, Option<u16>) {
+        let Cond::And(items) = cond else {
+            return (self.cond(cond), None);
+        };
+        let mut first_unknown = None;
+        for (i, item) in items.iter().enumerate() {
+            match self.cond(item) {
+                Truth::False => return (Truth::False, Some(i as u16)),
+                Truth::Unknown => {
+                    first_unknown.get_or_insert(i as u16);
+                }
+                Truth::True => {}
+            }
+        }
+        match first_unknown {
+            Some(i) => (Truth::Unknown, Some(i)),
+            None => (Truth::True, None),
+        }
+    }
+
+    fn first_match(&self, rules: impl Iterator<Item = u32>) -> Decision {
+        let mut trace = Vec::new();
+        for i in rules {
+            let rule = &self.policy.checked.rules[i as usize];
+            let (truth, culprit) = self.rule_truth(&rule.condition);
+            if truth == Truth::True {
+                return self.decide(Some(i as usize), trace);
+            }
+            let outcome = if truth == Truth::False {
+                Outcome::False
+            } else {
+                Outcome::Unknown
+            };
+            trace.push(TraceStep::new(RuleRef::Rule(i), outcome, culprit));
+        }
+        self.decide(None, trace)
+    }
+}
+
+/// Decides one call with the compiled policy: only the rules the dispatch index finds for
+/// this call are tried, in source order.
+pub fn eval(
+    policy: &Policy,
+    call: &Call,
+    facts: &Facts,
+    now: jiff::Timestamp,
+    agents: &AgentSnapshot,
+) -> Decision {
+    let ctx = Context {
+        policy,
+        call,
+        facts,
+        now,
+        agents,
+        local: OnceCell::new(),
+    };
+    let candidates = ctx.candidates();
+    ctx.first_match(candidates.into_iter())
+}
+
+/// The reference interpreter: a plain first-match walk over every rule, no index. The
+/// oracle that [`eval`] is tested against.
+pub fn eval_reference(
+    policy: &Policy,
+    call: &Call,
+    facts: &Facts,
+    now: jiff::Timestamp,
+    agents: &AgentSnapshot,
+) -> Decision {
+    let ctx = Context {
+        policy,
+        call,
+        facts,
+        now,
+        agents,
+        local: OnceCell::new(),
+    };
+    ctx.first_match(0..policy.checked.rules.len() as u32)
+}
+
+/// [`eval`] with a full trace: every rule before the one that decided, and why it did not
+/// fire, not only those the index tried. For people (`routec eval`, `routec test`).
+pub fn eval_explained(
+    policy: &Policy,
+    call: &Call,
+    facts: &Facts,
+    now: jiff::Timestamp,
+    agents: &AgentSnapshot,
+) -> Decision {
+    let mut decision = eval(policy, call, facts, now, agents);
+    let ctx = Context {
+        policy,
+        call,
+        facts,
+        now,
+        agents,
+        local: OnceCell::new(),
+    };
+    let winner = decision.trace.iter().position(|s| {
+        matches!(s.rule, RuleRef::Rule(_))
+            && matches!(s.outcome, Outcome::Fired | Outcome::Unavailable)
+    });
+    let (stop, tail_from) = match winner {
+        Some(p) => match decision.trace[p].rule {
+            RuleRef::Rule(i) => (i, p),
+            RuleRef::Otherwise => (0, p),
+        },
+        None => {
+            let p = decision
+                .trace
+                .iter()
+                .position(|s| s.rule == RuleRef::Otherwise)
+                .unwrap_or(decision.trace.len());
+            (policy.checked.rules.len() as u32, p)
+        }
+    };
+    let mut trace: Vec<TraceStep> = (0..stop)
+        .map(|i| {
+            let (truth, culprit) = ctx.rule_truth(&policy.checked.rules[i as usize].condition);
+            let outcome = if truth == Truth::False {
+                Outcome::False
+            } else {
+                Outcome::Unknown
+            };
+            TraceStep::new(RuleRef::Rule(i), outcome, culprit)
+        })
+        .collect();
+    trace.extend_from_slice(&decision.trace[tail_from..]);
+    decision.trace = trace;
+    decision
+}

@@ -1,0 +1,128 @@
+//! Exotel requests: reads the parameters Exotel sends into a [`Call`], numbers normalised.
+
+use crate::phone::{self, Country};
+
+/// A phone value as a call carries it: E.164 when it reads as a number, else the raw text,
+/// which equals no phone literal and matches no prefix.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PhoneValue {
+    pub value: String,
+    pub e164: bool,
+}
+
+impl PhoneValue {
+    pub fn read(raw: &str, country: &Country) -> PhoneValue {
+        match phone::normalize(raw, country) {
+            Some(value) => PhoneValue { value, e164: true },
+            None => PhoneValue {
+                value: raw.to_string(),
+                e164: false,
+            },
+        }
+    }
+}
+
+/// The call a decision is made for, filled from Exotel's request parameters.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Call {
+    pub sid: Option<String>,
+    pub from: Option<PhoneValue>,
+    pub to: Option<PhoneValue>,
+    pub direction: Option<String>,
+    pub digits: Option<String>,
+    pub custom: Option<String>,
+    pub flow_id: Option<String>,
+}
+
+/// Keeps what a caller can key in (`0-9 * #`) from Exotel's `digits`, which arrives wrapped in
+/// double quotes (`"1"`); nothing left means no digits.
+pub fn clean_digits(raw: &str) -> Option<String> {
+    let digits: String = raw
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '*' || *c == '#')
+        .collect();
+    (!digits.is_empty()).then_some(digits)
+}
+
+impl Call {
+    /// Reads Exotel's parameters: names case-insensitively, `CallFrom`/`CallTo` preferred over
+    /// `From`/`To`, every parameter optional, empty values treated as absent.
+    pub fn from_params<'a>(
+        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+        country: &Country,
+    ) -> Call {
+        let mut call = Call::default();
+        let mut from = (None, None);
+        let mut to = (None, None);
+        for (name, value) in params {
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            match name.to_ascii_lowercase().as_str() {
+                "callsid" => call.sid = Some(value.to_string()),
+                "callfrom" => from.0 = Some(value),
+                "from" => from.1 = Some(value),
+                "callto" => to.0 = Some(value),
+                "to" => to.1 = Some(value),
+                "direction" => call.direction = Some(value.to_string()),
+                "digits" => call.digits = clean_digits(value),
+                "customfield" => call.custom = Some(value.to_string()),
+                "flow_id" => call.flow_id = Some(value.to_string()),
+                _ => {}
+            }
+        }
+        call.from = from.0.or(from.1).map(|v| PhoneValue::read(v, country));
+        call.to = to.0.or(to.1).map(|v| PhoneValue::read(v, country));
+        call
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_real_request() {
+        let params = [
+            ("CallSid", "9953099079d70b89bbc1aa43ae6d1893"),
+            ("CallFrom", "09901320691"),
+            ("CallTo", "08069891522"),
+            ("Direction", "incoming"),
+            ("DialWhomNumber", ""),
+            ("flow_id", "11754"),
+            ("From", "09901320691"),
+            ("To", "08069891522"),
+            ("digits", "\"8\""),
+        ];
+        let call = Call::from_params(params, phone::india());
+        assert_eq!(call.from.as_ref().unwrap().value, "+919901320691");
+        assert_eq!(call.to.as_ref().unwrap().value, "+918069891522");
+        assert_eq!(call.digits.as_deref(), Some("8"));
+        assert_eq!(call.flow_id.as_deref(), Some("11754"));
+    }
+
+    #[test]
+    fn names_are_case_insensitive_and_callfrom_wins() {
+        let call = Call::from_params(
+            [("from", "+919800000001"), ("Callfrom", "09800000002")],
+            phone::india(),
+        );
+        assert_eq!(call.from.unwrap().value, "+919800000002");
+    }
+
+    #[test]
+    fn digits_quotes_are_stripped() {
+        assert_eq!(clean_digits("\"1\"").as_deref(), Some("1"));
+        assert_eq!(clean_digits("1").as_deref(), Some("1"));
+        assert_eq!(clean_digits("\"12#\"").as_deref(), Some("12#"));
+        assert_eq!(clean_digits("\"\""), None);
+    }
+
+    #[test]
+    fn non_numbers_stay_raw() {
+        let p = PhoneValue::read("sip:desk@example.com", phone::india());
+        assert!(!p.e164);
+        assert_eq!(p.value, "sip:desk@example.com");
+    }
+}
