@@ -233,12 +233,13 @@ fn tick(s: &str) -> String {
     format!("`{s}`")
 }
 
-fn list(items: &[String]) -> String {
+/// `a`, `b` or `c` (with `conjunction` "or"), or `a`, `b` and `c`.
+fn list(items: &[String], conjunction: &str) -> String {
     let ticked: Vec<String> = items.iter().map(|s| tick(s)).collect();
     match ticked.as_slice() {
         [] => String::new(),
         [one] => one.clone(),
-        [init @ .., last] => format!("{} or {}", init.join(", "), last),
+        [init @ .., last] => format!("{} {conjunction} {}", init.join(", "), last),
     }
 }
 
@@ -331,7 +332,7 @@ impl Kind {
                 ..
             } => Some(format!(
                 "the strategies are {}",
-                list(&crate::syntax::ast::STRATEGIES.map(String::from))
+                list(&crate::syntax::ast::STRATEGIES.map(String::from), "and")
             )),
             Kind::Unknown {
                 what: What::Type, ..
@@ -345,7 +346,7 @@ impl Kind {
             Kind::Unknown { .. } => None,
             Kind::Duplicate { .. } => Some("give each one its own name".into()),
             Kind::NeedsField { fields, .. } if !fields.is_empty() => {
-                Some(format!("its fields are {}", list(fields)))
+                Some(format!("its fields are {}", list(fields, "and")))
             }
             Kind::Reserved { .. } => {
                 Some("`call`, `now`, `otherwise` and the built-in type names are reserved".into())
@@ -519,7 +520,7 @@ impl fmt::Display for Kind {
                 write!(
                     f,
                     "rule `{rule}` can never fire: earlier {rules} {} {take} every call it would",
-                    list(by)
+                    list(by, "and")
                 )
             }
         }

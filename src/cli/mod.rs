@@ -53,7 +53,12 @@ pub fn read_document(path: &Path) -> Result<serde_json::Value, String> {
     })?;
     let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
     if yaml {
-        serde_saphyr::from_str::<serde_json::Value>(&text).map_err(|e| {
+        // YAML 1.2 booleans only (`CallSid: y` is text), and numbers with a leading zero stay
+        // text: an unquoted `09845000001` is a phone number, not an integer.
+        let mut options = serde_saphyr::Options::default();
+        options.strict_booleans = true;
+        options.leading_zero_numbers_as_strings = true;
+        serde_saphyr::from_str_with_options::<serde_json::Value>(&text, options).map_err(|e| {
             let report =
                 serde_saphyr::miette::to_miette_report(&e, &text, &path.display().to_string());
             format!("{report:?}")

@@ -189,8 +189,7 @@ impl Decision {
                         _ => cond,
                     };
                     format!(
-                        "  {name}: {} because `{}` is {}\n",
-                        "skipped",
+                        "  {name}: `{}` is {}\n",
                         describe(checked, failed),
                         step.outcome.name()
                     )

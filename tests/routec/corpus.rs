@@ -36,7 +36,7 @@ fn bad_policies_report_exactly_their_diagnostics() {
         files.files[0].path = relative.clone().into();
         let expected = expectations(&files.files[0].text);
         assert!(!expected.is_empty(), "{relative} has no `# expect` line");
-        let (_, diagnostics) = routec::check_files(&files);
+        let (_, diagnostics) = routec::load(&files);
         let sorted = diagnostics.sorted();
         let actual: Vec<(String, String)> = sorted
             .iter()

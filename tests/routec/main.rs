@@ -2,6 +2,9 @@
 
 mod check_cli;
 mod corpus;
+mod eval_cli;
+mod eval_oracle;
 mod hostile_input;
 mod policies;
+mod semantics;
 mod test;

@@ -69,3 +69,36 @@ fn language_reference_example_checks_clean() {
     assert_eq!(policy.rules.len(), 9);
     assert_eq!(policy.rules[8].name, "line 64");
 }
+
+#[test]
+fn every_shipped_policy_has_passing_tests() {
+    let mut files = Vec::new();
+    for policy in shipped_policies() {
+        let tests = policy.join("tests.yaml");
+        assert!(tests.exists(), "{} has no tests.yaml", policy.display());
+        files.push(tests.display().to_string());
+    }
+    let output = Test::new().args(["test"]).args(files).success();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("0 failed"), "{stdout}");
+}
+
+#[test]
+fn default_rules_have_a_case_for_every_rule() {
+    let files = routec::source::SourceFiles::load(&repo().join("rules")).unwrap();
+    let (policy, _) = routec::check_files(&files);
+    let policy = policy.unwrap();
+    let tests = std::fs::read_to_string(repo().join("rules/tests.yaml")).unwrap();
+    for rule in policy
+        .rules
+        .iter()
+        .map(|r| r.name.as_str())
+        .chain(["otherwise"])
+    {
+        assert!(
+            tests.contains(&format!("rule: {rule},")) || tests.contains(&format!("rule: {rule}}}")),
+            "rules/tests.yaml has no case for rule `{rule}`"
+        );
+    }
+}

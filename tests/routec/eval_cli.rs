@@ -1,0 +1,195 @@
+//! `routec eval` and `routec test` through the real binary.
+
+use crate::test::Test;
+
+const POLICY: &str = r#"
+enum Tier { standard, premium, enterprise }
+source crm http "http://127.0.0.1:9/c?phone={call.from}"
+facts caller from crm { tier: Tier  account_manager: agent }
+agent asha "+919800000001"
+agent ravi "+919800000002"
+team T [ravi, asha] strategy longest_idle
+rule vip: when caller.tier == enterprise and caller.account_manager exists -> agent caller.account_manager or team T
+rule tech: when call.digits == "1" -> team T
+otherwise -> queue general priority 9
+"#;
+
+/// The input of LANGUAGE.md §6, as written there.
+const CASE: &str = r#"{
+  "call":   {"CallSid": "c1", "From": "09845012345", "To": "08047112233", "digits": "\"1\""},
+  "at":     "2026-11-23T10:15:00+05:30",
+  "facts":  {"caller": {"tier": "enterprise", "account_manager": "+919800000001"}},
+  "agents": {"ravi": {"status": "available", "calls_today": 3,
+                      "last_call_ended": "2026-11-23T09:58:00+05:30"}}
+}"#;
+
+#[test]
+fn eval_prints_only_the_decision_json() {
+    let output = Test::new()
+        .file("p.route", POLICY)
+        .file("case.json", CASE)
+        .args(["eval", "p.route", "--input", "case.json"])
+        .success();
+    let d: serde_json::Value = serde_json::from_slice(&output.stdout).expect("stdout is JSON");
+    assert_eq!(d["rule"], "vip");
+    assert_eq!(d["target"], "agent");
+    assert_eq!(d["numbers"], serde_json::json!(["+919800000001"]));
+    assert_eq!(d["queue"], serde_json::Value::Null);
+    assert_eq!(d["priority"], serde_json::Value::Null);
+    assert_eq!(d["flow"], serde_json::Value::Null);
+    assert_eq!(d["degraded"], serde_json::json!([]));
+    assert_eq!(d["trace"][0]["rule"], "vip");
+    assert_eq!(d["trace"][0]["result"], "fired");
+}
+
+#[test]
+fn eval_explain_goes_to_stderr() {
+    let case = r#"{"call": {"CallSid": "c2", "digits": "1"}, "at": "2026-11-23T10:15:00+05:30"}"#;
+    let output = Test::new()
+        .file("p.route", POLICY)
+        .file("case.json", case)
+        .args(["eval", "p.route", "--input", "case.json", "--explain"])
+        .stderr_contains("vip: `caller.account_manager exists` is false")
+        .stderr_contains("→ tech: fired")
+        .success();
+    let d: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(d["rule"], "tech");
+    // `unknown and false` is false: the false item is named.
+    assert_eq!(d["trace"][0]["result"], "false");
+    assert_eq!(d["trace"][0]["condition"], "caller.account_manager exists");
+}
+
+#[test]
+fn eval_reads_yaml_and_stdin() {
+    Test::new()
+        .file("p.route", POLICY)
+        .file(
+            "case.yaml",
+            "call: {CallSid: c3, digits: '\"1\"'}\nat: 2026-11-23T10:15:00+05:30\n",
+        )
+        .args(["eval", "p.route", "--input", "case.yaml"])
+        .stdout_contains("\"rule\": \"tech\"")
+        .success();
+}
+
+#[test]
+fn bad_input_names_the_path_and_exits_two() {
+    let cases = [
+        ("{not json", "is not valid JSON"),
+        (
+            r#"{"cal": {}}"#,
+            "cal: unknown field (did you mean `call`?)",
+        ),
+        (
+            r#"{"agents": {"ravi": {"calls_today": "three"}}}"#,
+            "agents.ravi.calls_today: expected a number",
+        ),
+        (
+            r#"{"agents": {"rvi": {}}}"#,
+            "agents.rvi: unknown agent (did you mean `ravi`?)",
+        ),
+        (
+            r#"{"agents": {"ravi": {"status": "asleep"}}}"#,
+            "agents.ravi.status: expected available, busy, offline or break",
+        ),
+        (r#"{"at": "yesterday"}"#, "at: `yesterday` is not a time"),
+        (
+            r#"{"facts": {"caller": {"tier": "gold"}}}"#,
+            "facts.caller.tier: expected one of standard, premium, enterprise",
+        ),
+        (
+            r#"{"facts": {"callr": {}}}"#,
+            "facts.callr: unknown field (did you mean `caller`?)",
+        ),
+        (
+            r#"{"call": {"From": ["x"]}}"#,
+            "call.From: expected a string, found a list",
+        ),
+        (
+            r#"{"teams": {"T": {"last": "nobody"}}}"#,
+            "teams.T.last: `nobody` is no member of `T`",
+        ),
+        (r#"[1, 2]"#, "expected an object, found a list"),
+    ];
+    for (input, message) in cases {
+        Test::new()
+            .file("p.route", POLICY)
+            .file("case.json", input)
+            .args(["eval", "p.route", "--input", "case.json"])
+            .status(2)
+            .stdout("")
+            .stderr_contains(message)
+            .run();
+    }
+    Test::new()
+        .file("p.route", POLICY)
+        .args(["eval", "p.route", "--input", "missing.json"])
+        .status(2)
+        .stderr_contains("cannot read `missing.json`")
+        .run();
+}
+
+#[test]
+fn eval_of_a_broken_policy_exits_one() {
+    Test::new()
+        .file("p.route", "otherwise -> team NOPE\n")
+        .file("case.json", "{}")
+        .args(["eval", "p.route", "--input", "case.json"])
+        .status(1)
+        .stderr_contains("unknown team `NOPE`")
+        .run();
+}
+
+const TESTS: &str = r#"
+- name: tech line
+  call: {CallSid: t1, digits: '"1"'}
+  at: 2026-11-23T10:15:00+05:30
+  expect: {rule: tech, numbers: ["09800000002", "+919800000001"]}
+- name: wrong on purpose
+  call: {CallSid: t2}
+  expect: {rule: tech}
+"#;
+
+#[test]
+fn test_runs_cases_and_summarises() {
+    let output = Test::new()
+        .file("policy/p.route", POLICY)
+        .file("policy/tests.yaml", TESTS)
+        .args(["test", "policy/tests.yaml"])
+        .status(1)
+        .stdout_contains("ok    policy/tests.yaml: tech line")
+        .stdout_contains("FAIL  policy/tests.yaml: wrong on purpose")
+        .stdout_contains("rule: expected \"tech\", got \"otherwise\"")
+        .run();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(stdout.lines().last(), Some("1 passed, 1 failed"));
+}
+
+#[test]
+fn test_files_may_name_their_policy() {
+    let tests = "policy: ../policy\ncases:\n  - name: fallback\n    call: {CallSid: x}\n    expect: {rule: otherwise, queue: general, priority: 9, numbers: []}\n";
+    Test::new()
+        .file("policy/p.route", POLICY)
+        .file("tests/cases.yaml", tests)
+        .args(["test", "tests/cases.yaml"])
+        .stdout_contains("1 passed, 0 failed")
+        .success();
+}
+
+#[test]
+fn malformed_test_files_exit_two() {
+    Test::new()
+        .file("policy/p.route", POLICY)
+        .file("policy/tests.yaml", "cases: [1\n")
+        .args(["test", "policy/tests.yaml"])
+        .status(2)
+        .stdout_contains("0 passed, 0 failed")
+        .run();
+    Test::new()
+        .file("policy/p.route", POLICY)
+        .file("policy/tests.yaml", "- name: x\n  expect: {rul: tech}\n")
+        .args(["test", "policy/tests.yaml"])
+        .status(1)
+        .stdout_contains("expect.rul: unknown field")
+        .run();
+}
