@@ -346,3 +346,40 @@ pub enum AgentFilter {
     And(Vec<AgentFilter>),
     Or(Vec<AgentFilter>),
 }
+
+impl AgentFilter {
+    /// Whether the filter reads only agents' own attributes (skills, literal languages,
+    /// teams), so that it picks the same agents for every call.
+    pub fn is_static(&self) -> bool {
+        match self {
+            AgentFilter::Speaks(v) => matches!(v, Value::Literal(_)),
+            AgentFilter::Skill { .. } | AgentFilter::InTeam(_) => true,
+            AgentFilter::Not(inner) => inner.is_static(),
+            AgentFilter::And(items) | AgentFilter::Or(items) => items.iter().all(Self::is_static),
+        }
+    }
+
+    /// Whether `agent` passes a leaf test that reads only the agent (`None` for `not`, `and`,
+    /// `or`, and `speaks` of a call or fact value).
+    pub fn leaf_matches(&self, policy: &CheckedPolicy, agent: AgentId) -> Option<bool> {
+        let def = &policy.agents[agent];
+        match self {
+            AgentFilter::Speaks(Value::Literal(Literal::String(language))) => {
+                Some(def.languages.iter().any(|l| l == language))
+            }
+            AgentFilter::Skill { skill, op, level } => {
+                let have = def.skills.iter().find(|(s, _)| s == skill).map(|(_, l)| *l);
+                Some(have.is_some_and(|have| match op {
+                    CompareOp::Eq => have == *level,
+                    CompareOp::Ne => have != *level,
+                    CompareOp::Lt => have < *level,
+                    CompareOp::Le => have <= *level,
+                    CompareOp::Gt => have > *level,
+                    _ => have >= *level,
+                }))
+            }
+            AgentFilter::InTeam(team) => Some(policy.teams[*team].members.contains(&agent)),
+            _ => None,
+        }
+    }
+}

@@ -98,19 +98,15 @@ enum Class {
 
 struct Analyser<'a> {
     policy: &'a CheckedPolicy,
-    opaque: Vec<Cond>,
+    /// Opaque tests by their structure (`Cond` has floats, so it is not `Hash`): the same
+    /// test in two rules is one variable.
+    opaque: HashMap<String, usize>,
 }
 
 impl Analyser<'_> {
     fn opaque(&mut self, cond: &Cond) -> Var {
-        let id = match self.opaque.iter().position(|c| c == cond) {
-            Some(i) => i,
-            None => {
-                self.opaque.push(cond.clone());
-                self.opaque.len() - 1
-            }
-        };
-        Var::Opaque(id)
+        let next = self.opaque.len();
+        Var::Opaque(*self.opaque.entry(format!("{cond:?}")).or_insert(next))
     }
 
     fn atom(&mut self, cond: &Cond, negated: bool) -> Atom {
@@ -393,9 +389,15 @@ impl Earlier {
         if vars.is_empty() {
             self.always.push(id);
         } else {
+            // File under the most selective keyed test: fewest keys, values before variants.
             let filed = vars
                 .iter()
-                .find_map(|v| positive_keys(&term, *v).map(|k| (*v, k.to_vec())));
+                .filter_map(|v| positive_keys(&term, *v).map(|k| (*v, k)))
+                .min_by_key(|(_, keys)| {
+                    let variants = keys.iter().any(|k| matches!(k, Key::Variant(_)));
+                    (variants, keys.len())
+                })
+                .map(|(v, k)| (v, k.to_vec()));
             match filed {
                 Some((var, keys)) => {
                     let slots = self.by_var.entry(var).or_default();
@@ -434,9 +436,30 @@ impl Earlier {
         }
         out.sort_unstable();
         out.dedup();
-        out.retain(|&id| self.terms[id].2.iter().all(|v| term_vars.contains(v)));
+        out.retain(|&id| {
+            let (_, earlier, vars) = &self.terms[id];
+            vars.iter().all(|v| term_vars.contains(v)) && compatible(term, earlier)
+        });
         out
     }
+}
+
+/// Whether `earlier` can be true when `term` is: no two positive key tests on one variable
+/// with no key in common, and no two prefix tests of which neither extends the other.
+fn compatible(term: &Term, earlier: &Term) -> bool {
+    earlier.iter().all(|a| match (&a.test, a.negated) {
+        (Test::OneOf(keys), false) => match positive_keys(term, a.var) {
+            Some(mine) => mine.iter().any(|k| keys.contains(k)),
+            None => true,
+        },
+        (Test::Prefix(q), false) => term.iter().all(|t| match (&t.test, t.negated) {
+            (Test::Prefix(p), false) if t.var == a.var => {
+                p.starts_with(q.as_str()) || q.starts_with(p.as_str())
+            }
+            _ => true,
+        }),
+        _ => true,
+    })
 }
 
 /// The rules that cover every way `term` can be true, or `None` if some way is uncovered
@@ -498,7 +521,7 @@ pub fn unreachable_rules(policy: &CheckedPolicy) -> Diagnostics {
     let mut diagnostics = Diagnostics::default();
     let mut analyser = Analyser {
         policy,
-        opaque: Vec::new(),
+        opaque: HashMap::new(),
     };
     let mut earlier = Earlier::default();
     for (i, rule) in policy.rules.iter().enumerate() {

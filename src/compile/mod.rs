@@ -12,7 +12,7 @@ pub use index::{Anchor, DispatchKey, RuleIndex, Subject};
 pub use schedule::CompiledSchedule;
 pub use trie::PrefixTrie;
 
-use crate::check::model::{AgentId, CheckedPolicy, RuleDef};
+use crate::check::model::{AgentFilter, AgentId, CheckedPolicy, RuleDef, Target};
 use crate::diagnostic::Diagnostics;
 
 /// A policy ready to evaluate calls: built once per (re)load, then shared read-only.
@@ -25,12 +25,39 @@ pub struct Policy {
     pub maps: Vec<PrefixTrie<String>>,
     pub agent_by_name: HashMap<String, AgentId>,
     pub agent_by_number: HashMap<String, AgentId>,
+    /// The agents each `agents where` target with a static filter picks, by rule index
+    /// (`otherwise` last) and target position: the same for every call, so computed once.
+    static_agents: Vec<Vec<Option<Vec<AgentId>>>>,
 }
 
 impl Policy {
     pub fn rules(&self) -> &[RuleDef] {
         &self.checked.rules
     }
+
+    /// The precomputed agents of an `agents where` target of rule `rule` (the index of a
+    /// rule, or the rule count for `otherwise`), when its filter is static.
+    pub fn static_agents(&self, rule: usize, position: usize) -> Option<&[AgentId]> {
+        self.static_agents.get(rule)?.get(position)?.as_deref()
+    }
+}
+
+/// Agents passing a static filter, in declaration order.
+fn static_members(policy: &CheckedPolicy, filter: &AgentFilter) -> Vec<AgentId> {
+    fn passes(policy: &CheckedPolicy, filter: &AgentFilter, agent: AgentId) -> bool {
+        if let Some(m) = filter.leaf_matches(policy, agent) {
+            return m;
+        }
+        match filter {
+            AgentFilter::Not(inner) => !passes(policy, inner, agent),
+            AgentFilter::And(items) => items.iter().all(|f| passes(policy, f, agent)),
+            AgentFilter::Or(items) => items.iter().any(|f| passes(policy, f, agent)),
+            _ => false,
+        }
+    }
+    (0..policy.agents.len())
+        .filter(|&a| passes(policy, filter, a))
+        .collect()
 }
 
 /// Compiles a checked policy. The diagnostics are warnings (unreachable rules).
@@ -63,6 +90,27 @@ pub fn compile(checked: CheckedPolicy) -> (Policy, Diagnostics) {
         .enumerate()
         .map(|(i, a)| (a.number.clone(), i))
         .collect();
+    // Rules often repeat a filter: compute each distinct one once.
+    let mut members_of: HashMap<String, Vec<AgentId>> = HashMap::new();
+    let static_agents = checked
+        .rules
+        .iter()
+        .chain(std::iter::once(&checked.otherwise))
+        .map(|rule| {
+            rule.targets
+                .iter()
+                .map(|target| match target {
+                    Target::Agents { filter, .. } if filter.is_static() => Some(
+                        members_of
+                            .entry(format!("{filter:?}"))
+                            .or_insert_with(|| static_members(&checked, filter))
+                            .clone(),
+                    ),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
     let index = RuleIndex::build(&checked);
     let warnings = analysis::unreachable_rules(&checked);
     let policy = Policy {
@@ -72,6 +120,7 @@ pub fn compile(checked: CheckedPolicy) -> (Policy, Diagnostics) {
         maps,
         agent_by_name,
         agent_by_number,
+        static_agents,
     };
     (policy, warnings)
 }

@@ -117,7 +117,7 @@ impl<'a> Context<'a> {
                     _ => return None,
                 };
                 let found = self.policy.maps[*id].longest(text)?;
-                Some(Val::Str(Cow::Owned(found.clone())))
+                Some(Val::Str(Cow::Borrowed(found.as_str())))
             }
             Value::Now(field) => {
                 let local = self.local();
@@ -237,6 +237,9 @@ impl<'a> Context<'a> {
     }
 
     fn filter(&self, filter: &'a AgentFilter, agent: AgentId) -> Truth {
+        if let Some(matches) = filter.leaf_matches(&self.policy.checked, agent) {
+            return Truth::of(matches);
+        }
         let def = &self.policy.checked.agents[agent];
         match filter {
             AgentFilter::Speaks(v) => match self.read(v) {
@@ -247,15 +250,7 @@ impl<'a> Context<'a> {
                 ),
                 _ => Truth::Unknown,
             },
-            AgentFilter::Skill { skill, op, level } => {
-                match def.skills.iter().find(|(s, _)| s == skill) {
-                    Some((_, have)) => self.compare(&Val::Num(*have), *op, &Val::Num(*level)),
-                    None => Truth::False,
-                }
-            }
-            AgentFilter::InTeam(team) => {
-                Truth::of(self.policy.checked.teams[*team].members.contains(&agent))
-            }
+            AgentFilter::Skill { .. } | AgentFilter::InTeam(_) => Truth::False,
             AgentFilter::Not(inner) => self.filter(inner, agent).not(),
             AgentFilter::And(items) => {
                 let mut result = Truth::True;
@@ -292,8 +287,8 @@ impl<'a> Context<'a> {
         h ^ self.now.as_second() as u64
     }
 
-    /// Resolves one target; `None` when it is unavailable.
-    fn target(&self, target: &'a Target, rule: &RuleDef, position: usize) -> Option<Decision> {
+    /// Resolves one target of rule `at`; `None` when it is unavailable.
+    fn target(&self, target: &'a Target, at: RuleRef, position: usize) -> Option<Decision> {
         let checked = &self.policy.checked;
         let mut d = Decision::empty();
         match target {
@@ -355,11 +350,18 @@ impl<'a> Context<'a> {
                 strategy,
                 ring,
             } => {
-                let members: Vec<AgentId> = (0..checked.agents.len())
-                    .filter(|&a| self.filter(filter, a) == Truth::True)
-                    .collect();
+                let rule_index = match at {
+                    RuleRef::Rule(i) => i as usize,
+                    RuleRef::Otherwise => checked.rules.len(),
+                };
+                let members: Vec<AgentId> = match self.policy.static_agents(rule_index, position) {
+                    Some(members) => members.to_vec(),
+                    None => (0..checked.agents.len())
+                        .filter(|&a| self.filter(filter, a) == Truth::True)
+                        .collect(),
+                };
                 let weights: Vec<u32> = members.iter().map(|&a| checked.agents[a].weight).collect();
-                let key = format!("{}#{position}", rule.name);
+                let key = format!("{}#{position}", at.name(checked));
                 let (mut list, update) = strategy::order(
                     *strategy,
                     &members,
@@ -397,18 +399,18 @@ impl<'a> Context<'a> {
     }
 
     /// The first available alternative of a rule's targets.
-    fn targets(&self, rule: &'a RuleDef) -> Option<Decision> {
+    fn targets(&self, rule: &'a RuleDef, at: RuleRef) -> Option<Decision> {
         rule.targets
             .iter()
             .enumerate()
-            .find_map(|(i, t)| self.target(t, rule, i))
+            .find_map(|(i, t)| self.target(t, at, i))
     }
 
     /// Decides with the rule that fired (`None`: no rule fired), falling back as §3 says.
     fn decide(&self, fired: Option<usize>, mut trace: Vec<TraceStep>) -> Decision {
         let rules = &self.policy.checked.rules;
         if let Some(i) = fired {
-            if let Some(mut d) = self.targets(&rules[i]) {
+            if let Some(mut d) = self.targets(&rules[i], RuleRef::Rule(i as u32)) {
                 trace.push(TraceStep::new(
                     RuleRef::Rule(i as u32),
                     Outcome::Fired,
@@ -426,7 +428,7 @@ impl<'a> Context<'a> {
             ));
         }
         let otherwise = &self.policy.checked.otherwise;
-        let mut d = match self.targets(otherwise) {
+        let mut d = match self.targets(otherwise, RuleRef::Otherwise) {
             Some(d) => {
                 trace.push(TraceStep::new(RuleRef::Otherwise, Outcome::Fired, None));
                 d
@@ -493,12 +495,13 @@ fn literal(l: &Literal) -> Val<'_> {
     }
 }
 
-impl Context<'_> {
-    /// The rules worth trying for this call, in source order: those the dispatch index files
-    /// under this call's values, and those with no anchor.
-    fn candidates(&self) -> Vec<u32> {
+impl<'a> Context<'a> {
+    /// The rules worth trying for this call, as sorted lists to merge: those the dispatch
+    /// index files under this call's values, and those with no anchor.
+    fn candidates(&self) -> Vec<&'a [u32]> {
         let index = &self.policy.index;
-        let mut out: Vec<u32> = index.always.clone();
+        let mut out: Vec<&'a [u32]> = Vec::with_capacity(8);
+        out.push(&index.always);
         for table in &index.tables {
             let subject = match table.subject {
                 Subject::Schedule(_) => None,
@@ -522,26 +525,24 @@ impl Context<'_> {
             };
             if let Some(text) = text {
                 if let Some(list) = table.text.get(text) {
-                    out.extend_from_slice(list);
+                    out.push(list);
                 }
                 if table.has_prefixes {
-                    for list in table.prefixes.matches(text) {
-                        out.extend_from_slice(list);
-                    }
+                    out.extend(table.prefixes.matches(text).map(Vec::as_slice));
                 }
                 continue;
             }
             let key = match &value {
                 Val::Num(n) => {
                     if let Some(ranges) = &table.ranges {
-                        out.extend_from_slice(ranges.lookup(*n));
+                        out.push(ranges.lookup(*n));
                     }
                     DispatchKey::number(*n)
                 }
                 Val::Bool(b) => DispatchKey::Bool(*b),
                 Val::Enum(v) => {
                     if let Some(list) = table.variants.get(*v as usize) {
-                        out.extend_from_slice(list);
+                        out.push(list);
                     }
                     continue;
                 }
@@ -553,11 +554,10 @@ impl Context<'_> {
                 Val::Str(_) | Val::Phone(..) => continue,
             };
             if let Some(list) = table.keys.get(&key) {
-                out.extend_from_slice(list);
+                out.push(list);
             }
         }
-        out.sort_unstable();
-        out.dedup();
+        out.retain(|l| !l.is_empty());
         out
     }
 
@@ -618,8 +618,35 @@ pub fn eval(
         agents,
         local: OnceCell::new(),
     };
-    let candidates = ctx.candidates();
-    ctx.first_match(candidates.into_iter())
+    let lists = ctx.candidates();
+    ctx.first_match(Merge { lists, last: None })
+}
+
+/// Merges sorted rule lists lazily, without duplicates: evaluation stops at the first rule
+/// that fires, so most of a long list is never read.
+struct Merge<'a> {
+    lists: Vec<&'a [u32]>,
+    last: Option<u32>,
+}
+
+impl Iterator for Merge<'_> {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        loop {
+            let (i, head) = self
+                .lists
+                .iter()
+                .enumerate()
+                .filter_map(|(i, l)| l.first().map(|&h| (i, h)))
+                .min_by_key(|&(_, h)| h)?;
+            self.lists[i] = &self.lists[i][1..];
+            if self.last != Some(head) {
+                self.last = Some(head);
+                return Some(head);
+            }
+        }
+    }
 }
 
 /// The reference interpreter: a plain first-match walk over every rule, no index. The
