@@ -383,3 +383,68 @@ impl AgentFilter {
         }
     }
 }
+
+/// Three-valued truth, as SQL has it: a comparison with a missing value is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Truth {
+    True,
+    False,
+    Unknown,
+}
+
+impl Truth {
+    pub fn of(b: bool) -> Truth {
+        if b { Truth::True } else { Truth::False }
+    }
+
+    #[allow(clippy::should_implement_trait)]
+    pub fn not(self) -> Truth {
+        match self {
+            Truth::True => Truth::False,
+            Truth::False => Truth::True,
+            Truth::Unknown => Truth::Unknown,
+        }
+    }
+
+    /// `and` of all: false if any is false, else unknown if any is unknown. Stops early.
+    pub fn all(items: impl IntoIterator<Item = Truth>) -> Truth {
+        let mut result = Truth::True;
+        for t in items {
+            match t {
+                Truth::False => return Truth::False,
+                Truth::Unknown => result = Truth::Unknown,
+                Truth::True => {}
+            }
+        }
+        result
+    }
+
+    /// `or` of all: true if any is true, else unknown if any is unknown. Stops early.
+    pub fn any(items: impl IntoIterator<Item = Truth>) -> Truth {
+        let mut result = Truth::False;
+        for t in items {
+            match t {
+                Truth::True => return Truth::True,
+                Truth::Unknown => result = Truth::Unknown,
+                Truth::False => {}
+            }
+        }
+        result
+    }
+}
+
+impl CompareOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CompareOp::Eq => "==",
+            CompareOp::Ne => "!=",
+            CompareOp::Lt => "<",
+            CompareOp::Le => "<=",
+            CompareOp::Gt => ">",
+            CompareOp::Ge => ">=",
+            CompareOp::StartsWith => "starts_with",
+            CompareOp::Contains => "contains",
+        }
+    }
+}

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use super::index::{DispatchKey, Subject};
-use crate::check::model::{CheckedPolicy, CompareOp, Cond, Literal, Type, Value};
+use crate::check::model::{CheckedPolicy, CompareOp, Cond, Literal, Truth, Type, Value};
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
 
 /// Terms per condition, and value combinations per term, beyond which a rule is not analysed.
@@ -63,28 +63,6 @@ struct Atom {
 
 type Term = Vec<Atom>;
 
-/// Three-valued truth.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Truth {
-    True,
-    False,
-    Unknown,
-}
-
-impl Truth {
-    fn not(self) -> Truth {
-        match self {
-            Truth::True => Truth::False,
-            Truth::False => Truth::True,
-            Truth::Unknown => Truth::Unknown,
-        }
-    }
-
-    fn of(b: bool) -> Truth {
-        if b { Truth::True } else { Truth::False }
-    }
-}
-
 /// A class of values a variable may take.
 #[derive(Debug, Clone, PartialEq)]
 enum Class {
@@ -115,7 +93,7 @@ impl Analyser<'_> {
             test: Test::True,
             negated,
         };
-        let subject = |v: &Value| subject_of(v).map(|s| Var::Subject(subject_key(s)));
+        let subject = |v: &Value| Subject::of(v).map(|s| Var::Subject(subject_key(s)));
         match cond {
             Cond::Schedule(id) => Atom {
                 var: Var::Subject(subject_key(Subject::Schedule(*id))),
@@ -262,16 +240,6 @@ enum VarKind {
     Open,
 }
 
-fn subject_of(v: &Value) -> Option<Subject> {
-    Some(match v {
-        Value::Call(f) => Subject::Call(*f),
-        Value::Fact { group, field } => Subject::Fact(*group, *field),
-        Value::Map(m) => Subject::Map(*m),
-        Value::Now(f) => Subject::Now(*f),
-        Value::Literal(_) => return None,
-    })
-}
-
 fn keys(list: &[Literal]) -> Option<Vec<Key>> {
     list.iter()
         .map(|l| match l {
@@ -300,19 +268,13 @@ fn eval_atom(atom: &Atom, class: &Class) -> Truth {
 }
 
 fn eval_term(term: &Term, assignment: &[(Var, Class)]) -> Truth {
-    let mut result = Truth::True;
-    for atom in term {
+    Truth::all(term.iter().map(|atom| {
         let class = assignment
             .iter()
             .find(|(v, _)| *v == atom.var)
             .map_or(&Class::Missing, |(_, c)| c);
-        match eval_atom(atom, class) {
-            Truth::False => return Truth::False,
-            Truth::Unknown => result = Truth::Unknown,
-            Truth::True => {}
-        }
-    }
-    result
+        eval_atom(atom, class)
+    }))
 }
 
 fn vars(term: &Term) -> Vec<Var> {

@@ -27,7 +27,8 @@ pub enum Subject {
 }
 
 impl Subject {
-    fn of(value: &Value) -> Option<Subject> {
+    /// The subject a value is, if it is not a literal.
+    pub fn of(value: &Value) -> Option<Subject> {
         Some(match value {
             Value::Call(f) => Subject::Call(*f),
             Value::Fact { group, field } => Subject::Fact(*group, *field),

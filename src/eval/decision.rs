@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::strategy::StateUpdate;
 use crate::check::model::{
-    AgentId, CallField, CheckedPolicy, CompareOp, Cond, Literal, NowField, TeamId, Value,
+    AgentId, CallField, CheckedPolicy, Cond, Literal, NowField, TeamId, Value,
 };
 use crate::compile::Policy;
 
@@ -229,16 +229,7 @@ pub fn describe(policy: &CheckedPolicy, cond: &Cond) -> String {
         Cond::Test(v) => value(v),
         Cond::Schedule(id) => policy.schedules[*id].name.clone(),
         Cond::Compare { left, op, right } => {
-            let op = match op {
-                CompareOp::Eq => "==",
-                CompareOp::Ne => "!=",
-                CompareOp::Lt => "<",
-                CompareOp::Le => "<=",
-                CompareOp::Gt => ">",
-                CompareOp::Ge => ">=",
-                CompareOp::StartsWith => "starts_with",
-                CompareOp::Contains => "contains",
-            };
+            let op = op.symbol();
             format!("{} {op} {}", value(left), value(right))
         }
         Cond::In { value: v, list } => {

@@ -11,7 +11,8 @@ pub use decision::{Decision, Outcome, RuleRef, TargetKind, TraceStep, describe};
 pub use strategy::StateUpdate;
 
 use crate::check::model::{
-    AgentFilter, AgentId, CallField, CompareOp, Cond, Literal, NowField, RuleDef, Target, Value,
+    AgentFilter, AgentId, CallField, CompareOp, Cond, Literal, NowField, RuleDef, Target, Truth,
+    Value,
 };
 use crate::compile::Subject;
 use crate::compile::{DispatchKey, Policy};
@@ -19,29 +20,6 @@ use crate::exotel::{Call, PhoneValue};
 use crate::facts::{FactValue, Facts};
 use crate::phone;
 use crate::state::AgentSnapshot;
-
-/// Three-valued truth, as SQL has it: a comparison with a missing value is unknown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Truth {
-    True,
-    False,
-    Unknown,
-}
-
-impl Truth {
-    fn of(b: bool) -> Truth {
-        if b { Truth::True } else { Truth::False }
-    }
-
-    fn not(self) -> Truth {
-        match self {
-            Truth::True => Truth::False,
-            Truth::False => Truth::True,
-            Truth::Unknown => Truth::Unknown,
-        }
-    }
-}
 
 /// A value read during evaluation.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +47,23 @@ struct Context<'a> {
 const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 impl<'a> Context<'a> {
+    fn new(
+        policy: &'a Policy,
+        call: &'a Call,
+        facts: &'a Facts,
+        now: jiff::Timestamp,
+        agents: &'a AgentSnapshot,
+    ) -> Context<'a> {
+        Context {
+            policy,
+            call,
+            facts,
+            now,
+            agents,
+            local: OnceCell::new(),
+        }
+    }
+
     fn local(&self) -> jiff::civil::DateTime {
         *self
             .local
@@ -211,28 +206,8 @@ impl<'a> Context<'a> {
             },
             Cond::Exists(v) => Truth::of(self.read(v).is_some()),
             Cond::Not(inner) => self.cond(inner).not(),
-            Cond::And(items) => {
-                let mut result = Truth::True;
-                for item in items {
-                    match self.cond(item) {
-                        Truth::False => return Truth::False,
-                        Truth::Unknown => result = Truth::Unknown,
-                        Truth::True => {}
-                    }
-                }
-                result
-            }
-            Cond::Or(items) => {
-                let mut result = Truth::False;
-                for item in items {
-                    match self.cond(item) {
-                        Truth::True => return Truth::True,
-                        Truth::Unknown => result = Truth::Unknown,
-                        Truth::False => {}
-                    }
-                }
-                result
-            }
+            Cond::And(items) => Truth::all(items.iter().map(|i| self.cond(i))),
+            Cond::Or(items) => Truth::any(items.iter().map(|i| self.cond(i))),
         }
     }
 
@@ -252,28 +227,8 @@ impl<'a> Context<'a> {
             },
             AgentFilter::Skill { .. } | AgentFilter::InTeam(_) => Truth::False,
             AgentFilter::Not(inner) => self.filter(inner, agent).not(),
-            AgentFilter::And(items) => {
-                let mut result = Truth::True;
-                for item in items {
-                    match self.filter(item, agent) {
-                        Truth::False => return Truth::False,
-                        Truth::Unknown => result = Truth::Unknown,
-                        Truth::True => {}
-                    }
-                }
-                result
-            }
-            AgentFilter::Or(items) => {
-                let mut result = Truth::False;
-                for item in items {
-                    match self.filter(item, agent) {
-                        Truth::True => return Truth::True,
-                        Truth::Unknown => result = Truth::Unknown,
-                        Truth::False => {}
-                    }
-                }
-                result
-            }
+            AgentFilter::And(items) => Truth::all(items.iter().map(|i| self.filter(i, agent))),
+            AgentFilter::Or(items) => Truth::any(items.iter().map(|i| self.filter(i, agent))),
         }
     }
 
@@ -610,14 +565,7 @@ pub fn eval(
     now: jiff::Timestamp,
     agents: &AgentSnapshot,
 ) -> Decision {
-    let ctx = Context {
-        policy,
-        call,
-        facts,
-        now,
-        agents,
-        local: OnceCell::new(),
-    };
+    let ctx = Context::new(policy, call, facts, now, agents);
     let lists = ctx.candidates();
     ctx.first_match(Merge { lists, last: None })
 }
@@ -658,14 +606,7 @@ pub fn eval_reference(
     now: jiff::Timestamp,
     agents: &AgentSnapshot,
 ) -> Decision {
-    let ctx = Context {
-        policy,
-        call,
-        facts,
-        now,
-        agents,
-        local: OnceCell::new(),
-    };
+    let ctx = Context::new(policy, call, facts, now, agents);
     ctx.first_match(0..policy.checked.rules.len() as u32)
 }
 
@@ -679,14 +620,7 @@ pub fn eval_explained(
     agents: &AgentSnapshot,
 ) -> Decision {
     let mut decision = eval(policy, call, facts, now, agents);
-    let ctx = Context {
-        policy,
-        call,
-        facts,
-        now,
-        agents,
-        local: OnceCell::new(),
-    };
+    let ctx = Context::new(policy, call, facts, now, agents);
     let winner = decision.trace.iter().position(|s| {
         matches!(s.rule, RuleRef::Rule(_))
             && matches!(s.outcome, Outcome::Fired | Outcome::Unavailable)
