@@ -215,7 +215,18 @@ pub enum Kind {
     DuplicateSetting {
         setting: String,
     },
+    DataFile {
+        path: String,
+        line: Option<usize>,
+        message: String,
+    },
     // warnings
+    DuplicateDataKey {
+        path: String,
+        line: usize,
+        key: String,
+        first: usize,
+    },
     Unused {
         what: What,
         name: String,
@@ -246,9 +257,10 @@ fn list(items: &[String], conjunction: &str) -> String {
 impl Kind {
     pub fn severity(&self) -> Severity {
         match self {
-            Kind::Unused { .. } | Kind::UnreadSource { .. } | Kind::Unreachable { .. } => {
-                Severity::Warning
-            }
+            Kind::Unused { .. }
+            | Kind::UnreadSource { .. }
+            | Kind::Unreachable { .. }
+            | Kind::DuplicateDataKey { .. } => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -290,6 +302,8 @@ impl Kind {
             Kind::MissingKey { .. } | Kind::MissingQuery { .. } => "incomplete-source",
             Kind::SettingNotAllowed { .. } | Kind::DuplicateSetting { .. } => "invalid-setting",
             Kind::BadPlaceholder { .. } => "invalid-placeholder",
+            Kind::DataFile { .. } => "data-file",
+            Kind::DuplicateDataKey { .. } => "duplicate-data-key",
             Kind::Unused { .. } => "unused",
             Kind::UnreadSource { .. } => "unread-source",
             Kind::Unreachable { .. } => "unreachable-rule",
@@ -402,6 +416,10 @@ impl Kind {
             Kind::Unreachable { .. } => {
                 Some("move it above the rule that takes its calls, or remove it".into())
             }
+            Kind::DataFile { .. } => {
+                Some("routec reads the file with the policy: fix it, and the policy reloads".into())
+            }
+            Kind::DuplicateDataKey { .. } => Some("the first row is used".into()),
             _ => None,
         }
     }
@@ -507,6 +525,21 @@ impl fmt::Display for Kind {
             Kind::MissingQuery { source } => write!(f, "sql source `{source}` needs a `query`"),
             Kind::BadPlaceholder { text } => write!(f, "invalid placeholder `{text}` in url"),
             Kind::DuplicateSetting { setting } => write!(f, "`{setting}` is set more than once"),
+            Kind::DataFile {
+                path,
+                line: Some(line),
+                message,
+            } => write!(f, "`{path}` line {line}: {message}"),
+            Kind::DataFile { path, message, .. } => write!(f, "`{path}`: {message}"),
+            Kind::DuplicateDataKey {
+                path,
+                line,
+                key,
+                first,
+            } => write!(
+                f,
+                "`{path}` line {line}: key `{key}` is listed again (first on line {first})"
+            ),
             Kind::Unused { what, name } => write!(f, "{} `{name}` is never used", what.noun()),
             Kind::UnreadSource { source } => {
                 write!(f, "facts of source `{source}` are never read")

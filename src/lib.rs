@@ -10,6 +10,7 @@ pub mod exotel;
 pub mod facts;
 pub mod phone;
 pub mod source;
+pub mod sources;
 pub mod state;
 pub mod syntax;
 

@@ -42,6 +42,9 @@ enum Command {
         /// Also explain, on stderr, which rules were tried and why.
         #[arg(long)]
         explain: bool,
+        /// Look nothing up: facts the case does not give are missing.
+        #[arg(long)]
+        offline: bool,
     },
     /// Run test cases (YAML files of cases with expectations).
     Test {
@@ -69,7 +72,8 @@ fn main() -> ExitCode {
             policy,
             input,
             explain,
-        } => cli::eval::run(&policy, &input, explain),
+            offline,
+        } => cli::eval::run(&policy, &input, explain, offline),
         Command::Test { files } => cli::test::run(&files),
     }
 }

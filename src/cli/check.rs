@@ -25,7 +25,11 @@ pub fn run(paths: &[PathBuf], format: Format, deny_warnings: bool) -> ExitCode {
                 continue;
             }
         };
-        let (_, diagnostics) = routec::load(&files);
+        let (policy, mut diagnostics) = routec::load(&files);
+        // The data files a policy reads are checked with it.
+        if let Some(policy) = &policy {
+            diagnostics.extend(routec::sources::load_files(&policy.checked).1);
+        }
         for d in diagnostics.sorted() {
             match d.severity() {
                 Severity::Error => errors += 1,

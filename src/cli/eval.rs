@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use super::{EXIT_USAGE, load_policy, read_document};
 
-pub fn run(policy_path: &Path, input: &Path, explain: bool) -> ExitCode {
-    let policy = match load_policy(policy_path) {
+pub fn run(policy_path: &Path, input: &Path, explain: bool, offline: bool) -> ExitCode {
+    let (policy, data) = match load_policy(policy_path) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -29,13 +29,23 @@ pub fn run(policy_path: &Path, input: &Path, explain: bool) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let case = match routec::case::read(&policy.checked, &document, "", &[]) {
+    let mut case = match routec::case::read(&policy.checked, &document, "", &[]) {
         Ok(c) => c,
         Err(e) => {
             let _ = writeln!(stderr.lock(), "error: {}: {e}", input.display());
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    // Facts the case does not give are looked up, unless offline.
+    if !offline {
+        routec::sources::lookup_files(
+            &policy.checked,
+            &data,
+            &case.call,
+            &mut case.facts,
+            &case.given,
+        );
+    }
     let now = case.at.unwrap_or_else(jiff::Timestamp::now);
     let decision =
         routec::eval::eval_explained(&policy, &case.call, &case.facts, now, &case.agents);

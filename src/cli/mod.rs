@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use routec::compile::Policy;
 use routec::diagnostic;
 use routec::source::SourceFiles;
+use routec::sources::SourceData;
 
 /// Exit codes: 0 clean, 1 errors in a policy (or failed tests), 2 usage or I/O problems.
 pub const EXIT_ERRORS: u8 = 1;
@@ -26,20 +27,28 @@ pub fn color_on_stderr() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// Loads a policy for `eval` and `test`: errors are printed and end the command (exit 1; 2 if
-/// the policy cannot be read); warnings are printed and do not.
-pub fn load_policy(path: &Path) -> Result<Policy, ExitCode> {
+/// Loads a policy and its data files for `eval` and `test`: errors are printed and end the
+/// command (exit 1; 2 if the policy cannot be read); warnings are printed and do not.
+pub fn load_policy(path: &Path) -> Result<(Policy, SourceData), ExitCode> {
     let stderr = std::io::stderr();
     let files = SourceFiles::load(path).map_err(|e| {
         let _ = writeln!(stderr.lock(), "error: {e}");
         ExitCode::from(EXIT_USAGE)
     })?;
-    let (policy, diagnostics) = routec::load(&files);
+    let (policy, mut diagnostics) = routec::load(&files);
+    let data = policy.as_ref().map(|p| {
+        let (data, more) = routec::sources::load_files(&p.checked);
+        diagnostics.extend(more);
+        data
+    });
     let color = color_on_stderr();
     for d in diagnostics.sorted() {
         let _ = write!(stderr.lock(), "{}", diagnostic::render(&files, d, color));
     }
-    policy.ok_or(ExitCode::from(EXIT_ERRORS))
+    match (policy, data) {
+        (Some(policy), Some(data)) if !diagnostics.has_errors() => Ok((policy, data)),
+        _ => Err(ExitCode::from(EXIT_ERRORS)),
+    }
 }
 
 /// Reads a JSON or YAML file (by its extension) as a JSON value.

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use routec::compile::Policy;
 use routec::eval::Decision;
+use routec::sources::SourceData;
 use serde_json::Value as J;
 
 use super::{EXIT_ERRORS, EXIT_USAGE, load_policy, read_document};
@@ -19,7 +20,7 @@ pub fn run(files: &[PathBuf]) -> ExitCode {
     let mut passed = 0usize;
     let mut failed = 0usize;
     let mut broken = false;
-    let mut policies: HashMap<PathBuf, Option<Policy>> = HashMap::new();
+    let mut policies: HashMap<PathBuf, Option<(Policy, SourceData)>> = HashMap::new();
     for file in files {
         match run_file(file, &mut policies, &mut passed, &mut failed) {
             Ok(()) => {}
@@ -43,7 +44,7 @@ pub fn run(files: &[PathBuf]) -> ExitCode {
 /// the file's directory and a relative path is relative to it.
 fn run_file(
     file: &Path,
-    policies: &mut HashMap<PathBuf, Option<Policy>>,
+    policies: &mut HashMap<PathBuf, Option<(Policy, SourceData)>>,
     passed: &mut usize,
     failed: &mut usize,
 ) -> Result<(), String> {
@@ -83,7 +84,7 @@ fn run_file(
     let policy = policies
         .entry(policy_path.clone())
         .or_insert_with(|| load_policy(&policy_path).ok());
-    let Some(policy) = policy else {
+    let Some((policy, _)) = policy else {
         return Err(format!(
             "{}: its policy `{}` does not load",
             file.display(),

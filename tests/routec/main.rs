@@ -4,6 +4,7 @@ mod check_cli;
 mod corpus;
 mod eval_cli;
 mod eval_oracle;
+mod file_sources;
 mod hostile_input;
 mod policies;
 mod semantics;

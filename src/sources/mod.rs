@@ -1,0 +1,224 @@
+//! Sources: loads the file tables a policy reads (CSV, JSON, YAML) and looks a call's facts up
+//! in them. Network and database sources are not read yet: their facts are missing.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde_json::Value as J;
+
+use crate::check::model::{CheckedPolicy, SourceKind};
+use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
+use crate::exotel::Call;
+use crate::facts::Facts;
+use crate::phone::{self, Country};
+
+/// One file source's rows, by key (a phone number's E.164 form, else the key as written).
+#[derive(Debug, Clone, Default)]
+pub struct FileTable {
+    rows: HashMap<String, serde_json::Map<String, J>>,
+}
+
+impl FileTable {
+    pub fn get(&self, key: &str) -> Option<&serde_json::Map<String, J>> {
+        self.rows.get(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+/// The data loaded with a policy, by source index (`None` for sources that are not files).
+#[derive(Debug, Clone, Default)]
+pub struct SourceData {
+    pub tables: Vec<Option<FileTable>>,
+}
+
+/// A row as read from a file, with the line it came from.
+struct Row {
+    line: usize,
+    fields: serde_json::Map<String, J>,
+}
+
+/// Reads every file source of a policy; a file that cannot be read or parsed is an error,
+/// a key listed twice a warning (the first row counts).
+pub fn load_files(policy: &CheckedPolicy) -> (SourceData, Diagnostics) {
+    let mut diagnostics = Diagnostics::default();
+    let tables = policy
+        .sources
+        .iter()
+        .map(|source| {
+            if !source.kind.is_file() {
+                return None;
+            }
+            let path = policy.base_dir.join(&source.location);
+            let shown = source.location.clone();
+            let fail = |line: Option<usize>, message: String| {
+                Diagnostic::new(
+                    Kind::DataFile {
+                        path: shown.clone(),
+                        line,
+                        message,
+                    },
+                    source.span,
+                )
+            };
+            let rows = match read_rows(&path, source.kind) {
+                Ok(rows) => rows,
+                Err((line, message)) => {
+                    diagnostics.push(fail(line, message));
+                    return Some(FileTable::default());
+                }
+            };
+            let key_column = source.key.as_deref().unwrap_or("phone");
+            let mut table = FileTable::default();
+            let mut first_line: HashMap<String, usize> = HashMap::new();
+            for row in rows {
+                let Some(raw) = row.fields.get(key_column).and_then(key_text) else {
+                    diagnostics.push(fail(
+                        Some(row.line),
+                        format!("no `{key_column}` value, the key column"),
+                    ));
+                    continue;
+                };
+                let key = normalise_key(&raw, policy.country);
+                if let Some(first) = first_line.get(&key) {
+                    diagnostics.push(Diagnostic::new(
+                        Kind::DuplicateDataKey {
+                            path: shown.clone(),
+                            line: row.line,
+                            key: raw,
+                            first: *first,
+                        },
+                        source.span,
+                    ));
+                    continue;
+                }
+                first_line.insert(key.clone(), row.line);
+                table.rows.insert(key, row.fields);
+            }
+            Some(table)
+        })
+        .collect();
+    (SourceData { tables }, diagnostics)
+}
+
+fn key_text(v: &J) -> Option<String> {
+    match v {
+        J::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        J::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Keys are normalised like caller numbers: `09845000002` matches `+919845000002`.
+pub fn normalise_key(raw: &str, country: &Country) -> String {
+    phone::normalize(raw, country).unwrap_or_else(|| raw.trim().to_string())
+}
+
+fn read_rows(path: &Path, kind: SourceKind) -> Result<Vec<Row>, (Option<usize>, String)> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        (
+            None,
+            format!("cannot read it: {}", e.to_string().to_lowercase()),
+        )
+    })?;
+    match kind {
+        SourceKind::Csv => read_csv(&text),
+        SourceKind::Json => {
+            let doc: J = serde_json::from_str(&text)
+                .map_err(|e| (Some(e.line()), format!("not valid JSON: {e}")))?;
+            rows_of_document(doc)
+        }
+        _ => {
+            let mut options = serde_saphyr::Options::default();
+            options.strict_booleans = true;
+            options.leading_zero_numbers_as_strings = true;
+            let doc: J = serde_saphyr::from_str_with_options(&text, options)
+                .map_err(|e| (None, format!("not valid YAML: {e}")))?;
+            rows_of_document(doc)
+        }
+    }
+}
+
+fn read_csv(text: &str) -> Result<Vec<Row>, (Option<usize>, String)> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .comment(Some(b'#'))
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| (Some(1), format!("unreadable header: {e}")))?
+        .clone();
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map(|p| p.line() as usize);
+            let message = match e.kind() {
+                csv::ErrorKind::UnequalLengths {
+                    expected_len, len, ..
+                } => {
+                    format!("{len} fields, but the header has {expected_len}")
+                }
+                _ => e.to_string().to_lowercase(),
+            };
+            (line, message)
+        })?;
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        let fields = headers
+            .iter()
+            .zip(record.iter())
+            // An empty cell is a missing value.
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(h, v)| (h.to_string(), J::String(v.to_string())))
+            .collect();
+        rows.push(Row { line, fields });
+    }
+    Ok(rows)
+}
+
+/// A JSON or YAML table: a list of rows, or an object of rows by key.
+fn rows_of_document(doc: J) -> Result<Vec<Row>, (Option<usize>, String)> {
+    match doc {
+        J::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                J::Object(fields) => Ok(Row {
+                    line: i + 1,
+                    fields,
+                }),
+                _ => Err((None, format!("row {} is not an object", i + 1))),
+            })
+            .collect(),
+        _ => Err((None, "expected a list of rows".into())),
+    }
+}
+
+/// Fills the facts groups a case did not give from the policy's file tables, keyed by the
+/// caller's number. A caller with no row is unknown: the group stays missing.
+pub fn lookup_files(
+    policy: &CheckedPolicy,
+    data: &SourceData,
+    call: &Call,
+    facts: &mut Facts,
+    given: &[bool],
+) {
+    let Some(from) = &call.from else { return };
+    for (id, group) in policy.facts.iter().enumerate() {
+        if given.get(id).copied().unwrap_or(false) {
+            continue;
+        }
+        let Some(Some(table)) = data.tables.get(group.source) else {
+            continue;
+        };
+        if let Some(row) = table.get(&from.value) {
+            let origin = format!("source {}", policy.sources[group.source].name);
+            facts.set_group_from_json(policy, id, row, &origin);
+        }
+    }
+}
