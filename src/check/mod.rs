@@ -1008,6 +1008,10 @@ impl<'a> Checker<'a> {
             name: m.name.name.clone(),
             input,
             entries,
+            file: m.file.as_ref().map(|f| DataFileRef {
+                path: f.value.clone(),
+                span: f.span,
+            }),
         }
     }
 
@@ -1017,6 +1021,7 @@ impl<'a> Checker<'a> {
             timezone: None,
             windows: Vec::new(),
             closed: Vec::new(),
+            closed_files: Vec::new(),
         };
         let mut timezone_span: Option<Span> = None;
         for line in &s.lines {
@@ -1046,6 +1051,10 @@ impl<'a> Checker<'a> {
                         ),
                     }
                 }
+                ast::ScheduleLine::ClosedFrom(file) => def.closed_files.push(DataFileRef {
+                    path: file.value.clone(),
+                    span: file.span,
+                }),
                 ast::ScheduleLine::Closed(dates) => {
                     for d in dates {
                         match d.text.parse::<jiff::civil::Date>() {

@@ -170,6 +170,16 @@ pub struct MapDef {
     pub input: Value,
     /// E.164 prefixes (`+9180`) and their values, in source order.
     pub entries: Vec<(String, String)>,
+    /// More entries, read from this file with the policy.
+    pub file: Option<DataFileRef>,
+}
+
+/// A data file a declaration names, relative to the policy's directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataFileRef {
+    pub path: String,
+    /// The path's string in the policy, where problems with the file are reported.
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -179,6 +189,8 @@ pub struct ScheduleDef {
     pub timezone: Option<jiff::tz::TimeZone>,
     pub windows: Vec<ScheduleWindow>,
     pub closed: Vec<jiff::civil::Date>,
+    /// Files of more closed days (`closed from "data/holidays.csv"`).
+    pub closed_files: Vec<DataFileRef>,
 }
 
 /// Open on `days` from `start` to `end` (minutes after midnight, `end` excluded); an `end`

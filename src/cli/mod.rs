@@ -46,7 +46,10 @@ pub fn load_policy(path: &Path) -> Result<(Policy, SourceData), ExitCode> {
         let _ = write!(stderr.lock(), "{}", diagnostic::render(&files, d, color));
     }
     match (policy, data) {
-        (Some(policy), Some(data)) if !diagnostics.has_errors() => Ok((policy, data)),
+        (Some(mut policy), Some(data)) if !diagnostics.has_errors() => {
+            policy.attach_data(&data.map_entries, &data.closed_days);
+            Ok((policy, data))
+        }
         _ => Err(ExitCode::from(EXIT_ERRORS)),
     }
 }

@@ -35,6 +35,28 @@ impl Policy {
         &self.checked.rules
     }
 
+    /// Adds what the policy's data files hold: map entries (by map) and closed days (by
+    /// schedule). File entries never override the policy's own entries.
+    pub fn attach_data(
+        &mut self,
+        maps: &[Vec<(String, String)>],
+        closed: &[Vec<jiff::civil::Date>],
+    ) {
+        for (id, entries) in maps.iter().enumerate() {
+            let Some(trie) = self.maps.get_mut(id) else {
+                continue;
+            };
+            for (prefix, value) in entries {
+                trie.entry(prefix, || value.clone());
+            }
+        }
+        for (id, days) in closed.iter().enumerate() {
+            if let Some(schedule) = self.schedules.get_mut(id) {
+                schedule.add_closed(days.iter().copied());
+            }
+        }
+    }
+
     /// The precomputed agents of an `agents where` target of rule `rule` (the index of a
     /// rule, or the rule count for `otherwise`), when its filter is static.
     pub fn static_agents(&self, rule: usize, position: usize) -> Option<&[AgentId]> {

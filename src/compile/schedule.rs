@@ -52,6 +52,11 @@ impl CompiledSchedule {
         }
     }
 
+    /// Adds closed days read from a file with the policy.
+    pub fn add_closed(&mut self, days: impl IntoIterator<Item = Date>) {
+        self.closed.extend(days);
+    }
+
     /// Whether the schedule is open at a local time of its own time zone.
     pub fn is_open_local(&self, local: DateTime) -> bool {
         if self.closed.contains(&local.date()) {
@@ -83,6 +88,7 @@ mod tests {
                 .map(|&(days, start, end)| ScheduleWindow { days, start, end })
                 .collect(),
             closed: closed.iter().map(|d| d.parse().unwrap()).collect(),
+            closed_files: Vec::new(),
         };
         CompiledSchedule::new(&def, &TimeZone::get("Asia/Kolkata").unwrap())
     }

@@ -1,12 +1,13 @@
-//! Sources: loads the file tables a policy reads (CSV, JSON, YAML) and looks a call's facts up
-//! in them. Network and database sources are not read yet: their facts are missing.
+//! Sources: loads the data files a policy reads (fact tables in CSV, JSON or YAML; prefix
+//! maps; holiday lists) and looks a call's facts up in them. Network and database sources are
+//! not read yet: their facts are missing.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use serde_json::Value as J;
 
-use crate::check::model::{CheckedPolicy, SourceKind};
+use crate::check::model::{CheckedPolicy, DataFileRef, MapDef, SourceKind};
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
 use crate::exotel::Call;
 use crate::facts::Facts;
@@ -32,10 +33,15 @@ impl FileTable {
     }
 }
 
-/// The data loaded with a policy, by source index (`None` for sources that are not files).
+/// The data loaded with a policy.
 #[derive(Debug, Clone, Default)]
 pub struct SourceData {
+    /// By source index; `None` for sources that are not files.
     pub tables: Vec<Option<FileTable>>,
+    /// Map entries read from files (`map … from "file"`), by map index: E.164 prefix, value.
+    pub map_entries: Vec<Vec<(String, String)>>,
+    /// Closed days read from files (`closed from "file"`), by schedule index.
+    pub closed_days: Vec<Vec<jiff::civil::Date>>,
 }
 
 /// A row as read from a file, with the line it came from.
@@ -104,7 +110,127 @@ pub fn load_files(policy: &CheckedPolicy) -> (SourceData, Diagnostics) {
             Some(table)
         })
         .collect();
-    (SourceData { tables }, diagnostics)
+    let map_entries = policy
+        .maps
+        .iter()
+        .map(|map| match &map.file {
+            Some(file) => map_file(policy, map, file, &mut diagnostics),
+            None => Vec::new(),
+        })
+        .collect();
+    let closed_days = policy
+        .schedules
+        .iter()
+        .map(|schedule| {
+            schedule
+                .closed_files
+                .iter()
+                .flat_map(|file| holiday_file(policy, file, &mut diagnostics))
+                .collect()
+        })
+        .collect();
+    (
+        SourceData {
+            tables,
+            map_entries,
+            closed_days,
+        },
+        diagnostics,
+    )
+}
+
+fn data_error(file: &DataFileRef, line: Option<usize>, message: String) -> Diagnostic {
+    Diagnostic::new(
+        Kind::DataFile {
+            path: file.path.clone(),
+            line,
+            message,
+        },
+        file.span,
+    )
+}
+
+fn read_records(policy: &CheckedPolicy, file: &DataFileRef) -> Result<Records, Diagnostic> {
+    let text = std::fs::read_to_string(policy.base_dir.join(&file.path)).map_err(|e| {
+        let message = format!("cannot read it: {}", e.to_string().to_lowercase());
+        data_error(file, None, message)
+    })?;
+    csv_records(&text).map_err(|(line, message)| data_error(file, line, message))
+}
+
+/// A prefix map file: a header, then `prefix,value` rows (`080,bangalore`); more columns are
+/// ignored. Prefixes are normalised like the policy's own; one listed twice is an error.
+fn map_file(
+    policy: &CheckedPolicy,
+    map: &MapDef,
+    file: &DataFileRef,
+    diagnostics: &mut Diagnostics,
+) -> Vec<(String, String)> {
+    let records = match read_records(policy, file) {
+        Ok((_, records)) => records,
+        Err(d) => {
+            diagnostics.push(d);
+            return Vec::new();
+        }
+    };
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut entries = Vec::new();
+    for (line, values) in records {
+        let (Some(prefix), Some(value)) = (values.first(), values.get(1)) else {
+            diagnostics.push(data_error(
+                file,
+                Some(line),
+                "expected `prefix,value`".into(),
+            ));
+            continue;
+        };
+        let Some(normal) = phone::normalize_prefix(prefix, policy.country) else {
+            let message = format!("`{prefix}` is not a number prefix");
+            diagnostics.push(data_error(file, Some(line), message));
+            continue;
+        };
+        let first = seen.get(&normal).copied();
+        let inline = map.entries.iter().any(|(p, _)| *p == normal);
+        if first.is_some() || inline {
+            let at = first.map_or("in the policy".to_string(), |l| format!("on line {l}"));
+            let message = format!("prefix `{normal}` is listed again (first {at})");
+            diagnostics.push(data_error(file, Some(line), message));
+            continue;
+        }
+        seen.insert(normal.clone(), line);
+        entries.push((normal, value.clone()));
+    }
+    entries
+}
+
+/// A holiday file: a header, then one `YYYY-MM-DD` date per row, first column (a second
+/// column, such as the holiday's name, is ignored).
+fn holiday_file(
+    policy: &CheckedPolicy,
+    file: &DataFileRef,
+    diagnostics: &mut Diagnostics,
+) -> Vec<jiff::civil::Date> {
+    let records = match read_records(policy, file) {
+        Ok((_, records)) => records,
+        Err(d) => {
+            diagnostics.push(d);
+            return Vec::new();
+        }
+    };
+    records
+        .into_iter()
+        .filter_map(|(line, values)| {
+            let text = values.first().map_or("", String::as_str);
+            match text.parse::<jiff::civil::Date>() {
+                Ok(date) => Some(date),
+                Err(_) => {
+                    let message = format!("`{text}` is not a date (YYYY-MM-DD)");
+                    diagnostics.push(data_error(file, Some(line), message));
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 fn key_text(v: &J) -> Option<String> {
@@ -145,7 +271,10 @@ fn read_rows(path: &Path, kind: SourceKind) -> Result<Vec<Row>, (Option<usize>, 
     }
 }
 
-fn read_csv(text: &str) -> Result<Vec<Row>, (Option<usize>, String)> {
+/// A CSV file's header and records, each with its line; `#` starts a comment line.
+type Records = (Vec<String>, Vec<(usize, Vec<String>)>);
+
+fn csv_records(text: &str) -> Result<Records, (Option<usize>, String)> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .comment(Some(b'#'))
@@ -153,8 +282,10 @@ fn read_csv(text: &str) -> Result<Vec<Row>, (Option<usize>, String)> {
     let headers = reader
         .headers()
         .map_err(|e| (Some(1), format!("unreadable header: {e}")))?
-        .clone();
-    let mut rows = Vec::new();
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let mut records = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| {
             let line = e.position().map(|p| p.line() as usize);
@@ -169,16 +300,26 @@ fn read_csv(text: &str) -> Result<Vec<Row>, (Option<usize>, String)> {
             (line, message)
         })?;
         let line = record.position().map_or(0, |p| p.line() as usize);
-        let fields = headers
-            .iter()
-            .zip(record.iter())
-            // An empty cell is a missing value.
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(h, v)| (h.to_string(), J::String(v.to_string())))
-            .collect();
-        rows.push(Row { line, fields });
+        records.push((line, record.iter().map(str::to_string).collect()));
     }
-    Ok(rows)
+    Ok((headers, records))
+}
+
+fn read_csv(text: &str) -> Result<Vec<Row>, (Option<usize>, String)> {
+    let (headers, records) = csv_records(text)?;
+    Ok(records
+        .into_iter()
+        .map(|(line, values)| Row {
+            line,
+            fields: headers
+                .iter()
+                .zip(values)
+                // An empty cell is a missing value.
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(h, v)| (h.clone(), J::String(v)))
+                .collect(),
+        })
+        .collect())
 }
 
 /// A JSON or YAML table: a list of rows, or an object of rows by key.

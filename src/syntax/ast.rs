@@ -190,6 +190,8 @@ pub struct MapDecl {
     pub name: Ident,
     pub input: Operand,
     pub entries: Vec<(Str, Str)>,
+    /// `from "data/india-std.csv"`: entries read from a file with the policy.
+    pub file: Option<Str>,
     pub span: Span,
 }
 
@@ -208,6 +210,8 @@ pub enum ScheduleLine {
         span: Span,
     },
     Closed(Vec<Date>),
+    /// `closed from "data/holidays.csv"`: closed days read from a file with the policy.
+    ClosedFrom(Str),
     Timezone(Str),
 }
 

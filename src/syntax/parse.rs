@@ -537,7 +537,15 @@ impl Builder {
                 let name = self.ident(it.next().expect("grammar: map name"));
                 // skip `by prefix`
                 let input = self.operand(it.nth(2).expect("grammar: map input"));
+                let mut file = None;
                 let entries = it
+                    .filter(|p| {
+                        if p.as_rule() == Rule::data_file {
+                            file = inner(p.clone()).nth(1).map(|s| self.string(s));
+                            return false;
+                        }
+                        true
+                    })
                     .map(|entry| {
                         let mut e = inner(entry);
                         let prefix = self.string(e.next().expect("grammar: prefix"));
@@ -549,6 +557,7 @@ impl Builder {
                     name,
                     input,
                     entries,
+                    file,
                     span,
                 })
             }
@@ -743,6 +752,15 @@ impl Builder {
             .map(|line| {
                 let line_span = self.span(&line);
                 match line.as_rule() {
+                    Rule::schedule_closed
+                        if inner(line.clone()).nth(1).map(|p| p.as_rule())
+                            == Some(Rule::data_file) =>
+                    {
+                        let file = inner(line).nth(1).expect("grammar: closed from");
+                        ScheduleLine::ClosedFrom(
+                            self.string(inner(file).nth(1).expect("grammar: file")),
+                        )
+                    }
                     Rule::schedule_closed => ScheduleLine::Closed(
                         inner(line)
                             .skip(1)

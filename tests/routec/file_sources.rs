@@ -150,3 +150,80 @@ fn a_key_listed_twice_is_a_warning_and_the_first_row_counts() {
         .success();
     assert_eq!(decided_rule("csv", "c.csv", csv, &[])["rule"], "vip");
 }
+
+const MAPPED: &str = r#"
+map city by prefix(call.from) from "data/std.csv"
+schedule open { mon-sun 00:00-24:00  closed from "data/holidays.csv" }
+rule closed: when not open -> queue holiday
+rule blr: when city == "bangalore" -> queue blr
+otherwise -> queue general
+"#;
+
+#[test]
+fn prefix_maps_and_holidays_are_read_from_files() {
+    let run = |from: &str, at: &str| {
+        let case = format!(r#"{{"call": {{"CallFrom": "{from}"}}, "at": "{at}"}}"#);
+        let output = Test::new()
+            .file("p/policy.route", MAPPED)
+            .file(
+                "p/data/std.csv",
+                "# STD codes\nstd_code,city\n080,bangalore\n+9122,mumbai\n",
+            )
+            .file(
+                "p/data/holidays.csv",
+                "date,name\n2026-01-26,Republic Day\n",
+            )
+            .file("case.json", case)
+            .args(["eval", "p", "--input", "case.json"])
+            .success();
+        let d: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        d["rule"].as_str().unwrap().to_string()
+    };
+    assert_eq!(run("08041234567", "2026-11-23T10:00:00+05:30"), "blr");
+    assert_eq!(
+        run("+912212345678", "2026-11-23T10:00:00+05:30"),
+        "otherwise"
+    );
+    assert_eq!(run("08041234567", "2026-01-26T10:00:00+05:30"), "closed");
+}
+
+#[test]
+fn bad_map_and_holiday_files_are_reported_with_their_line() {
+    Test::new()
+        .file("p/policy.route", MAPPED)
+        .file(
+            "p/data/std.csv",
+            "std_code,city\n080,bangalore\nblr,bangalore\n+9180,again\n",
+        )
+        .file("p/data/holidays.csv", "date\n2026-02-30\n")
+        .args(["check", "p"])
+        .status(1)
+        .stderr_contains("`data/std.csv` line 3: `blr` is not a number prefix")
+        .stderr_contains("`data/std.csv` line 4: prefix `+9180` is listed again (first on line 2)")
+        .stderr_contains("`data/holidays.csv` line 2: `2026-02-30` is not a date (YYYY-MM-DD)")
+        .run();
+}
+
+#[test]
+fn the_shipped_std_table_covers_the_largest_cities() {
+    let text =
+        std::fs::read_to_string(crate::test::repo().join("rules/data/india-std.csv")).unwrap();
+    let cities = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains(','))
+        .count()
+        - 1;
+    assert!(cities >= 30, "{cities} cities");
+    for city in [
+        "delhi",
+        "mumbai",
+        "kolkata",
+        "chennai",
+        "bangalore",
+        "hyderabad",
+        "ahmedabad",
+        "pune",
+    ] {
+        assert!(text.contains(&format!(",{city}\n")), "{city}");
+    }
+}
