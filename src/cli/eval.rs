@@ -6,6 +6,9 @@ use std::process::ExitCode;
 
 use super::{EXIT_USAGE, load_policy, read_document};
 
+/// How long `routec eval` waits for sources: the server's default budget.
+const LOOKUP_DEADLINE: std::time::Duration = std::time::Duration::from_millis(1000);
+
 pub fn run(policy_path: &Path, input: &Path, explain: bool, offline: bool) -> ExitCode {
     let (policy, data) = match load_policy(policy_path) {
         Ok(p) => p,
@@ -36,15 +39,23 @@ pub fn run(policy_path: &Path, input: &Path, explain: bool, offline: bool) -> Ex
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    // Facts the case does not give are looked up, unless offline.
+    // Facts the case does not give are looked up, unless offline, within the deadline a
+    // server would have.
     if !offline {
-        routec::sources::lookup_files(
-            &policy.checked,
-            &data,
-            &case.call,
-            &mut case.facts,
-            &case.given,
-        );
+        let lookups = routec::sources::Lookups::new(&policy.checked, data);
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = writeln!(stderr.lock(), "error: cannot start the lookups: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        };
+        let deadline = std::time::Instant::now() + LOOKUP_DEADLINE;
+        let (call, given) = (&case.call, &case.given);
+        runtime.block_on(lookups.lookup(&policy.checked, call, &mut case.facts, given, deadline));
     }
     let now = case.at.unwrap_or_else(jiff::Timestamp::now);
     let decision =

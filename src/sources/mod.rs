@@ -1,9 +1,15 @@
 //! Sources: loads the data files a policy reads (fact tables in CSV, JSON or YAML; prefix
-//! maps; holiday lists) and looks a call's facts up in them. Network and database sources are
-//! not read yet: their facts are missing.
+//! maps; holiday lists) and looks a call's facts up in them and in HTTP sources, within a
+//! deadline. Database sources are not read yet: their facts are missing.
+
+pub mod http;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{Answer, HttpSource};
 
 use serde_json::Value as J;
 
@@ -360,6 +366,99 @@ pub fn lookup_files(
         if let Some(row) = table.get(&from.value) {
             let origin = format!("source {}", policy.sources[group.source].name);
             facts.set_group_from_json(policy, id, row, &origin);
+        }
+    }
+}
+
+/// What a policy looks facts up in: its file tables and its HTTP sources, whose caches and
+/// circuit breakers last as long as this value (one policy version).
+#[derive(Debug)]
+pub struct Lookups {
+    pub data: SourceData,
+    /// By source index; `None` for sources that are not HTTP.
+    http: Vec<Option<Arc<HttpSource>>>,
+}
+
+/// An HTTP client using rustls with the `ring` provider.
+pub fn http_client() -> reqwest::Client {
+    // Installing twice fails harmlessly: the first provider stays.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .pool_idle_timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap_or_default()
+}
+
+impl Lookups {
+    pub fn new(policy: &CheckedPolicy, data: SourceData) -> Lookups {
+        let needs_http = policy.sources.iter().any(|s| s.kind == SourceKind::Http);
+        let client = needs_http.then(http_client);
+        let http = policy
+            .sources
+            .iter()
+            .map(|s| match (&client, s.kind) {
+                (Some(client), SourceKind::Http) => {
+                    Some(Arc::new(HttpSource::new(s, client.clone())))
+                }
+                _ => None,
+            })
+            .collect();
+        Lookups { data, http }
+    }
+
+    pub fn http_source(&self, source: usize) -> Option<&Arc<HttpSource>> {
+        self.http.get(source)?.as_ref()
+    }
+
+    /// Fills the facts groups a case did not give: from file tables at once, from HTTP
+    /// sources concurrently, each by `deadline`. What fails leaves its facts missing and says
+    /// why in `facts.degraded`; what is not found leaves them missing silently.
+    pub async fn lookup(
+        &self,
+        policy: &CheckedPolicy,
+        call: &Call,
+        facts: &mut Facts,
+        given: &[bool],
+        deadline: Instant,
+    ) {
+        lookup_files(policy, &self.data, call, facts, given);
+        let mut wanted: Vec<usize> = policy
+            .facts
+            .iter()
+            .enumerate()
+            .filter(|(id, _)| !given.get(*id).copied().unwrap_or(false))
+            .map(|(_, g)| g.source)
+            .filter(|&s| self.http_source(s).is_some())
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut tasks = tokio::task::JoinSet::new();
+        for source in wanted {
+            let Some(http) = self.http_source(source).cloned() else {
+                continue;
+            };
+            let call = call.clone();
+            tasks.spawn(async move { (source, http.lookup(&call, deadline).await) });
+        }
+        while let Some(done) = tasks.join_next().await {
+            let Ok((source, answer)) = done else { continue };
+            let name = &policy.sources[source].name;
+            match answer {
+                Answer::Found(object) => {
+                    for (id, group) in policy.facts.iter().enumerate() {
+                        if group.source == source && !given.get(id).copied().unwrap_or(false) {
+                            facts.set_group_from_json(
+                                policy,
+                                id,
+                                &object,
+                                &format!("source {name}"),
+                            );
+                        }
+                    }
+                }
+                Answer::NotFound => {}
+                Answer::Failed(reason) => facts.degraded.push(format!("source {name}: {reason}")),
+            }
         }
     }
 }

@@ -2,10 +2,12 @@
 
 mod check_cli;
 mod corpus;
+mod crm;
 mod eval_cli;
 mod eval_oracle;
 mod file_sources;
 mod hostile_input;
+mod http_sources;
 mod policies;
 mod semantics;
 mod test;
