@@ -1,54 +1,25 @@
-//! An HTTP source: a CRM asked for a caller's facts by URL, with a deadline, a cache (also of
-//! "no such caller"), one request for concurrent lookups of the same key, and a circuit
-//! breaker that stops asking a failing CRM for a while.
+//! An HTTP source: a CRM asked for a caller's facts by URL, within the call's deadline,
+//! guarded (cache, single-flight, breaker) by [`Guard`].
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
-
+use super::guard::{Answer, Guard};
 use crate::check::model::{CallField, HeaderValue, SourceDef};
 use crate::exotel::Call;
 
-/// Failures in a row that open the breaker, and how long it stays open.
-const BREAKER_FAILURES: u32 = 5;
-const BREAKER_OPEN_FOR: Duration = Duration::from_secs(30);
 /// The timeout of a source that sets none.
 const DEFAULT_TIMEOUT: Duration = Duration::from_millis(800);
 /// Largest answer read from a CRM.
 const MAX_BODY: usize = 1 << 20;
-
-/// What a lookup found.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Answer {
-    Found(Arc<serde_json::Map<String, serde_json::Value>>),
-    /// The source knows no such caller (HTTP 404): every fact missing, nothing wrong.
-    NotFound,
-    /// The lookup failed; the reason goes into the decision's `degraded`.
-    Failed(String),
-}
-
-#[derive(Default)]
-struct State {
-    cache: HashMap<String, (Instant, Answer)>,
-    inflight: HashMap<String, watch::Receiver<Option<Answer>>>,
-    failures: u32,
-    open_until: Option<Instant>,
-    /// While half-open, a trial request is under way: others fail fast.
-    trial: bool,
-}
 
 pub struct HttpSource {
     name: String,
     template: String,
     headers: Vec<(String, HeaderValue)>,
     timeout: Duration,
-    ttl: Option<Duration>,
     client: reqwest::Client,
-    /// Never held across an `.await`.
-    state: Mutex<State>,
-    requests: std::sync::atomic::AtomicUsize,
+    guard: Arc<Guard>,
 }
 
 impl std::fmt::Debug for HttpSource {
@@ -108,10 +79,8 @@ impl HttpSource {
             template: def.location.clone(),
             headers: def.headers.clone(),
             timeout: def.timeout.unwrap_or(DEFAULT_TIMEOUT),
-            ttl: def.cache,
             client,
-            state: Mutex::new(State::default()),
-            requests: std::sync::atomic::AtomicUsize::new(0),
+            guard: Arc::new(Guard::new(def.cache)),
         }
     }
 
@@ -121,12 +90,7 @@ impl HttpSource {
 
     /// Requests sent so far (cache hits and shared lookups send none).
     pub fn requests_sent(&self) -> usize {
-        self.requests.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        // A panic while holding the lock leaves plain data: keep using it.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.guard.requests_sent()
     }
 
     /// Looks a call up, answering by `deadline` at the latest.
@@ -135,82 +99,25 @@ impl HttpSource {
             // No caller number (or other field) to ask about: nothing to find.
             return Answer::NotFound;
         };
-        let mut rx = {
-            let mut state = self.state();
-            let now = Instant::now();
-            if let Some((at, answer)) = state.cache.get(&url) {
-                if self.ttl.is_some_and(|ttl| now.duration_since(*at) < ttl) {
-                    return answer.clone();
-                }
-                state.cache.remove(&url);
-            }
-            match state.inflight.get(&url) {
-                // Someone is asking already: wait for that answer.
-                Some(rx) => rx.clone(),
-                None => {
-                    if let Some(until) = state.open_until {
-                        if now < until || state.trial {
-                            return Answer::Failed("circuit open".into());
-                        }
-                        // Half-open: this request is the trial.
-                        state.trial = true;
-                    }
-                    let (tx, rx) = watch::channel(None);
-                    state.inflight.insert(url.clone(), rx.clone());
-                    let source = Arc::clone(self);
-                    tokio::spawn(async move {
-                        // The request runs to its own timeout even if every caller gives up,
-                        // so that a hanging CRM is counted and opens the breaker.
-                        let answer = source.fetch(&url).await;
-                        source.record(&url, &answer);
-                        let _ = tx.send(Some(answer));
-                    });
-                    rx
-                }
-            }
-        };
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(remaining, rx.wait_for(Option::is_some)).await {
-            Ok(Ok(answer)) => answer.clone().unwrap_or(Answer::Failed("no answer".into())),
-            Ok(Err(_)) => Answer::Failed("no answer".into()),
-            Err(_) => Answer::Failed("timeout".into()),
-        }
-    }
-
-    /// Remembers an answer: in the cache (found or not found), and in the breaker.
-    fn record(&self, url: &str, answer: &Answer) {
-        let mut state = self.state();
-        state.inflight.remove(url);
-        state.trial = false;
-        match answer {
-            Answer::Failed(_) => {
-                state.failures += 1;
-                if state.failures >= BREAKER_FAILURES {
-                    state.open_until = Some(Instant::now() + BREAKER_OPEN_FOR);
-                }
-            }
-            Answer::Found(_) | Answer::NotFound => {
-                state.failures = 0;
-                state.open_until = None;
-                if self.ttl.is_some() {
-                    state
-                        .cache
-                        .insert(url.to_string(), (Instant::now(), answer.clone()));
-                }
-            }
-        }
+        let source = Arc::clone(self);
+        let key = url.clone();
+        self.guard
+            .lookup(
+                key,
+                deadline,
+                move || async move { source.fetch(&url).await },
+            )
+            .await
     }
 
     async fn fetch(&self, url: &str) -> Answer {
-        self.requests
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut request = self.client.get(url).timeout(self.timeout);
         for (name, value) in &self.headers {
             let value = match value {
                 HeaderValue::Literal(v) => v.clone(),
                 HeaderValue::Env(var) => match std::env::var(var) {
                     Ok(v) => v,
-                    // The secret is not set: ask without it, and say which variable is missing.
+                    // The secret is not set: do not ask, and say which variable is missing.
                     Err(_) => {
                         return Answer::Failed(format!("environment variable `{var}` is not set"));
                     }

@@ -1,0 +1,141 @@
+//! What every remote source shares: a cache (also of "not found"), one request for concurrent
+//! lookups of the same key, and a circuit breaker that stops asking a failing source for a
+//! while. Lookups end at the caller's deadline; the request itself runs on to its timeout.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+/// Failures in a row that open the breaker, and how long it stays open.
+const BREAKER_FAILURES: u32 = 5;
+const BREAKER_OPEN_FOR: Duration = Duration::from_secs(30);
+
+/// What a lookup found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Found(Arc<serde_json::Map<String, serde_json::Value>>),
+    /// The source knows no such caller: every fact missing, nothing wrong.
+    NotFound,
+    /// The lookup failed; the reason goes into the decision's `degraded`.
+    Failed(String),
+}
+
+#[derive(Default)]
+struct State {
+    cache: HashMap<String, (Instant, Answer)>,
+    inflight: HashMap<String, watch::Receiver<Option<Answer>>>,
+    failures: u32,
+    open_until: Option<Instant>,
+    /// While half-open, a trial request is under way: others fail fast.
+    trial: bool,
+}
+
+#[derive(Default)]
+pub struct Guard {
+    ttl: Option<Duration>,
+    /// Never held across an `.await`.
+    state: Mutex<State>,
+    requests: std::sync::atomic::AtomicUsize,
+}
+
+impl Guard {
+    pub fn new(ttl: Option<Duration>) -> Guard {
+        Guard {
+            ttl,
+            ..Guard::default()
+        }
+    }
+
+    /// Requests sent so far (cache hits and shared lookups send none).
+    pub fn requests_sent(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data: keep using it.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The answer for `key`: from the cache, from a request under way, or from `fetch`,
+    /// run once on its own task, by `deadline` at the latest.
+    pub async fn lookup<Fut>(
+        self: &Arc<Self>,
+        key: String,
+        deadline: Instant,
+        fetch: impl FnOnce() -> Fut,
+    ) -> Answer
+    where
+        Fut: Future<Output = Answer> + Send + 'static,
+    {
+        let mut rx = {
+            let mut state = self.state();
+            let now = Instant::now();
+            if let Some((at, answer)) = state.cache.get(&key) {
+                if self.ttl.is_some_and(|ttl| now.duration_since(*at) < ttl) {
+                    return answer.clone();
+                }
+                state.cache.remove(&key);
+            }
+            match state.inflight.get(&key) {
+                // Someone is asking already: wait for that answer.
+                Some(rx) => rx.clone(),
+                None => {
+                    if let Some(until) = state.open_until {
+                        if now < until || state.trial {
+                            return Answer::Failed("circuit open".into());
+                        }
+                        // Half-open: this request is the trial.
+                        state.trial = true;
+                    }
+                    let (tx, rx) = watch::channel(None);
+                    state.inflight.insert(key.clone(), rx.clone());
+                    self.requests
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let guard = Arc::clone(self);
+                    let request = fetch();
+                    tokio::spawn(async move {
+                        // The request runs to its own timeout even if every caller gives up,
+                        // so that a hanging source is counted and opens the breaker.
+                        let answer = request.await;
+                        guard.record(&key, &answer);
+                        let _ = tx.send(Some(answer));
+                    });
+                    rx
+                }
+            }
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(remaining, rx.wait_for(Option::is_some)).await {
+            Ok(Ok(answer)) => answer.clone().unwrap_or(Answer::Failed("no answer".into())),
+            Ok(Err(_)) => Answer::Failed("no answer".into()),
+            Err(_) => Answer::Failed("timeout".into()),
+        }
+    }
+
+    /// Remembers an answer: in the cache (found or not found), and in the breaker.
+    fn record(&self, key: &str, answer: &Answer) {
+        let mut state = self.state();
+        state.inflight.remove(key);
+        state.trial = false;
+        match answer {
+            Answer::Failed(_) => {
+                state.failures += 1;
+                if state.failures >= BREAKER_FAILURES {
+                    state.open_until = Some(Instant::now() + BREAKER_OPEN_FOR);
+                }
+            }
+            Answer::Found(_) | Answer::NotFound => {
+                state.failures = 0;
+                state.open_until = None;
+                if self.ttl.is_some() {
+                    state
+                        .cache
+                        .insert(key.to_string(), (Instant::now(), answer.clone()));
+                }
+            }
+        }
+    }
+}
