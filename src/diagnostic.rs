@@ -220,7 +220,15 @@ pub enum Kind {
         line: Option<usize>,
         message: String,
     },
+    SourceQuery {
+        source: String,
+        message: String,
+    },
     // warnings
+    SourceUnreachable {
+        source: String,
+        message: String,
+    },
     DuplicateDataKey {
         path: String,
         line: usize,
@@ -260,7 +268,8 @@ impl Kind {
             Kind::Unused { .. }
             | Kind::UnreadSource { .. }
             | Kind::Unreachable { .. }
-            | Kind::DuplicateDataKey { .. } => Severity::Warning,
+            | Kind::DuplicateDataKey { .. }
+            | Kind::SourceUnreachable { .. } => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -303,6 +312,8 @@ impl Kind {
             Kind::SettingNotAllowed { .. } | Kind::DuplicateSetting { .. } => "invalid-setting",
             Kind::BadPlaceholder { .. } => "invalid-placeholder",
             Kind::DataFile { .. } => "data-file",
+            Kind::SourceQuery { .. } => "source-query",
+            Kind::SourceUnreachable { .. } => "source-unreachable",
             Kind::DuplicateDataKey { .. } => "duplicate-data-key",
             Kind::Unused { .. } => "unused",
             Kind::UnreadSource { .. } => "unread-source",
@@ -420,6 +431,10 @@ impl Kind {
                 Some("routec reads the file with the policy: fix it, and the policy reloads".into())
             }
             Kind::DuplicateDataKey { .. } => Some("the first row is used".into()),
+            Kind::SourceUnreachable { .. } => Some(
+                "its query is checked when the database can be reached; lookups will say if it fails"
+                    .into(),
+            ),
             _ => None,
         }
     }
@@ -531,6 +546,10 @@ impl fmt::Display for Kind {
                 message,
             } => write!(f, "`{path}` line {line}: {message}"),
             Kind::DataFile { path, message, .. } => write!(f, "`{path}`: {message}"),
+            Kind::SourceQuery { source, message } => write!(f, "source `{source}`: {message}"),
+            Kind::SourceUnreachable { source, message } => {
+                write!(f, "source `{source}` could not be checked: {message}")
+            }
             Kind::DuplicateDataKey {
                 path,
                 line,

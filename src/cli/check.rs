@@ -25,11 +25,8 @@ pub fn run(paths: &[PathBuf], format: Format, deny_warnings: bool) -> ExitCode {
                 continue;
             }
         };
-        let (policy, mut diagnostics) = routec::load(&files);
-        // The data files a policy reads are checked with it.
-        if let Some(policy) = &policy {
-            diagnostics.extend(routec::sources::load_files(&policy.checked).1);
-        }
+        // The data files and databases a policy reads are checked with it.
+        let (_, diagnostics, _) = super::load_with_sources(&files);
         for d in diagnostics.sorted() {
             match d.severity() {
                 Severity::Error => errors += 1,

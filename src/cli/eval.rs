@@ -10,7 +10,7 @@ use super::{EXIT_USAGE, load_policy, read_document};
 const LOOKUP_DEADLINE: std::time::Duration = std::time::Duration::from_millis(1000);
 
 pub fn run(policy_path: &Path, input: &Path, explain: bool, offline: bool) -> ExitCode {
-    let (policy, data) = match load_policy(policy_path) {
+    let (policy, lookups) = match load_policy(policy_path) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -42,11 +42,7 @@ pub fn run(policy_path: &Path, input: &Path, explain: bool, offline: bool) -> Ex
     // Facts the case does not give are looked up, unless offline, within the deadline a
     // server would have.
     if !offline {
-        let lookups = routec::sources::Lookups::new(&policy.checked, data);
-        let runtime = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
+        let runtime = match super::runtime() {
             Ok(r) => r,
             Err(e) => {
                 let _ = writeln!(stderr.lock(), "error: cannot start the lookups: {e}");

@@ -8,10 +8,12 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
+use routec::check::model::SourceKind;
 use routec::compile::Policy;
 use routec::diagnostic;
+use routec::diagnostic::Diagnostics;
 use routec::source::SourceFiles;
-use routec::sources::SourceData;
+use routec::sources::Lookups;
 
 /// Exit codes: 0 clean, 1 errors in a policy (or failed tests), 2 usage or I/O problems.
 pub const EXIT_ERRORS: u8 = 1;
@@ -27,31 +29,56 @@ pub fn color_on_stderr() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// Loads a policy and its data files for `eval` and `test`: errors are printed and end the
-/// command (exit 1; 2 if the policy cannot be read); warnings are printed and do not.
-pub fn load_policy(path: &Path) -> Result<(Policy, SourceData), ExitCode> {
+/// Loads a policy, its data files and its sources for `eval` and `test`: errors are printed
+/// and end the command (exit 1; 2 if the policy cannot be read); warnings are printed and do
+/// not.
+pub fn load_policy(path: &Path) -> Result<(Policy, Lookups), ExitCode> {
     let stderr = std::io::stderr();
     let files = SourceFiles::load(path).map_err(|e| {
         let _ = writeln!(stderr.lock(), "error: {e}");
         ExitCode::from(EXIT_USAGE)
     })?;
-    let (policy, mut diagnostics) = routec::load(&files);
-    let data = policy.as_ref().map(|p| {
-        let (data, more) = routec::sources::load_files(&p.checked);
-        diagnostics.extend(more);
-        data
-    });
+    let (policy, diagnostics, lookups) = load_with_sources(&files);
     let color = color_on_stderr();
     for d in diagnostics.sorted() {
         let _ = write!(stderr.lock(), "{}", diagnostic::render(&files, d, color));
     }
-    match (policy, data) {
-        (Some(mut policy), Some(data)) if !diagnostics.has_errors() => {
-            policy.attach_data(&data.map_entries, &data.closed_days);
-            Ok((policy, data))
-        }
+    match (policy, lookups) {
+        (Some(policy), Some(lookups)) if !diagnostics.has_errors() => Ok((policy, lookups)),
         _ => Err(ExitCode::from(EXIT_ERRORS)),
     }
+}
+
+/// Parses, checks and compiles a policy, reads its data files, and checks its SQL sources'
+/// queries where their databases can be reached.
+pub fn load_with_sources(files: &SourceFiles) -> (Option<Policy>, Diagnostics, Option<Lookups>) {
+    let (policy, mut diagnostics) = routec::load(files);
+    let Some(mut policy) = policy else {
+        return (None, diagnostics, None);
+    };
+    let (data, more) = routec::sources::load_files(&policy.checked);
+    diagnostics.extend(more);
+    policy.attach_data(&data.map_entries, &data.closed_days);
+    let lookups = Lookups::new(&policy.checked, data);
+    let has_sql = policy
+        .checked
+        .sources
+        .iter()
+        .any(|s| matches!(s.kind, SourceKind::Sql | SourceKind::Sqlite));
+    if has_sql {
+        match runtime() {
+            Ok(rt) => diagnostics.extend(rt.block_on(lookups.verify(&policy.checked))),
+            Err(e) => eprintln!("error: cannot check the SQL sources: {e}"),
+        }
+    }
+    (Some(policy), diagnostics, Some(lookups))
+}
+
+/// A runtime for the lookups of one command.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 /// Reads a JSON or YAML file (by its extension) as a JSON value.

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use routec::compile::Policy;
 use routec::eval::Decision;
-use routec::sources::SourceData;
+use routec::sources::Lookups;
 use serde_json::Value as J;
 
 use super::{EXIT_ERRORS, EXIT_USAGE, load_policy, read_document};
@@ -20,7 +20,7 @@ pub fn run(files: &[PathBuf]) -> ExitCode {
     let mut passed = 0usize;
     let mut failed = 0usize;
     let mut broken = false;
-    let mut policies: HashMap<PathBuf, Option<(Policy, SourceData)>> = HashMap::new();
+    let mut policies: HashMap<PathBuf, Option<(Policy, Lookups)>> = HashMap::new();
     for file in files {
         match run_file(file, &mut policies, &mut passed, &mut failed) {
             Ok(()) => {}
@@ -44,7 +44,7 @@ pub fn run(files: &[PathBuf]) -> ExitCode {
 /// the file's directory and a relative path is relative to it.
 fn run_file(
     file: &Path,
-    policies: &mut HashMap<PathBuf, Option<(Policy, SourceData)>>,
+    policies: &mut HashMap<PathBuf, Option<(Policy, Lookups)>>,
     passed: &mut usize,
     failed: &mut usize,
 ) -> Result<(), String> {

@@ -1,9 +1,10 @@
 //! Sources: loads the data files a policy reads (fact tables in CSV, JSON or YAML; prefix
-//! maps; holiday lists) and looks a call's facts up in them and in HTTP sources, within a
-//! deadline. Database sources are not read yet: their facts are missing.
+//! maps; holiday lists) and looks a call's facts up in them, in HTTP sources and in SQL
+//! databases, all within the call's deadline.
 
 mod guard;
 pub mod http;
+pub mod sql;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -12,6 +13,7 @@ use std::time::Instant;
 
 pub use guard::Answer;
 use http::HttpSource;
+use sql::{SqlSource, Verified};
 
 use serde_json::Value as J;
 
@@ -379,6 +381,8 @@ pub struct Lookups {
     pub data: SourceData,
     /// By source index; `None` for sources that are not HTTP.
     http: Vec<Option<Arc<HttpSource>>>,
+    /// By source index; `None` for sources that are not SQL.
+    sql: Vec<Option<Arc<SqlSource>>>,
 }
 
 /// An HTTP client using rustls with the `ring` provider.
@@ -405,7 +409,59 @@ impl Lookups {
                 _ => None,
             })
             .collect();
-        Lookups { data, http }
+        let sql = policy
+            .sources
+            .iter()
+            .map(|s| match s.kind {
+                SourceKind::Sql | SourceKind::Sqlite => {
+                    Some(Arc::new(SqlSource::new(s, &policy.base_dir)))
+                }
+                _ => None,
+            })
+            .collect();
+        Lookups { data, http, sql }
+    }
+
+    /// Checks each SQL source's query against the facts it feeds, where the database can be
+    /// reached: a missing column or a wrong type is an error; an unreachable database a warning.
+    pub async fn verify(&self, policy: &CheckedPolicy) -> Diagnostics {
+        let mut diagnostics = Diagnostics::default();
+        for (id, source) in self.sql.iter().enumerate() {
+            let Some(source) = source else { continue };
+            let fields: Vec<(String, crate::check::model::Type)> = policy
+                .facts
+                .iter()
+                .filter(|g| g.source == id)
+                .flat_map(|g| g.fields.iter().map(|f| (f.name.clone(), f.ty)))
+                .collect();
+            let def = &policy.sources[id];
+            match source.verify(&fields).await {
+                Verified::Ok => {}
+                Verified::Problems(problems) => {
+                    for message in problems {
+                        diagnostics.push(Diagnostic::new(
+                            Kind::SourceQuery {
+                                source: def.name.clone(),
+                                message,
+                            },
+                            def.span,
+                        ));
+                    }
+                }
+                Verified::Unreachable(message) => diagnostics.push(Diagnostic::new(
+                    Kind::SourceUnreachable {
+                        source: def.name.clone(),
+                        message,
+                    },
+                    def.span,
+                )),
+            }
+        }
+        diagnostics
+    }
+
+    pub fn sql_source(&self, source: usize) -> Option<&Arc<SqlSource>> {
+        self.sql.get(source)?.as_ref()
     }
 
     pub fn http_source(&self, source: usize) -> Option<&Arc<HttpSource>> {
@@ -430,17 +486,18 @@ impl Lookups {
             .enumerate()
             .filter(|(id, _)| !given.get(*id).copied().unwrap_or(false))
             .map(|(_, g)| g.source)
-            .filter(|&s| self.http_source(s).is_some())
+            .filter(|&s| self.http_source(s).is_some() || self.sql_source(s).is_some())
             .collect();
         wanted.sort_unstable();
         wanted.dedup();
         let mut tasks = tokio::task::JoinSet::new();
         for source in wanted {
-            let Some(http) = self.http_source(source).cloned() else {
-                continue;
-            };
             let call = call.clone();
-            tasks.spawn(async move { (source, http.lookup(&call, deadline).await) });
+            if let Some(http) = self.http_source(source).cloned() {
+                tasks.spawn(async move { (source, http.lookup(&call, deadline).await) });
+            } else if let Some(sql) = self.sql_source(source).cloned() {
+                tasks.spawn(async move { (source, sql.lookup(&call, deadline).await) });
+            }
         }
         while let Some(done) = tasks.join_next().await {
             let Ok((source, answer)) = done else { continue };

@@ -10,4 +10,5 @@ mod hostile_input;
 mod http_sources;
 mod policies;
 mod semantics;
+mod sql_sources;
 mod test;
