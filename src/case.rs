@@ -197,7 +197,8 @@ fn read_facts(policy: &CheckedPolicy, v: &J, path: &str, case: &mut Case) -> Res
                 ));
             }
         }
-        case.facts.set_group_from_json(policy, id, fields, "input");
+        case.facts
+            .set_group_from_json(policy, id, fields, || "input".into());
     }
     Ok(())
 }

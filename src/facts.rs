@@ -46,7 +46,7 @@ impl Facts {
         policy: &CheckedPolicy,
         group: FactsId,
         object: &serde_json::Map<String, serde_json::Value>,
-        origin: &str,
+        origin: impl Fn() -> String,
     ) {
         let def = &policy.facts[group];
         let mut values = Vec::with_capacity(def.fields.len());
@@ -58,7 +58,8 @@ impl Facts {
                     let read = read_value(policy, field.ty, v);
                     if read.is_none() {
                         self.degraded.push(format!(
-                            "{origin}: `{}.{}` is not a {}",
+                            "{}: `{}.{}` is not a {}",
+                            origin(),
                             def.name,
                             field.name,
                             type_noun(policy, field.ty)

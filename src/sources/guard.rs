@@ -59,6 +59,14 @@ impl Guard {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The cached answer for `key`, if it is fresh: no waiting, no task.
+    pub fn cached(&self, key: &str) -> Option<Answer> {
+        let ttl = self.ttl?;
+        let state = self.state();
+        let (at, answer) = state.cache.get(key)?;
+        (at.elapsed() < ttl).then(|| answer.clone())
+    }
+
     /// The answer for `key`: from the cache, from a request under way, or from `fetch`,
     /// run once on its own task, by `deadline` at the latest.
     pub async fn lookup<Fut>(

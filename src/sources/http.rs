@@ -93,6 +93,14 @@ impl HttpSource {
         self.guard.requests_sent()
     }
 
+    /// The cached answer for a call, if there is a fresh one.
+    pub fn cached(&self, call: &Call) -> Option<Answer> {
+        match render_url(&self.template, call) {
+            Some(url) => self.guard.cached(&url),
+            None => Some(Answer::NotFound),
+        }
+    }
+
     /// Looks a call up, answering by `deadline` at the latest.
     pub async fn lookup(self: &Arc<Self>, call: &Call, deadline: Instant) -> Answer {
         let Some(url) = render_url(&self.template, call) else {

@@ -368,8 +368,8 @@ pub fn lookup_files(
             continue;
         };
         if let Some(row) = table.get(&from.value) {
-            let origin = format!("source {}", policy.sources[group.source].name);
-            facts.set_group_from_json(policy, id, row, &origin);
+            let name = &policy.sources[group.source].name;
+            facts.set_group_from_json(policy, id, row, || format!("source {name}"));
         }
     }
 }
@@ -490,8 +490,19 @@ impl Lookups {
             .collect();
         wanted.sort_unstable();
         wanted.dedup();
+        // Cached answers are used at once; only misses are asked, all at the same time.
+        let mut answers: Vec<(usize, Answer)> = Vec::with_capacity(wanted.len());
         let mut tasks = tokio::task::JoinSet::new();
         for source in wanted {
+            let cached = match (self.http_source(source), self.sql_source(source)) {
+                (Some(http), _) => http.cached(call),
+                (_, Some(sql)) => sql.cached(call),
+                _ => continue,
+            };
+            if let Some(answer) = cached {
+                answers.push((source, answer));
+                continue;
+            }
             let call = call.clone();
             if let Some(http) = self.http_source(source).cloned() {
                 tasks.spawn(async move { (source, http.lookup(&call, deadline).await) });
@@ -500,18 +511,19 @@ impl Lookups {
             }
         }
         while let Some(done) = tasks.join_next().await {
-            let Ok((source, answer)) = done else { continue };
+            if let Ok(answer) = done {
+                answers.push(answer);
+            }
+        }
+        for (source, answer) in answers {
             let name = &policy.sources[source].name;
             match answer {
                 Answer::Found(object) => {
                     for (id, group) in policy.facts.iter().enumerate() {
                         if group.source == source && !given.get(id).copied().unwrap_or(false) {
-                            facts.set_group_from_json(
-                                policy,
-                                id,
-                                &object,
-                                &format!("source {name}"),
-                            );
+                            facts.set_group_from_json(policy, id, &object, || {
+                                format!("source {name}")
+                            });
                         }
                     }
                 }

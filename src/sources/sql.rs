@@ -93,6 +93,14 @@ impl SqlSource {
         self.guard.requests_sent()
     }
 
+    /// The cached answer for a call, if there is a fresh one.
+    pub fn cached(&self, call: &Call) -> Option<Answer> {
+        match &call.from {
+            Some(from) => self.guard.cached(&from.value),
+            None => Some(Answer::NotFound),
+        }
+    }
+
     /// Looks a call up by its caller's number, answering by `deadline` at the latest.
     pub async fn lookup(self: &Arc<Self>, call: &Call, deadline: Instant) -> Answer {
         let Some(from) = &call.from else {
