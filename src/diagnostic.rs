@@ -1,6 +1,7 @@
 //! Diagnostics: errors and warnings as data (a `Kind` and a span), rendered by miette or as JSON.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::source::{SourceFiles, Span};
 
@@ -655,7 +656,7 @@ struct Report {
     code: Option<String>,
     severity: miette::Severity,
     help: Option<String>,
-    source: miette::NamedSource<String>,
+    source: miette::NamedSource<Arc<str>>,
     labels: Vec<miette::LabeledSpan>,
     related: Vec<Report>,
 }
@@ -713,7 +714,7 @@ fn source_span(span: Span) -> miette::SourceSpan {
     (span.start as usize, span.len()).into()
 }
 
-fn named_source(files: &SourceFiles, span: Span) -> miette::NamedSource<String> {
+fn named_source(files: &SourceFiles, span: Span) -> miette::NamedSource<Arc<str>> {
     let file = files.get(span.file);
     miette::NamedSource::new(file.path.display().to_string(), file.text.clone())
         .with_language("route")

@@ -1,6 +1,7 @@
 //! Reads a policy (one `.route` file or a directory of them) into a map of source files.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Index of a file in [`SourceFiles`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -45,7 +46,8 @@ impl Span {
 #[derive(Debug, Clone)]
 pub struct SourceFile {
     pub path: PathBuf,
-    pub text: String,
+    /// Shared, so that each rendered diagnostic does not copy the whole file.
+    pub text: Arc<str>,
     /// Byte offset of the first byte that is not UTF-8, if any; `text` is then a lossy copy.
     pub invalid_utf8_at: Option<usize>,
     line_starts: Vec<usize>,
@@ -68,7 +70,7 @@ impl SourceFile {
             .collect();
         SourceFile {
             path: path.into(),
-            text,
+            text: text.into(),
             invalid_utf8_at,
             line_starts,
         }

@@ -73,7 +73,7 @@ fn parse_file(id: FileId, file: &SourceFile, items: &mut Vec<Item>, diags: &mut 
         ));
         return;
     }
-    let text = file.text.as_str();
+    let text: &str = &file.text;
     if let Some(at) = too_deep(text) {
         let end = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
         diags.push(Diagnostic::new(
