@@ -1,7 +1,10 @@
 //! Facts for one call: typed values per facts group, as sources produce them and eval reads them.
 
-use crate::check::model::{CheckedPolicy, FactsId, Type};
+use std::sync::Arc;
+
+use crate::check::model::{CheckedPolicy, EnumDef, FactsGroup, FactsId, SourceId, Type};
 use crate::exotel::PhoneValue;
+use crate::phone::Country;
 
 /// One looked-up value, of its field's declared type.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -17,11 +20,14 @@ pub enum FactValue {
     Agent(String),
 }
 
+/// One facts group's values, in field order; shared, so a cached answer is not copied.
+pub type GroupValues = Arc<[Option<FactValue>]>;
+
 /// The facts of one call: for each facts group, its field values, or `None` when the group
 /// was not looked up or the caller is unknown (every fact of it missing).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {
-    pub groups: Vec<Option<Vec<Option<FactValue>>>>,
+    pub groups: Vec<Option<GroupValues>>,
     /// Why facts are missing that should not be (`source crm: timeout`).
     pub degraded: Vec<String>,
 }
@@ -48,29 +54,92 @@ impl Facts {
         object: &serde_json::Map<String, serde_json::Value>,
         origin: impl Fn() -> String,
     ) {
-        let def = &policy.facts[group];
-        let mut values = Vec::with_capacity(def.fields.len());
-        for field in &def.fields {
-            let raw = lookup(object, &field.name);
-            let value = match raw {
-                None | Some(serde_json::Value::Null) => None,
-                Some(v) => {
-                    let read = read_value(policy, field.ty, v);
-                    if read.is_none() {
-                        self.degraded.push(format!(
-                            "{}: `{}.{}` is not a {}",
-                            origin(),
-                            def.name,
-                            field.name,
-                            type_noun(policy, field.ty)
-                        ));
-                    }
-                    read
-                }
-            };
-            values.push(value);
+        let (values, wrong) =
+            read_group(&policy.enums, policy.country, &policy.facts[group], object);
+        for reason in wrong {
+            self.degraded.push(format!("{}: {reason}", origin()));
         }
         self.groups[group] = Some(values);
+    }
+}
+
+/// Reads one group from a JSON object: its values, and a reason for each value of the wrong
+/// type (left missing).
+fn read_group(
+    enums: &[EnumDef],
+    country: &Country,
+    def: &FactsGroup,
+    object: &serde_json::Map<String, serde_json::Value>,
+) -> (GroupValues, Vec<String>) {
+    let mut wrong = Vec::new();
+    let values = def
+        .fields
+        .iter()
+        .map(|field| match lookup(object, &field.name) {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v) => {
+                let read = read_typed(enums, country, field.ty, v);
+                if read.is_none() {
+                    wrong.push(format!(
+                        "`{}.{}` is not a {}",
+                        def.name,
+                        field.name,
+                        noun(enums, field.ty)
+                    ));
+                }
+                read
+            }
+        })
+        .collect();
+    (values, wrong)
+}
+
+/// Reads the JSON answers of one source into the typed facts of every group it feeds, once,
+/// when the answer arrives: cached answers are then shared as they are.
+#[derive(Debug, Clone)]
+pub struct FactReader {
+    origin: String,
+    enums: Vec<EnumDef>,
+    country: &'static Country,
+    groups: Vec<(FactsId, FactsGroup)>,
+}
+
+/// The facts one answer gives, by group, each with why some of its values are missing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadFacts {
+    pub groups: Vec<(FactsId, GroupValues, Vec<String>)>,
+}
+
+impl FactReader {
+    pub fn new(policy: &CheckedPolicy, source: SourceId) -> FactReader {
+        FactReader {
+            origin: format!("source {}", policy.sources[source].name),
+            enums: policy.enums.clone(),
+            country: policy.country,
+            groups: policy
+                .facts
+                .iter()
+                .enumerate()
+                .filter(|(_, g)| g.source == source)
+                .map(|(id, g)| (id, g.clone()))
+                .collect(),
+        }
+    }
+
+    pub fn read(&self, object: &serde_json::Map<String, serde_json::Value>) -> ReadFacts {
+        let groups = self
+            .groups
+            .iter()
+            .map(|(id, def)| {
+                let (values, wrong) = read_group(&self.enums, self.country, def, object);
+                let degraded = wrong
+                    .into_iter()
+                    .map(|w| format!("{}: {w}", self.origin))
+                    .collect();
+                (*id, values, degraded)
+            })
+            .collect();
+        ReadFacts { groups }
     }
 }
 
@@ -90,19 +159,32 @@ fn lookup<'a>(
 }
 
 pub fn type_noun(policy: &CheckedPolicy, ty: Type) -> String {
+    noun(&policy.enums, ty)
+}
+
+fn noun(enums: &[EnumDef], ty: Type) -> String {
     match ty {
         Type::String => "string".into(),
         Type::Number => "number".into(),
         Type::Bool => "bool".into(),
         Type::Phone => "phone number".into(),
         Type::Agent => "agent".into(),
-        Type::Enum(e) => format!("`{}`", policy.enums[e].name),
+        Type::Enum(e) => format!("`{}`", enums[e].name),
     }
 }
 
 /// Reads a JSON value as a value of `ty`; `None` when it is not one. Text is accepted for
 /// numbers and bools too (`"42"`, `"true"`), since CSV files and many CRMs send only text.
 pub fn read_value(policy: &CheckedPolicy, ty: Type, v: &serde_json::Value) -> Option<FactValue> {
+    read_typed(&policy.enums, policy.country, ty, v)
+}
+
+fn read_typed(
+    enums: &[EnumDef],
+    country: &Country,
+    ty: Type,
+    v: &serde_json::Value,
+) -> Option<FactValue> {
     use serde_json::Value as J;
     match (ty, v) {
         (Type::String, J::String(s)) => Some(FactValue::Str(s.clone())),
@@ -121,16 +203,15 @@ pub fn read_value(policy: &CheckedPolicy, ty: Type, v: &serde_json::Value) -> Op
             "false" | "no" | "0" => Some(FactValue::Bool(false)),
             _ => None,
         },
-        (Type::Enum(e), J::String(s)) => policy.enums[e]
+        (Type::Enum(e), J::String(s)) => enums[e]
             .variants
             .iter()
             .position(|v| v == s.trim())
             .map(|i| FactValue::Enum(i as u32)),
-        (Type::Phone, J::String(s)) => Some(FactValue::Phone(PhoneValue::read(s, policy.country))),
-        (Type::Phone, J::Number(n)) => Some(FactValue::Phone(PhoneValue::read(
-            &n.to_string(),
-            policy.country,
-        ))),
+        (Type::Phone, J::String(s)) => Some(FactValue::Phone(PhoneValue::read(s, country))),
+        (Type::Phone, J::Number(n)) => {
+            Some(FactValue::Phone(PhoneValue::read(&n.to_string(), country)))
+        }
         (Type::Agent, J::String(s)) if !s.trim().is_empty() => {
             Some(FactValue::Agent(s.trim().to_string()))
         }

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use crate::facts::ReadFacts;
+
 /// Failures in a row that open the breaker, and how long it stays open.
 const BREAKER_FAILURES: u32 = 5;
 const BREAKER_OPEN_FOR: Duration = Duration::from_secs(30);
@@ -16,7 +18,8 @@ const BREAKER_OPEN_FOR: Duration = Duration::from_secs(30);
 /// What a lookup found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
-    Found(Arc<serde_json::Map<String, serde_json::Value>>),
+    /// The facts the answer gives, read once when it arrived.
+    Found(Arc<ReadFacts>),
     /// The source knows no such caller: every fact missing, nothing wrong.
     NotFound,
     /// The lookup failed; the reason goes into the decision's `degraded`.

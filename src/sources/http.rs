@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use super::guard::{Answer, Guard};
 use crate::check::model::{CallField, HeaderValue, SourceDef};
 use crate::exotel::Call;
+use crate::facts::FactReader;
 
 /// The timeout of a source that sets none.
 const DEFAULT_TIMEOUT: Duration = Duration::from_millis(800);
@@ -19,6 +20,7 @@ pub struct HttpSource {
     headers: Vec<(String, HeaderValue)>,
     timeout: Duration,
     client: reqwest::Client,
+    reader: FactReader,
     guard: Arc<Guard>,
 }
 
@@ -40,7 +42,12 @@ fn encode(value: &str) -> String {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
                 out.push(b as char)
             }
-            _ => out.push_str(&format!("%{b:02X}")),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                out.push('%');
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 0xF)] as char);
+            }
         }
     }
     out
@@ -73,13 +80,14 @@ pub fn render_url(template: &str, call: &Call) -> Option<String> {
 }
 
 impl HttpSource {
-    pub fn new(def: &SourceDef, client: reqwest::Client) -> HttpSource {
+    pub fn new(def: &SourceDef, client: reqwest::Client, reader: FactReader) -> HttpSource {
         HttpSource {
             name: def.name.clone(),
             template: def.location.clone(),
             headers: def.headers.clone(),
             timeout: def.timeout.unwrap_or(DEFAULT_TIMEOUT),
             client,
+            reader,
             guard: Arc::new(Guard::new(def.cache)),
         }
     }
@@ -159,7 +167,7 @@ impl HttpSource {
             Err(_) => return Answer::Failed("answer cut short".into()),
         };
         match serde_json::from_slice::<serde_json::Value>(&body) {
-            Ok(serde_json::Value::Object(map)) => Answer::Found(Arc::new(map)),
+            Ok(serde_json::Value::Object(map)) => Answer::Found(Arc::new(self.reader.read(&map))),
             Ok(_) => Answer::Failed("answer is not a JSON object".into()),
             Err(_) => Answer::Failed("answer is not valid JSON".into()),
         }

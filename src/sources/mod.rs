@@ -20,7 +20,7 @@ use serde_json::Value as J;
 use crate::check::model::{CheckedPolicy, DataFileRef, MapDef, SourceKind};
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
 use crate::exotel::Call;
-use crate::facts::Facts;
+use crate::facts::{FactReader, Facts};
 use crate::phone::{self, Country};
 
 /// One file source's rows, by key (a phone number's E.164 form, else the key as written).
@@ -402,20 +402,26 @@ impl Lookups {
         let http = policy
             .sources
             .iter()
-            .map(|s| match (&client, s.kind) {
-                (Some(client), SourceKind::Http) => {
-                    Some(Arc::new(HttpSource::new(s, client.clone())))
-                }
+            .enumerate()
+            .map(|(id, s)| match (&client, s.kind) {
+                (Some(client), SourceKind::Http) => Some(Arc::new(HttpSource::new(
+                    s,
+                    client.clone(),
+                    FactReader::new(policy, id),
+                ))),
                 _ => None,
             })
             .collect();
         let sql = policy
             .sources
             .iter()
-            .map(|s| match s.kind {
-                SourceKind::Sql | SourceKind::Sqlite => {
-                    Some(Arc::new(SqlSource::new(s, &policy.base_dir)))
-                }
+            .enumerate()
+            .map(|(id, s)| match s.kind {
+                SourceKind::Sql | SourceKind::Sqlite => Some(Arc::new(SqlSource::new(
+                    s,
+                    &policy.base_dir,
+                    FactReader::new(policy, id),
+                ))),
                 _ => None,
             })
             .collect();
@@ -480,20 +486,19 @@ impl Lookups {
         deadline: Instant,
     ) {
         lookup_files(policy, &self.data, call, facts, given);
-        let mut wanted: Vec<usize> = policy
-            .facts
-            .iter()
-            .enumerate()
-            .filter(|(id, _)| !given.get(*id).copied().unwrap_or(false))
-            .map(|(_, g)| g.source)
-            .filter(|&s| self.http_source(s).is_some() || self.sql_source(s).is_some())
-            .collect();
-        wanted.sort_unstable();
-        wanted.dedup();
-        // Cached answers are used at once; only misses are asked, all at the same time.
-        let mut answers: Vec<(usize, Answer)> = Vec::with_capacity(wanted.len());
+        // Each remote source feeding a group the case does not give is asked once. Cached
+        // answers are used at once; only misses are asked, all at the same time.
+        let mut answers: Vec<(usize, Answer)> = Vec::new();
         let mut tasks = tokio::task::JoinSet::new();
-        for source in wanted {
+        for source in 0..policy.sources.len() {
+            let wanted = policy
+                .facts
+                .iter()
+                .enumerate()
+                .any(|(id, g)| g.source == source && !given.get(id).copied().unwrap_or(false));
+            if !wanted {
+                continue;
+            }
             let cached = match (self.http_source(source), self.sql_source(source)) {
                 (Some(http), _) => http.cached(call),
                 (_, Some(sql)) => sql.cached(call),
@@ -518,12 +523,11 @@ impl Lookups {
         for (source, answer) in answers {
             let name = &policy.sources[source].name;
             match answer {
-                Answer::Found(object) => {
-                    for (id, group) in policy.facts.iter().enumerate() {
-                        if group.source == source && !given.get(id).copied().unwrap_or(false) {
-                            facts.set_group_from_json(policy, id, &object, || {
-                                format!("source {name}")
-                            });
+                Answer::Found(read) => {
+                    for (id, values, degraded) in &read.groups {
+                        if !given.get(*id).copied().unwrap_or(false) {
+                            facts.groups[*id] = Some(Arc::clone(values));
+                            facts.degraded.extend(degraded.iter().cloned());
                         }
                     }
                 }

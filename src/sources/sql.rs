@@ -11,6 +11,7 @@ use serde_json::Value as J;
 use super::guard::{Answer, Guard};
 use crate::check::model::{SourceDef, SourceKind, Type};
 use crate::exotel::Call;
+use crate::facts::FactReader;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_millis(800);
 const POOL_SIZE: usize = 8;
@@ -29,6 +30,7 @@ pub struct SqlSource {
     query: String,
     timeout: Duration,
     backend: Backend,
+    reader: FactReader,
     guard: Arc<Guard>,
 }
 
@@ -71,7 +73,7 @@ fn postgres_pool(location: &str, timeout: Duration) -> Result<deadpool_postgres:
 }
 
 impl SqlSource {
-    pub fn new(def: &SourceDef, base_dir: &Path) -> SqlSource {
+    pub fn new(def: &SourceDef, base_dir: &Path, reader: FactReader) -> SqlSource {
         let timeout = def.timeout.unwrap_or(DEFAULT_TIMEOUT);
         let backend = match def.kind {
             SourceKind::Sqlite => Backend::Sqlite {
@@ -85,6 +87,7 @@ impl SqlSource {
             query: def.query.clone().unwrap_or_default(),
             timeout,
             backend,
+            reader,
             guard: Arc::new(Guard::new(def.cache)),
         }
     }
@@ -136,7 +139,7 @@ impl SqlSource {
             }
         };
         match result {
-            Ok(Some(row)) => Answer::Found(Arc::new(row)),
+            Ok(Some(row)) => Answer::Found(Arc::new(self.reader.read(&row))),
             Ok(None) => Answer::NotFound,
             Err(reason) => Answer::Failed(reason),
         }

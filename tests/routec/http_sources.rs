@@ -61,7 +61,10 @@ fn lookup(
         &c.given,
         Instant::now() + budget,
     ));
-    (c.facts.groups[0].clone(), c.facts.degraded)
+    (
+        c.facts.groups[0].as_deref().map(<[_]>::to_vec),
+        c.facts.degraded,
+    )
 }
 
 fn lookups(policy: &routec::compile::Policy) -> Lookups {
