@@ -9,6 +9,7 @@ pub mod eval;
 pub mod exotel;
 pub mod facts;
 pub mod phone;
+pub mod server;
 pub mod source;
 pub mod sources;
 pub mod state;
@@ -41,4 +42,29 @@ pub fn load(files: &SourceFiles) -> (Option<Policy>, Diagnostics) {
     let (policy, warnings) = compile::compile(checked);
     diagnostics.extend(warnings);
     (Some(policy), diagnostics)
+}
+
+/// A policy ready to serve: compiled, its data files read, its sources ready to ask.
+pub struct Prepared {
+    pub policy: Policy,
+    pub lookups: sources::Lookups,
+}
+
+/// Loads a policy with everything it reads: parses, checks and compiles it, reads its data
+/// files, and checks its SQL sources' queries where their databases can be reached. The
+/// prepared policy is returned only when there are no errors.
+pub async fn prepare(files: &SourceFiles) -> (Option<Prepared>, Diagnostics) {
+    let (policy, mut diagnostics) = load(files);
+    let Some(mut policy) = policy else {
+        return (None, diagnostics);
+    };
+    let (data, more) = sources::load_files(&policy.checked);
+    diagnostics.extend(more);
+    policy.attach_data(&data.map_entries, &data.closed_days);
+    let lookups = sources::Lookups::new(&policy.checked, data);
+    diagnostics.extend(lookups.verify(&policy.checked).await);
+    if diagnostics.has_errors() {
+        return (None, diagnostics);
+    }
+    (Some(Prepared { policy, lookups }), diagnostics)
 }

@@ -46,6 +46,18 @@ enum Command {
         #[arg(long)]
         offline: bool,
     },
+    /// Answer Exotel's Connect and Passthru applets from a policy.
+    Serve {
+        /// The policy: a `.route` file or a directory.
+        #[arg(default_value = "rules")]
+        policy: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// How long each request may wait for data sources, in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        budget_ms: u64,
+    },
     /// Run test cases (YAML files of cases with expectations).
     Test {
         /// Test files.
@@ -75,5 +87,14 @@ fn main() -> ExitCode {
             offline,
         } => cli::eval::run(&policy, &input, explain, offline),
         Command::Test { files } => cli::test::run(&files),
+        Command::Serve {
+            policy,
+            listen,
+            budget_ms,
+        } => cli::serve::run(
+            &policy,
+            &listen,
+            std::time::Duration::from_millis(budget_ms),
+        ),
     }
 }

@@ -26,7 +26,10 @@ pub fn run(paths: &[PathBuf], format: Format, deny_warnings: bool) -> ExitCode {
             }
         };
         // The data files and databases a policy reads are checked with it.
-        let (_, diagnostics, _) = super::load_with_sources(&files);
+        let diagnostics = match super::prepare(&files) {
+            Ok((_, diagnostics)) => diagnostics,
+            Err(code) => return code,
+        };
         for d in diagnostics.sorted() {
             match d.severity() {
                 Severity::Error => errors += 1,

@@ -2,13 +2,14 @@
 
 pub mod check;
 pub mod eval;
+pub mod serve;
 pub mod test;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use routec::check::model::SourceKind;
+use routec::Prepared;
 use routec::compile::Policy;
 use routec::diagnostic;
 use routec::diagnostic::Diagnostics;
@@ -38,40 +39,28 @@ pub fn load_policy(path: &Path) -> Result<(Policy, Lookups), ExitCode> {
         let _ = writeln!(stderr.lock(), "error: {e}");
         ExitCode::from(EXIT_USAGE)
     })?;
-    let (policy, diagnostics, lookups) = load_with_sources(&files);
-    let color = color_on_stderr();
-    for d in diagnostics.sorted() {
-        let _ = write!(stderr.lock(), "{}", diagnostic::render(&files, d, color));
-    }
-    match (policy, lookups) {
-        (Some(policy), Some(lookups)) if !diagnostics.has_errors() => Ok((policy, lookups)),
-        _ => Err(ExitCode::from(EXIT_ERRORS)),
-    }
+    let (prepared, diagnostics) = prepare(&files)?;
+    print_diagnostics(&files, &diagnostics);
+    prepared
+        .map(|p| (p.policy, p.lookups))
+        .ok_or(ExitCode::from(EXIT_ERRORS))
 }
 
-/// Parses, checks and compiles a policy, reads its data files, and checks its SQL sources'
-/// queries where their databases can be reached.
-pub fn load_with_sources(files: &SourceFiles) -> (Option<Policy>, Diagnostics, Option<Lookups>) {
-    let (policy, mut diagnostics) = routec::load(files);
-    let Some(mut policy) = policy else {
-        return (None, diagnostics, None);
-    };
-    let (data, more) = routec::sources::load_files(&policy.checked);
-    diagnostics.extend(more);
-    policy.attach_data(&data.map_entries, &data.closed_days);
-    let lookups = Lookups::new(&policy.checked, data);
-    let has_sql = policy
-        .checked
-        .sources
-        .iter()
-        .any(|s| matches!(s.kind, SourceKind::Sql | SourceKind::Sqlite));
-    if has_sql {
-        match runtime() {
-            Ok(rt) => diagnostics.extend(rt.block_on(lookups.verify(&policy.checked))),
-            Err(e) => eprintln!("error: cannot check the SQL sources: {e}"),
-        }
+/// Prepares a policy on a runtime of its own (for commands that have none).
+pub fn prepare(files: &SourceFiles) -> Result<(Option<Prepared>, Diagnostics), ExitCode> {
+    let rt = runtime().map_err(|e| {
+        eprintln!("error: cannot start the runtime: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })?;
+    Ok(rt.block_on(routec::prepare(files)))
+}
+
+pub fn print_diagnostics(files: &SourceFiles, diagnostics: &Diagnostics) {
+    let stderr = std::io::stderr();
+    let color = color_on_stderr();
+    for d in diagnostics.sorted() {
+        let _ = write!(stderr.lock(), "{}", diagnostic::render(files, d, color));
     }
-    (Some(policy), diagnostics, Some(lookups))
 }
 
 /// A runtime for the lookups of one command.

@@ -110,7 +110,8 @@ pub struct Decision {
 }
 
 impl Decision {
-    pub(super) fn empty() -> Decision {
+    /// A decision that dials no one: the start of every decision, and the last resort.
+    pub fn empty() -> Decision {
         Decision {
             rule: RuleRef::Otherwise,
             target: TargetKind::Queue,

@@ -10,5 +10,6 @@ mod hostile_input;
 mod http_sources;
 mod policies;
 mod semantics;
+mod serve;
 mod sql_sources;
 mod test;

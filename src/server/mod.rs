@@ -1,0 +1,254 @@
+//! Server: a prepared policy in; answers to Exotel's Connect and Passthru applets and the
+//! decision API out, over HTTP (axum). A request uses one policy version from start to end.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::Prepared;
+use crate::eval::Decision;
+use crate::exotel::Call;
+use crate::facts::Facts;
+use crate::state::AgentSnapshot;
+
+/// Largest request body read; Exotel's parameters are a few hundred bytes.
+const MAX_BODY: usize = 64 * 1024;
+/// Most parameters read from one request.
+const MAX_PARAMS: usize = 200;
+
+/// A policy version being served, with when it was loaded.
+pub struct Serving {
+    pub prepared: Prepared,
+    pub loaded_at: jiff::Timestamp,
+}
+
+pub struct AppState {
+    /// `None` until a policy has loaded.
+    pub current: ArcSwapOption<Serving>,
+    /// How long lookups may take before the decision is made without them.
+    pub budget: Duration,
+}
+
+impl AppState {
+    pub fn new(serving: Option<Serving>, budget: Duration) -> AppState {
+        AppState {
+            current: ArcSwapOption::from(serving.map(Arc::new)),
+            budget,
+        }
+    }
+}
+
+pub fn app(state: Arc<AppState>) -> Router {
+    // GET routes answer HEAD too (axum strips the body).
+    Router::new()
+        .route("/exotel/connect", get(connect).post(connect))
+        .route("/exotel/passthru", get(passthru).post(passthru))
+        .route("/v1/decide", get(decide).post(decide))
+        .route("/v1/policy", get(policy_info))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .with_state(state)
+}
+
+/// Exotel's parameters from the query string and a form or JSON body, in that order.
+fn params(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    if let Some(q) = query {
+        out.extend(
+            form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())),
+        );
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if json {
+        if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(body) {
+            for (k, v) in map {
+                let text = match v {
+                    serde_json::Value::String(s) => s,
+                    serde_json::Value::Null => continue,
+                    other => other.to_string(),
+                };
+                out.push((k, text));
+            }
+        }
+    } else if !body.is_empty() {
+        out.extend(form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())));
+    }
+    out.truncate(MAX_PARAMS);
+    out
+}
+
+/// A decision for one request, and the policy version that made it.
+struct Decided {
+    serving: Arc<Serving>,
+    decision: Decision,
+}
+
+/// Decides a request; `None` when no policy has loaded yet.
+async fn decide_request(
+    state: &AppState,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<Decided> {
+    let serving = state.current.load_full()?;
+    let started = Instant::now();
+    let policy = &serving.prepared.policy;
+    let pairs = params(query, headers, body);
+    let call = Call::from_params(
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        policy.checked.country,
+    );
+    let mut facts = Facts::none(&policy.checked);
+    let given = vec![false; policy.checked.facts.len()];
+    let deadline = started + state.budget;
+    serving
+        .prepared
+        .lookups
+        .lookup(&policy.checked, &call, &mut facts, &given, deadline)
+        .await;
+    let agents = AgentSnapshot::fresh(policy.checked.agents.len());
+    let now = jiff::Timestamp::now();
+    // A bug in evaluation must not leave a caller in silence: fall back instead.
+    let decision = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::eval::eval(policy, &call, &facts, now, &agents)
+    }))
+    .unwrap_or_else(|_| fallback_decision());
+    log_decision(&serving, &call, &decision, started.elapsed());
+    Some(Decided { serving, decision })
+}
+
+/// When evaluation itself failed: no number, so Exotel takes its "nobody dialled" branch.
+fn fallback_decision() -> Decision {
+    let mut d = Decision::empty();
+    d.degraded.push("internal error: evaluation failed".into());
+    d
+}
+
+/// One JSON line per decision on stdout: why every call went where it went.
+fn log_decision(serving: &Serving, call: &Call, decision: &Decision, took: Duration) {
+    let checked = &serving.prepared.policy.checked;
+    let line = json!({
+        "call_sid": call.sid,
+        "from": call.from.as_ref().map(|p| &p.value),
+        "policy": checked.name,
+        "rule": decision.rule.name(checked),
+        "target": decision.target.name(),
+        "numbers": decision.numbers,
+        "degraded": decision.degraded,
+        "latency_us": took.as_micros() as u64,
+    });
+    // A closed or full stdout must not take a call down with it: the line is dropped.
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
+/// Exotel's Connect "dynamic URL" answer: the numbers to dial, or none for queue and flow
+/// decisions (Exotel then takes "We didn't dial anyone").
+fn connect_json(decision: Option<&Decision>) -> serde_json::Value {
+    let numbers: &[String] = decision.map_or(&[], |d| d.numbers.as_slice());
+    let parallel = decision.is_some_and(|d| d.parallel);
+    json!({
+        "fetch_after_attempt": false,
+        "destination": { "numbers": numbers },
+        "parallel_ringing": {
+            "activate": parallel,
+            "max_parallel_attempts": if parallel { numbers.len().max(1) } else { 1 },
+        },
+    })
+}
+
+async fn connect(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if body.len() > MAX_BODY {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+    }
+    let decided = decide_request(&state, query.as_deref(), &headers, &body).await;
+    // Always 200 with JSON: Exotel must get an answer whatever happened.
+    axum::Json(connect_json(decided.as_ref().map(|d| &d.decision))).into_response()
+}
+
+async fn passthru(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if body.len() > MAX_BODY {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+    }
+    let branch = query.as_deref().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k.eq_ignore_ascii_case("branch"))
+            .map(|(_, v)| v.into_owned())
+    });
+    let decided = decide_request(&state, query.as_deref(), &headers, &body).await;
+    let takes_branch = match (&decided, branch) {
+        (Some(d), Some(branch)) => {
+            let decision = &d.decision;
+            let rule = decision.rule.name(&d.serving.prepared.policy.checked);
+            decision.flow.as_deref() == Some(branch.as_str())
+                || decision.queue.as_deref() == Some(branch.as_str())
+                || rule == branch
+        }
+        _ => false,
+    };
+    let content = [(header::CONTENT_TYPE, "text/plain")];
+    if takes_branch {
+        (StatusCode::OK, content).into_response()
+    } else {
+        (StatusCode::FOUND, content, [(header::LOCATION, "/")]).into_response()
+    }
+}
+
+async fn decide(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if body.len() > MAX_BODY {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+    }
+    match decide_request(&state, query.as_deref(), &headers, &body).await {
+        Some(d) => axum::Json(d.decision.to_json(&d.serving.prepared.policy)).into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded").into_response(),
+    }
+}
+
+async fn policy_info(State(state): State<Arc<AppState>>) -> Response {
+    match state.current.load_full() {
+        Some(serving) => {
+            let checked = &serving.prepared.policy.checked;
+            axum::Json(json!({
+                "policy": checked.name,
+                "rules": checked.rules.len(),
+                "loaded_at": serving.loaded_at.to_string(),
+            }))
+            .into_response()
+        }
+        None => (StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded").into_response(),
+    }
+}
+
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    if state.current.load().is_some() {
+        "ready".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded").into_response()
+    }
+}

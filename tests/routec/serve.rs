@@ -1,0 +1,268 @@
+//! `routec serve`: handlers through `oneshot`, and the real binary on a real port.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use routec::server::{AppState, Serving, app};
+use tower::ServiceExt;
+
+use crate::crm::{Crm, Reply};
+use crate::test::binary;
+
+const POLICY: &str = r#"
+agent asha "+919800000001"
+agent ravi "+919800000002"
+team TECH [asha, ravi] strategy ring_all
+rule tech: when call.digits == "1" -> team TECH
+rule billing: when call.digits == "2" -> flow "billing"
+rule vip: when call.from == "09901320691" -> agent ravi
+otherwise -> queue general
+"#;
+
+/// The real request of EXOTEL.md, as a query string.
+const EXOTEL_QUERY: &str = "CallSid=9953099079d70b89bbc1aa43ae6d1893&CallFrom=09901320691&CallTo=08069891522&Direction=incoming&Created=Tue,%2003%20Sep%202024%2011:44:54&DialCallDuration=0&StartTime=2024-09-03%2011:44:54&EndTime=1970-01-01%2005:30:00&CallType=call-attempt&DialWhomNumber=&flow_id=11754&tenant_id=1409&From=09901320691&To=08069891522&CurrentTime=2024-09-03%2011:44:59&digits=%228%22";
+
+fn state(policy: &str) -> Arc<AppState> {
+    let files = routec::source::SourceFiles::single("serve.route", policy);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let prepared = rt.block_on(routec::prepare(&files)).0.expect("policy");
+    let serving = Serving {
+        prepared,
+        loaded_at: jiff::Timestamp::now(),
+    };
+    Arc::new(AppState::new(Some(serving), Duration::from_millis(500)))
+}
+
+async fn send(
+    state: Arc<AppState>,
+    request: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let response = app(state).oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}
+
+#[test]
+fn connect_answers_exotels_json_for_get_post_and_head() {
+    let s = state(POLICY);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (status, _, body) = send(
+            Arc::clone(&s),
+            get(&format!("/exotel/connect?{EXOTEL_QUERY}")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            json["destination"]["numbers"],
+            serde_json::json!(["+919800000002"])
+        );
+        assert_eq!(json["fetch_after_attempt"], false);
+
+        let post = Request::post("/exotel/connect")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from("Callfrom=0984501234&digits=%221%22"))
+            .unwrap();
+        let (_, _, body) = send(Arc::clone(&s), post).await;
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            json["destination"]["numbers"],
+            serde_json::json!(["+919800000001", "+919800000002"])
+        );
+        assert_eq!(json["parallel_ringing"]["activate"], true);
+
+        let json_post = Request::post("/exotel/connect")
+            .header("content-type", "application/json")
+            .body(Body::from(r#"{"CallFrom": "0984501234", "digits": 2}"#))
+            .unwrap();
+        let (_, _, body) = send(Arc::clone(&s), json_post).await;
+        assert!(
+            body.contains("\"numbers\":[]"),
+            "a flow decision dials no one: {body}"
+        );
+
+        let head = Request::head(format!("/exotel/connect?{EXOTEL_QUERY}"))
+            .body(Body::empty())
+            .unwrap();
+        let (status, _, body) = send(Arc::clone(&s), head).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, ""));
+    });
+}
+
+#[test]
+fn passthru_takes_the_named_branch_with_200_else_302() {
+    let s = state(POLICY);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (status, _, _) = send(
+            Arc::clone(&s),
+            get("/exotel/passthru?branch=billing&digits=%222%22"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, _) = send(Arc::clone(&s), get("/exotel/passthru?branch=general")).await;
+        assert_eq!(status, StatusCode::OK, "a queue name is a branch too");
+        let (status, _, _) = send(
+            Arc::clone(&s),
+            get("/exotel/passthru?branch=tech&digits=%221%22"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "so is a rule name");
+        let (status, headers, body) = send(
+            Arc::clone(&s),
+            get("/exotel/passthru?branch=billing&digits=1"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FOUND);
+        assert!(headers.contains_key("location"));
+        assert_eq!(body, "");
+    });
+}
+
+#[test]
+fn decide_health_and_bad_requests() {
+    let s = state(POLICY);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (status, _, body) = send(Arc::clone(&s), get("/v1/decide?digits=1")).await;
+        assert_eq!(status, StatusCode::OK);
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["rule"], "tech");
+        assert_eq!(
+            send(Arc::clone(&s), get("/healthz")).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(send(Arc::clone(&s), get("/readyz")).await.0, StatusCode::OK);
+        // Garbage parameters still get an answer: the fallback route.
+        let (status, _, body) = send(
+            Arc::clone(&s),
+            get("/exotel/connect?From=%FF%FE&digits=%22%22&CallFrom=sip:x"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("\"numbers\":[]"));
+        let huge = Request::post("/exotel/connect")
+            .body(Body::from(vec![b'a'; 100_000]))
+            .unwrap();
+        assert_eq!(
+            send(Arc::clone(&s), huge).await.0,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+    });
+    // With no policy loaded: Exotel still gets 200 with no numbers; readiness says no.
+    let empty = Arc::new(AppState::new(None, Duration::from_millis(100)));
+    rt.block_on(async {
+        let (status, _, body) = send(Arc::clone(&empty), get("/exotel/connect")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("\"numbers\":[]"));
+        assert_eq!(
+            send(Arc::clone(&empty), get("/readyz")).await.0,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    });
+}
+
+/// The real binary, serving on a port the system picks; stopped (SIGTERM) when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(dir: &std::path::Path, args: &[&str]) -> Server {
+        let mut child = Command::new(binary())
+            .arg("serve")
+            .args(args)
+            .args(["--listen", "127.0.0.1:0"])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start routec serve");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("routec serve said where it listens")
+                .unwrap();
+            if let Some(url) = line.split("http://").nth(1) {
+                break url.trim().to_string();
+            }
+        };
+        Server { child, addr }
+    }
+
+    fn get(&self, target: &str) -> (u16, String) {
+        let mut stream = std::net::TcpStream::connect(&self.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        write!(
+            stream,
+            "GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+        (status, body)
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().unwrap()
+    }
+}
+
+#[test]
+fn the_binary_answers_the_real_exotel_request_and_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.route"), POLICY).unwrap();
+    let server = Server::start(dir.path(), &["p.route"]);
+    let (status, body) = server.get(&format!("/exotel/connect?{EXOTEL_QUERY}"));
+    assert_eq!(status, 200);
+    assert!(body.contains("\"numbers\":[\"+919800000002\"]"), "{body}");
+    let (status, _) = server.get("/exotel/passthru?branch=nope");
+    assert_eq!(status, 302);
+    assert!(server.stop().success(), "graceful shutdown exits 0");
+}
+
+#[test]
+fn a_hanging_crm_cannot_delay_the_answer_past_the_budget() {
+    let crm = Crm::start(|_, _| Reply::json(r#"{"tier": "vip"}"#).after(Duration::from_secs(10)));
+    let policy = format!(
+        "source crm http \"{}/c?p={{call.from}}\" {{ timeout 5s }}\nfacts caller from crm {{ tier: string }}\nagent asha \"+919800000001\"\nrule vip: when caller.tier == \"vip\" -> agent asha\notherwise -> queue general\n",
+        crm.url()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.route"), policy).unwrap();
+    let server = Server::start(dir.path(), &["p.route", "--budget-ms", "400"]);
+    let start = Instant::now();
+    let (status, body) = server.get("/v1/decide?CallFrom=09845012345");
+    let took = start.elapsed();
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["rule"], "otherwise");
+    assert_eq!(json["degraded"], serde_json::json!(["source crm: timeout"]));
+    assert!(took < Duration::from_millis(1200), "took {took:?}");
+    server.stop();
+}
