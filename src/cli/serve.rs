@@ -1,13 +1,12 @@
 //! `routec serve`: answers Exotel from a policy until told to stop (Ctrl-C or SIGTERM),
 //! finishing the requests under way.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use routec::server::{AppState, Serving, app};
+use routec::server::{AppState, Serving, app, say};
 use routec::source::SourceFiles;
 
 use super::{EXIT_ERRORS, EXIT_USAGE, print_diagnostics};
@@ -44,11 +43,15 @@ async fn serve(policy_path: &Path, listen: &str, budget: Duration) -> ExitCode {
         return ExitCode::from(EXIT_ERRORS);
     };
     let name = prepared.policy.checked.name.clone();
-    let serving = Serving {
-        prepared,
-        loaded_at: jiff::Timestamp::now(),
-    };
-    let state = Arc::new(AppState::new(Some(serving), budget));
+    let mut state = AppState::new(Some(Serving::new(prepared, &files)), budget);
+    state.policy_path = Some(policy_path.to_path_buf());
+    state.admin_token = std::env::var("ROUTEC_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let state = Arc::new(state);
+    // Kept alive for as long as the server runs.
+    let _watcher = watch(Arc::clone(&state), &files.base_dir);
+    reload_on_hangup(Arc::clone(&state));
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -78,9 +81,77 @@ async fn serve(policy_path: &Path, listen: &str, budget: Duration) -> ExitCode {
     }
 }
 
-/// Writes a line to stderr; a server must not panic because nobody reads it any more.
-fn say(line: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
+/// Reloads when files under `dir` change, once they settle: an editor's save is several
+/// events, and a `git checkout` many.
+fn watch(state: Arc<AppState>, dir: &Path) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let watching = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let root = std::fs::canonicalize(watching).unwrap_or_else(|_| watching.to_path_buf());
+    let events_root = root.clone();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event
+            && (event.kind.is_create() || event.kind.is_modify() || event.kind.is_remove())
+            && event
+                .paths
+                .iter()
+                .any(|p| relevant(p.strip_prefix(&events_root).unwrap_or(p)))
+        {
+            let _ = tx.send(());
+        }
+    })
+    .map_err(|e| {
+        say(&format!(
+            "routec: cannot watch `{}` for changes: {e}",
+            dir.display()
+        ))
+    })
+    .ok()?;
+    if let Err(e) = watcher.watch(&root, notify::RecursiveMode::Recursive) {
+        say(&format!(
+            "routec: cannot watch `{}` for changes: {e}",
+            watching.display()
+        ));
+        return None;
+    }
+    tokio::spawn(async move {
+        while rx.recv().await.is_some() {
+            while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {}
+            let _ = state.reload().await;
+        }
+    });
+    Some(watcher)
+}
+
+const DEBOUNCE: Duration = Duration::from_millis(250);
+
+/// Changes worth a reload (`path` is below the watched directory): not editor swap files,
+/// hidden files or build output.
+fn relevant(path: &Path) -> bool {
+    !path.components().any(|c| {
+        let c = c.as_os_str().to_string_lossy();
+        c.starts_with('.') && c.len() > 1 && c != ".." || c == "target"
+    }) && !path.file_name().is_some_and(|n| {
+        n.to_string_lossy().ends_with('~') || n.to_string_lossy().ends_with(".swp")
+    })
+}
+
+/// Reloads on SIGHUP.
+fn reload_on_hangup(state: Arc<AppState>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hangup.recv().await.is_some() {
+            let _ = state.reload().await;
+        }
+    });
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

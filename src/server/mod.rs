@@ -2,7 +2,8 @@
 //! decision API out, over HTTP (axum). A request uses one policy version from start to end.
 
 use std::io::Write;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
@@ -18,6 +19,7 @@ use crate::Prepared;
 use crate::eval::Decision;
 use crate::exotel::Call;
 use crate::facts::Facts;
+use crate::source::SourceFiles;
 use crate::state::AgentSnapshot;
 
 /// Largest request body read; Exotel's parameters are a few hundred bytes.
@@ -29,6 +31,35 @@ const MAX_PARAMS: usize = 200;
 pub struct Serving {
     pub prepared: Prepared,
     pub loaded_at: jiff::Timestamp,
+    /// A hash of the policy's files: which version answered.
+    pub version: String,
+}
+
+impl Serving {
+    pub fn new(prepared: Prepared, files: &SourceFiles) -> Serving {
+        Serving {
+            prepared,
+            loaded_at: jiff::Timestamp::now(),
+            version: version_of(files),
+        }
+    }
+}
+
+/// FNV-1a over the files' paths and texts, as 16 hex digits.
+pub fn version_of(files: &SourceFiles) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for file in &files.files {
+        for b in file
+            .path
+            .to_string_lossy()
+            .bytes()
+            .chain([0])
+            .chain(file.text.bytes())
+        {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
 }
 
 pub struct AppState {
@@ -36,6 +67,14 @@ pub struct AppState {
     pub current: ArcSwapOption<Serving>,
     /// How long lookups may take before the decision is made without them.
     pub budget: Duration,
+    /// Where the policy is read from on reload (`None`: no reloads).
+    pub policy_path: Option<PathBuf>,
+    /// Bearer token of the admin endpoints; `None` turns them off.
+    pub admin_token: Option<String>,
+    /// The last reload that failed, rendered, until a reload succeeds.
+    last_error: Mutex<Option<String>>,
+    /// One reload at a time.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl AppState {
@@ -43,8 +82,65 @@ impl AppState {
         AppState {
             current: ArcSwapOption::from(serving.map(Arc::new)),
             budget,
+            policy_path: None,
+            admin_token: None,
+            last_error: Mutex::new(None),
+            reloading: tokio::sync::Mutex::new(()),
         }
     }
+
+    fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_last_error(&self, error: Option<String>) {
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = error;
+    }
+
+    /// Reads, checks and compiles the policy again, off the request path, and swaps it in only
+    /// if it loads without errors; otherwise the old version keeps serving and the error is
+    /// kept for `/v1/policy`. Requests under way finish with the version they started with.
+    pub async fn reload(&self) -> Result<String, String> {
+        let Some(path) = &self.policy_path else {
+            return Err("this server was not started from a policy path".into());
+        };
+        let _one_at_a_time = self.reloading.lock().await;
+        let failed = |this: &Self, message: String| {
+            say(&format!(
+                "routec: reload failed, still serving the previous version:\n{message}"
+            ));
+            this.set_last_error(Some(message.clone()));
+            Err(message)
+        };
+        let files = match SourceFiles::load(path) {
+            Ok(f) => f,
+            Err(e) => return failed(self, e.to_string()),
+        };
+        let (prepared, diagnostics) = crate::prepare(&files).await;
+        let Some(prepared) = prepared else {
+            let rendered: String = diagnostics
+                .sorted()
+                .into_iter()
+                .filter(|d| d.severity() == crate::diagnostic::Severity::Error)
+                .map(|d| crate::diagnostic::render(&files, d, false))
+                .collect();
+            return failed(self, rendered);
+        };
+        let serving = Serving::new(prepared, &files);
+        let version = serving.version.clone();
+        self.current.store(Some(Arc::new(serving)));
+        self.set_last_error(None);
+        say(&format!("routec: reloaded, now serving version {version}"));
+        Ok(version)
+    }
+}
+
+/// Writes a line to stderr; a server must not panic because nobody reads it any more.
+pub fn say(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 pub fn app(state: Arc<AppState>) -> Router {
@@ -54,6 +150,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/exotel/passthru", get(passthru).post(passthru))
         .route("/v1/decide", get(decide).post(decide))
         .route("/v1/policy", get(policy_info))
+        .route("/v1/reload", axum::routing::post(reload))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .with_state(state)
@@ -231,17 +328,57 @@ async fn decide(
 }
 
 async fn policy_info(State(state): State<Arc<AppState>>) -> Response {
-    match state.current.load_full() {
-        Some(serving) => {
-            let checked = &serving.prepared.policy.checked;
-            axum::Json(json!({
-                "policy": checked.name,
-                "rules": checked.rules.len(),
-                "loaded_at": serving.loaded_at.to_string(),
-            }))
-            .into_response()
-        }
-        None => (StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded").into_response(),
+    let serving = state.current.load_full();
+    let body = json!({
+        "policy": serving.as_ref().map(|s| s.prepared.policy.checked.name.clone()),
+        "version": serving.as_ref().map(|s| s.version.clone()),
+        "rules": serving.as_ref().map(|s| s.prepared.policy.checked.rules.len()),
+        "loaded_at": serving.as_ref().map(|s| s.loaded_at.to_string()),
+        "last_reload_error": state.last_error(),
+    });
+    let status = if serving.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+/// Compares in time that does not depend on where the strings differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for (i, x) in a.iter().enumerate() {
+        diff |= usize::from(x ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
+/// Admin endpoints need `Authorization: Bearer TOKEN`; with no token configured they are off.
+fn admin_refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let Some(token) = &state.admin_token else {
+        let reason = "admin endpoints are off: set ROUTEC_ADMIN_TOKEN to turn them on";
+        return Some((StatusCode::FORBIDDEN, reason).into_response());
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    (!same_secret(given.as_bytes(), token.as_bytes()))
+        .then(|| (StatusCode::UNAUTHORIZED, "wrong or missing admin token").into_response())
+}
+
+async fn reload(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = admin_refusal(&state, &headers) {
+        return refusal;
+    }
+    match state.reload().await {
+        Ok(version) => axum::Json(json!({"reloaded": true, "version": version})).into_response(),
+        Err(error) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            axum::Json(json!({"reloaded": false, "error": error})),
+        )
+            .into_response(),
     }
 }
 

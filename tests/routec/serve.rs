@@ -31,10 +31,7 @@ fn state(policy: &str) -> Arc<AppState> {
     let files = routec::source::SourceFiles::single("serve.route", policy);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let prepared = rt.block_on(routec::prepare(&files)).0.expect("policy");
-    let serving = Serving {
-        prepared,
-        loaded_at: jiff::Timestamp::now(),
-    };
+    let serving = Serving::new(prepared, &files);
     Arc::new(AppState::new(Some(serving), Duration::from_millis(500)))
 }
 
@@ -182,8 +179,13 @@ struct Server {
 
 impl Server {
     fn start(dir: &std::path::Path, args: &[&str]) -> Server {
+        Server::start_with(dir, args, &[])
+    }
+
+    fn start_with(dir: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> Server {
         let mut child = Command::new(binary())
             .arg("serve")
+            .envs(envs.iter().copied())
             .args(args)
             .args(["--listen", "127.0.0.1:0"])
             .current_dir(dir)
@@ -205,15 +207,22 @@ impl Server {
     }
 
     fn get(&self, target: &str) -> (u16, String) {
+        self.request(&format!("GET {target} HTTP/1.1\r\nHost: x\r\n"))
+    }
+
+    fn post(&self, target: &str, headers: &str) -> (u16, String) {
+        self.request(&format!(
+            "POST {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n{headers}"
+        ))
+    }
+
+    /// Sends a request head (without the closing blank line); the status and body.
+    fn request(&self, head: &str) -> (u16, String) {
         let mut stream = std::net::TcpStream::connect(&self.addr).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
-        write!(
-            stream,
-            "GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
+        write!(stream, "{head}Connection: close\r\n\r\n").unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         let status = response
@@ -265,4 +274,117 @@ fn a_hanging_crm_cannot_delay_the_answer_past_the_budget() {
     assert_eq!(json["degraded"], serde_json::json!(["source crm: timeout"]));
     assert!(took < Duration::from_millis(1200), "took {took:?}");
     server.stop();
+}
+
+fn version(k: usize) -> String {
+    format!(
+        "agent asha \"+919800000001\"\nrule nine: when call.digits == \"9\" -> queue nine{k}\notherwise -> queue v{k}\n"
+    )
+}
+
+/// Writes a file as editors do: a hidden temporary file, renamed over the old one.
+fn replace(path: &std::path::Path, text: &str) {
+    let tmp = path.with_file_name(".p.route.tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+fn queue_of(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|d| d["queue"].as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+#[test]
+fn reloads_under_load_swap_in_only_clean_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.route");
+    std::fs::write(&path, version(1)).unwrap();
+    let server = Arc::new(Server::start_with(
+        dir.path(),
+        &["p.route"],
+        &[("ROUTEC_ADMIN_TOKEN", "s3cret")],
+    ));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..2)
+        .map(|_| {
+            let (server, stop) = (Arc::clone(&server), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut answers = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let (status, body) = server.get("/v1/decide?digits=1");
+                    answers.push((status, queue_of(&body)));
+                }
+                answers
+            })
+        })
+        .collect();
+    let mut clean = vec!["v1".to_string()];
+    for k in 2..=31 {
+        if k % 3 == 0 {
+            replace(&path, "otherwise -> queue\n");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let (_, body) = server.get("/v1/policy");
+                if body.contains("expected") {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the broken version was never reported: {body}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let (_, body) = server.get("/v1/decide");
+            assert_eq!(
+                queue_of(&body),
+                *clean.last().unwrap(),
+                "a broken version is not swapped in"
+            );
+        } else {
+            replace(&path, &version(k));
+            let want = format!("v{k}");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while queue_of(&server.get("/v1/decide").1) != want {
+                assert!(
+                    Instant::now() < deadline,
+                    "version {k} was never swapped in"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            clean.push(want);
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answers: Vec<(u16, String)> = load.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    assert!(answers.len() > 200, "only {} requests", answers.len());
+    for (status, queue) in &answers {
+        assert_eq!(*status, 200);
+        assert!(
+            clean.contains(queue),
+            "answer `{queue}` is from no clean version"
+        );
+    }
+    let (_, body) = server.get("/v1/policy");
+    assert!(body.contains("\"last_reload_error\":null"), "{body}");
+
+    // The admin endpoint reloads, with the token only.
+    assert_eq!(server.post("/v1/reload", "").0, 401);
+    assert_eq!(
+        server
+            .post("/v1/reload", "Authorization: Bearer wrong\r\n")
+            .0,
+        401
+    );
+    let (status, body) = server.post("/v1/reload", "Authorization: Bearer s3cret\r\n");
+    assert_eq!(status, 200, "{body}");
+    eprintln!(
+        "{} answers during 30 rewrites, all from clean versions",
+        answers.len()
+    );
+    match Arc::try_unwrap(server) {
+        Ok(server) => assert!(server.stop().success()),
+        Err(_) => panic!("server still shared"),
+    }
 }
