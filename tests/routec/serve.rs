@@ -388,3 +388,36 @@ fn reloads_under_load_swap_in_only_clean_versions() {
         Err(_) => panic!("server still shared"),
     }
 }
+
+#[test]
+fn editing_a_data_file_reloads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = "source vips csv \"data/vip.csv\" key phone\nfacts vip from vips { name: string }\nrule listed: when vip.name exists -> queue vip\notherwise -> queue general\n";
+    std::fs::write(dir.path().join("p.route"), policy).unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    let csv = dir.path().join("data/vip.csv");
+    std::fs::write(&csv, "phone,name\n09845000001,Rao\n").unwrap();
+    let server = Server::start(dir.path(), &["p.route"]);
+    let decide = |from: &str| queue_of(&server.get(&format!("/v1/decide?CallFrom={from}")).1);
+    assert_eq!(decide("09845000002"), "general");
+    std::fs::write(&csv, "phone,name\n09845000001,Rao\n09845000002,Iyer\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while decide("09845000002") != "vip" {
+        assert!(
+            Instant::now() < deadline,
+            "the edited data file was never read again"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A broken data file is refused like a broken policy: the last good data keeps serving.
+    std::fs::write(&csv, "phone,name\n09845000003,A,B\n").unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(decide("09845000002"), "vip");
+    assert!(
+        server
+            .get("/v1/policy")
+            .1
+            .contains("fields, but the header has 2")
+    );
+    server.stop();
+}
