@@ -159,9 +159,12 @@ pub fn app(state: Arc<AppState>) -> Router {
 /// Exotel's parameters from the query string and a form or JSON body, in that order.
 fn params(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
+    // Capped while parsing: a hostile body must not cost more than a real request.
     if let Some(q) = query {
         out.extend(
-            form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())),
+            form_urlencoded::parse(q.as_bytes())
+                .take(MAX_PARAMS)
+                .map(|(k, v)| (k.into_owned(), v.into_owned())),
         );
     }
     let json = headers
@@ -170,7 +173,7 @@ fn params(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Vec<(String,
         .is_some_and(|v| v.contains("json"));
     if json {
         if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(body) {
-            for (k, v) in map {
+            for (k, v) in map.into_iter().take(MAX_PARAMS) {
                 let text = match v {
                     serde_json::Value::String(s) => s,
                     serde_json::Value::Null => continue,
@@ -180,7 +183,11 @@ fn params(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Vec<(String,
             }
         }
     } else if !body.is_empty() {
-        out.extend(form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())));
+        out.extend(
+            form_urlencoded::parse(body)
+                .take(MAX_PARAMS)
+                .map(|(k, v)| (k.into_owned(), v.into_owned())),
+        );
     }
     out.truncate(MAX_PARAMS);
     out
