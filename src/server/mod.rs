@@ -153,6 +153,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/reload", axum::routing::post(reload))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        // Larger bodies get 413 before any handler reads them.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
 
@@ -278,9 +280,6 @@ async fn connect(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if body.len() > MAX_BODY {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
-    }
     let decided = decide_request(&state, query.as_deref(), &headers, &body).await;
     // Always 200 with JSON: Exotel must get an answer whatever happened.
     axum::Json(connect_json(decided.as_ref().map(|d| &d.decision))).into_response()
@@ -292,9 +291,6 @@ async fn passthru(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if body.len() > MAX_BODY {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
-    }
     let branch = query.as_deref().and_then(|q| {
         form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k.eq_ignore_ascii_case("branch"))
@@ -325,9 +321,6 @@ async fn decide(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if body.len() > MAX_BODY {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
-    }
     match decide_request(&state, query.as_deref(), &headers, &body).await {
         Some(d) => axum::Json(d.decision.to_json(&d.serving.prepared.policy)).into_response(),
         None => (StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded").into_response(),
