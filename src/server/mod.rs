@@ -1,6 +1,10 @@
 //! Server: a prepared policy in; answers to Exotel's Connect and Passthru applets and the
 //! decision API out, over HTTP (axum). A request uses one policy version from start to end.
 
+mod metrics;
+
+pub use metrics::Metrics;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -75,11 +79,17 @@ pub struct AppState {
     last_error: Mutex<Option<String>>,
     /// One reload at a time.
     reloading: tokio::sync::Mutex<()>,
+    pub metrics: Metrics,
 }
 
 impl AppState {
     pub fn new(serving: Option<Serving>, budget: Duration) -> AppState {
+        let metrics = Metrics::default();
+        if let Some(s) = &serving {
+            metrics.set_version(&s.version);
+        }
         AppState {
+            metrics,
             current: ArcSwapOption::from(serving.map(Arc::new)),
             budget,
             policy_path: None,
@@ -132,6 +142,7 @@ impl AppState {
         let serving = Serving::new(prepared, &files);
         let version = serving.version.clone();
         self.current.store(Some(Arc::new(serving)));
+        self.metrics.reload(true, Some(&version));
         self.set_last_error(None);
         say(&format!("routec: reloaded, now serving version {version}"));
         Ok(version)
@@ -153,8 +164,13 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/reload", axum::routing::post(reload))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics_text))
         // Larger bodies get 413 before any handler reads them.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            track,
+        ))
         .with_state(state)
 }
 
@@ -232,6 +248,10 @@ async fn decide_request(
     }))
     .unwrap_or_else(|_| fallback_decision());
     log_decision(&serving, &call, &decision, started.elapsed());
+    let rule = decision.rule.name(&policy.checked);
+    state
+        .metrics
+        .decision(rule, decision.target.name(), &decision.degraded);
     Some(Decided { serving, decision })
 }
 
@@ -380,6 +400,33 @@ async fn reload(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respo
         )
             .into_response(),
     }
+}
+
+/// Times every request, by endpoint.
+async fn track(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let endpoint = match request.uri().path() {
+        "/exotel/connect" => "exotel_connect",
+        "/exotel/passthru" => "exotel_passthru",
+        "/v1/decide" => "decide",
+        "/v1/policy" => "policy",
+        "/v1/reload" => "reload",
+        "/healthz" | "/readyz" => "health",
+        "/metrics" => "metrics",
+        _ => "other",
+    };
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state.metrics.request(endpoint, started.elapsed());
+    response
+}
+
+async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
+    let content = [(header::CONTENT_TYPE, "text/plain; version=0.0.4")];
+    (content, state.metrics.render()).into_response()
 }
 
 async fn ready(State(state): State<Arc<AppState>>) -> Response {

@@ -273,6 +273,11 @@ fn a_hanging_crm_cannot_delay_the_answer_past_the_budget() {
     assert_eq!(json["rule"], "otherwise");
     assert_eq!(json["degraded"], serde_json::json!(["source crm: timeout"]));
     assert!(took < Duration::from_millis(1200), "took {took:?}");
+    let (_, metrics) = server.get("/metrics");
+    assert!(
+        metrics.contains("routec_degraded_total{reason=\"source crm\"} 1"),
+        "{metrics}"
+    );
     server.stop();
 }
 
@@ -420,4 +425,48 @@ fn editing_a_data_file_reloads_it() {
             .contains("fields, but the header has 2")
     );
     server.stop();
+}
+
+#[test]
+fn metrics_count_requests_decisions_degraded_and_reloads() {
+    let s = state(POLICY);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        send(Arc::clone(&s), get("/exotel/connect?digits=%221%22")).await;
+        send(Arc::clone(&s), get("/exotel/connect?digits=%221%22")).await;
+        send(Arc::clone(&s), get("/exotel/passthru?branch=general")).await;
+        let (status, headers, body) = send(Arc::clone(&s), get("/metrics")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain")
+        );
+        assert!(
+            body.contains("routec_requests_seconds_count{endpoint=\"exotel_connect\"} 2"),
+            "{body}"
+        );
+        assert!(
+            body.contains("routec_requests_seconds_count{endpoint=\"exotel_passthru\"} 1"),
+            "{body}"
+        );
+        assert!(
+            body.contains("routec_decisions_total{rule=\"tech\",target=\"team\"} 2"),
+            "{body}"
+        );
+        assert!(
+            body.contains("routec_decisions_total{rule=\"otherwise\",target=\"queue\"} 1"),
+            "{body}"
+        );
+        assert!(
+            body.contains("routec_reloads_total{outcome=\"failed\"} 0"),
+            "{body}"
+        );
+        assert!(body.contains("routec_policy_info{version=\""), "{body}");
+        // Every metric name starts with `routec_`.
+        for line in body.lines().filter(|l| !l.starts_with('#')) {
+            assert!(line.starts_with("routec_"), "{line}");
+        }
+    });
 }
