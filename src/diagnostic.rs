@@ -226,6 +226,9 @@ pub enum Kind {
         message: String,
     },
     // warnings
+    DataFileMissing {
+        path: String,
+    },
     SourceUnreachable {
         source: String,
         message: String,
@@ -270,7 +273,8 @@ impl Kind {
             | Kind::UnreadSource { .. }
             | Kind::Unreachable { .. }
             | Kind::DuplicateDataKey { .. }
-            | Kind::SourceUnreachable { .. } => Severity::Warning,
+            | Kind::SourceUnreachable { .. }
+            | Kind::DataFileMissing { .. } => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -314,6 +318,7 @@ impl Kind {
             Kind::BadPlaceholder { .. } => "invalid-placeholder",
             Kind::DataFile { .. } => "data-file",
             Kind::SourceQuery { .. } => "source-query",
+            Kind::DataFileMissing { .. } => "data-file-missing",
             Kind::SourceUnreachable { .. } => "source-unreachable",
             Kind::DuplicateDataKey { .. } => "duplicate-data-key",
             Kind::Unused { .. } => "unused",
@@ -432,6 +437,10 @@ impl Kind {
                 Some("routec reads the file with the policy: fix it, and the policy reloads".into())
             }
             Kind::DuplicateDataKey { .. } => Some("the first row is used".into()),
+            Kind::DataFileMissing { .. } => Some(
+                "until it exists, what it would give is missing (paths are relative to the policy)"
+                    .into(),
+            ),
             Kind::SourceUnreachable { .. } => Some(
                 "its query is checked when the database can be reached; lookups will say if it fails"
                     .into(),
@@ -548,6 +557,7 @@ impl fmt::Display for Kind {
             } => write!(f, "`{path}` line {line}: {message}"),
             Kind::DataFile { path, message, .. } => write!(f, "`{path}`: {message}"),
             Kind::SourceQuery { source, message } => write!(f, "source `{source}`: {message}"),
+            Kind::DataFileMissing { path } => write!(f, "data file `{path}` does not exist"),
             Kind::SourceUnreachable { source, message } => {
                 write!(f, "source `{source}` could not be checked: {message}")
             }

@@ -83,6 +83,16 @@ pub fn load_files(policy: &CheckedPolicy) -> (SourceData, Diagnostics) {
                     source.span,
                 )
             };
+            // A missing file leaves a usable policy: its facts are missing, and said so.
+            if !path.exists() {
+                diagnostics.push(Diagnostic::new(
+                    Kind::DataFileMissing {
+                        path: shown.clone(),
+                    },
+                    source.span,
+                ));
+                return Some(FileTable::default());
+            }
             let rows = match read_rows(&path, source.kind) {
                 Ok(rows) => rows,
                 Err((line, message)) => {
@@ -161,7 +171,14 @@ fn data_error(file: &DataFileRef, line: Option<usize>, message: String) -> Diagn
 }
 
 fn read_records(policy: &CheckedPolicy, file: &DataFileRef) -> Result<Records, Diagnostic> {
-    let text = std::fs::read_to_string(policy.base_dir.join(&file.path)).map_err(|e| {
+    let path = policy.base_dir.join(&file.path);
+    if !path.exists() {
+        let missing = Kind::DataFileMissing {
+            path: file.path.clone(),
+        };
+        return Err(Diagnostic::new(missing, file.span));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| {
         let message = format!("cannot read it: {}", e.to_string().to_lowercase());
         data_error(file, None, message)
     })?;

@@ -102,3 +102,14 @@ fn default_rules_have_a_case_for_every_rule() {
         );
     }
 }
+
+#[test]
+fn language_reference_example_checks_through_the_cli_without_its_data() {
+    // Saved on its own, the example names `data/vip.csv`, which is not there: a warning only.
+    let path = repo().join("tests/fixtures/language_example.route");
+    Test::new()
+        .args(["check", &path.display().to_string()])
+        .stderr_contains("data file `data/vip.csv` does not exist")
+        .stderr_contains("0 errors, 1 warning")
+        .success();
+}
