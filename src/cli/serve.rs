@@ -48,6 +48,9 @@ async fn serve(policy_path: &Path, listen: &str, budget: Duration) -> ExitCode {
     state.admin_token = std::env::var("ROUTEC_ADMIN_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
+    state.exotel_token = std::env::var("ROUTEC_EXOTEL_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
     let state = Arc::new(state);
     // Kept alive for as long as the server runs.
     let _watcher = watch(Arc::clone(&state), &files.base_dir);

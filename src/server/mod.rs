@@ -75,6 +75,8 @@ pub struct AppState {
     pub policy_path: Option<PathBuf>,
     /// Bearer token of the admin endpoints; `None` turns them off.
     pub admin_token: Option<String>,
+    /// Secret Exotel must send as `token` in the query; `None`: none needed.
+    pub exotel_token: Option<String>,
     /// The last reload that failed, rendered, until a reload succeeds.
     last_error: Mutex<Option<String>>,
     /// One reload at a time.
@@ -94,6 +96,7 @@ impl AppState {
             budget,
             policy_path: None,
             admin_token: None,
+            exotel_token: None,
             last_error: Mutex::new(None),
             reloading: tokio::sync::Mutex::new(()),
         }
@@ -294,12 +297,27 @@ fn connect_json(decision: Option<&Decision>) -> serde_json::Value {
     })
 }
 
+/// With a secret configured, an Exotel request must carry it as `token`: else 403.
+fn exotel_refusal(state: &AppState, query: Option<&str>) -> Option<Response> {
+    let secret = state.exotel_token.as_ref()?;
+    let given = query.and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned())
+    });
+    let ok = given.is_some_and(|g| same_secret(g.as_bytes(), secret.as_bytes()));
+    (!ok).then(|| (StatusCode::FORBIDDEN, "wrong or missing token").into_response())
+}
+
 async fn connect(
     State(state): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(refusal) = exotel_refusal(&state, query.as_deref()) {
+        return refusal;
+    }
     let decided = decide_request(&state, query.as_deref(), &headers, &body).await;
     // Always 200 with JSON: Exotel must get an answer whatever happened.
     axum::Json(connect_json(decided.as_ref().map(|d| &d.decision))).into_response()
@@ -311,6 +329,9 @@ async fn passthru(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(refusal) = exotel_refusal(&state, query.as_deref()) {
+        return refusal;
+    }
     let branch = query.as_deref().and_then(|q| {
         form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k.eq_ignore_ascii_case("branch"))
@@ -341,6 +362,9 @@ async fn decide(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(refusal) = exotel_refusal(&state, query.as_deref()) {
+        return refusal;
+    }
     match decide_request(&state, query.as_deref(), &headers, &body).await {
         Some(d) => axum::Json(d.decision.to_json(&d.serving.prepared.policy)).into_response(),
         None => (StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded").into_response(),

@@ -470,3 +470,24 @@ fn metrics_count_requests_decisions_degraded_and_reloads() {
         }
     });
 }
+
+#[test]
+fn a_configured_secret_is_required_on_the_exotel_endpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.route"), POLICY).unwrap();
+    let server = Server::start_with(dir.path(), &["p.route"], &[("ROUTEC_EXOTEL_TOKEN", "k3y")]);
+    for target in [
+        "/exotel/connect?digits=1",
+        "/exotel/passthru?branch=x",
+        "/v1/decide",
+    ] {
+        assert_eq!(server.get(target).0, 403, "{target} without the token");
+    }
+    assert_eq!(server.get("/exotel/connect?digits=1&token=nope").0, 403);
+    let (status, body) = server.get("/exotel/connect?digits=%221%22&token=k3y");
+    assert_eq!(status, 200);
+    assert!(body.contains("+919800000001"), "{body}");
+    // Health and metrics stay open, for the load balancer and the scraper.
+    assert_eq!(server.get("/healthz").0, 200);
+    assert!(server.stop().success());
+}
