@@ -22,15 +22,7 @@ pub fn policy(rules: usize) -> String {
             1 + a % 3
         );
     }
-    let strategies = [
-        "sequential",
-        "round_robin",
-        "least_calls",
-        "longest_idle",
-        "weighted",
-        "random",
-        "ring_all",
-    ];
+    let strategies = routec::syntax::ast::STRATEGIES;
     for t in 0..teams {
         let members: Vec<String> = (0..4)
             .map(|i| format!("a{}", (t * 4 + i) % agents))

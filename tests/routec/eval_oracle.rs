@@ -141,15 +141,7 @@ fn target(r: &mut Rng) -> String {
                 "in team T1 and not speaks \"hi\"",
                 "skill api or speaks \"es\""
             ]),
-            r.pick(&[
-                "sequential",
-                "round_robin",
-                "least_calls",
-                "longest_idle",
-                "weighted",
-                "random",
-                "ring_all"
-            ]),
+            r.pick(&routec::syntax::ast::STRATEGIES),
             1 + r.below(3)
         ),
         6 => format!("queue q{} priority {}", r.below(3), r.below(9)),
