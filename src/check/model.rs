@@ -215,7 +215,7 @@ pub struct RuleDef {
 }
 
 /// Fields of the call, filled from the Exotel request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CallField {
     Sid,
     From,
@@ -246,7 +246,7 @@ impl CallField {
 }
 
 /// Parts of `now`, the evaluation time in the policy's time zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum NowField {
     Hour,
     Minute,

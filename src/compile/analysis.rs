@@ -20,22 +20,8 @@ const MAX_COMBINATIONS: usize = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Var {
-    Subject(SubjectKey),
+    Subject(Subject),
     Opaque(usize),
-}
-
-/// `Subject` with an order, so that term variables sort.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-struct SubjectKey(u8, usize, usize);
-
-fn subject_key(s: Subject) -> SubjectKey {
-    match s {
-        Subject::Call(f) => SubjectKey(0, f as usize, 0),
-        Subject::Fact(g, f) => SubjectKey(1, g, f),
-        Subject::Map(m) => SubjectKey(2, m, 0),
-        Subject::Now(f) => SubjectKey(3, f as usize, 0),
-        Subject::Schedule(s) => SubjectKey(4, s, 0),
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -93,10 +79,10 @@ impl Analyser<'_> {
             test: Test::True,
             negated,
         };
-        let subject = |v: &Value| Subject::of(v).map(|s| Var::Subject(subject_key(s)));
+        let subject = |v: &Value| Subject::of(v).map(Var::Subject);
         match cond {
             Cond::Schedule(id) => Atom {
-                var: Var::Subject(subject_key(Subject::Schedule(*id))),
+                var: Var::Subject(Subject::Schedule(*id)),
                 test: Test::True,
                 negated,
             },
@@ -220,8 +206,8 @@ impl Analyser<'_> {
     fn var_kind(&self, var: Var) -> VarKind {
         match var {
             Var::Opaque(_) => VarKind::Opaque,
-            Var::Subject(SubjectKey(4, _, _)) => VarKind::Schedule,
-            Var::Subject(SubjectKey(1, g, f)) => match self.policy.facts[g].fields[f].ty {
+            Var::Subject(Subject::Schedule(_)) => VarKind::Schedule,
+            Var::Subject(Subject::Fact(g, f)) => match self.policy.facts[g].fields[f].ty {
                 Type::Enum(e) => VarKind::Enum(self.policy.enums[e].variants.len() as u32),
                 Type::Bool => VarKind::Bool,
                 _ => VarKind::Open,

@@ -17,7 +17,7 @@ use crate::check::model::{
 };
 
 /// A value rules dispatch on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Subject {
     Call(CallField),
     Fact(FactsId, usize),
