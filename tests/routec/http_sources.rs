@@ -9,7 +9,7 @@ use routec::sources::{Lookups, SourceData};
 use serde_json::json;
 
 use crate::crm::{Crm, Reply};
-use crate::test::Test;
+use crate::test::{Test, runtime};
 
 fn policy(crm: &Crm, settings: &str) -> routec::compile::Policy {
     let text = format!(
@@ -35,14 +35,6 @@ fn case(policy: &routec::compile::Policy, from: &str) -> Case {
         &[],
     )
     .unwrap()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// Looks one call up; the facts' `caller` group (or `None`) and the degraded reasons.

@@ -5,19 +5,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::test::Test;
+use crate::test::{Test, runtime};
 
 fn database_url() -> String {
     std::env::var("ROUTEC_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// A schema of its own with a `customers` table, dropped at the end; `None` (said loudly)
