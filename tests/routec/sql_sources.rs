@@ -210,3 +210,44 @@ fn sqlite_files_are_sources_too() {
         .stderr_contains("the query does not prepare: no such column: segment")
         .run();
 }
+
+/// `examples/data-driven-sql` against the real server: its `setup.sql` loads the table, and
+/// every caller is routed from the row the query finds.
+#[test]
+fn the_data_driven_sql_example_routes_from_postgres() {
+    let setup = std::fs::read_to_string(crate::test::repo().join("examples/data-driven-sql/setup.sql"))
+        .unwrap();
+    let Some(_schema) = Schema::create("example") else {
+        return;
+    };
+    // The example's schema has a fixed name: dropped again when this guard goes.
+    struct DropExample;
+    impl Drop for DropExample {
+        fn drop(&mut self) {
+            let _ = runtime().block_on(execute("drop schema if exists routec_example cascade"));
+        }
+    }
+    runtime().block_on(execute(&setup)).unwrap();
+    let _drop = DropExample;
+    let example = crate::test::repo().join("examples/data-driven-sql");
+    let expected = [
+        ("09845000001", "sticky", json!(["+919800000003"])),
+        ("09845000003", "overdue", json!(["+919800000003"])),
+        ("09845000004", "shipped", json!([])),
+        ("09845000005", "language", json!(["+919800000008"])),
+        ("09845000999", "otherwise", json!(["+919800000001", "+919800000002", "+919800000008"])),
+    ];
+    for (from, rule, numbers) in expected {
+        let output = Test::new()
+            .file("case.json", format!(r#"{{"call": {{"CallFrom": "{from}"}}}}"#))
+            .env("ROUTEC_EXAMPLE_DATABASE_URL", &database_url())
+            .args(["eval", example.to_str().unwrap(), "--input", "case.json"])
+            .success();
+        let d: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            (d["rule"].clone(), d["numbers"].clone(), d["degraded"].clone()),
+            (json!(rule), numbers, json!([])),
+            "caller {from}"
+        );
+    }
+}
