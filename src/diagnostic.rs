@@ -819,3 +819,15 @@ impl JsonDiagnostic {
         }
     }
 }
+
+/// Renders a YAML error of serde-saphyr as a diagnostic pointing into `path`.
+pub fn render_yaml_error(
+    error: &serde_saphyr::Error,
+    text: &str,
+    path: &std::path::Path,
+) -> String {
+    let name = path.display().to_string();
+    let report = serde_saphyr::miette::to_miette_report(error, text, &name);
+    // The report names its source `<input>` whatever name it is given.
+    format!("{report:?}").replace("<input>", &name)
+}

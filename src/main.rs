@@ -48,15 +48,18 @@ enum Command {
     },
     /// Answer Exotel's Connect and Passthru applets from a policy.
     Serve {
-        /// The policy: a `.route` file or a directory.
-        #[arg(default_value = "rules")]
-        policy: PathBuf,
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
-        /// How long each request may wait for data sources, in milliseconds.
-        #[arg(long, default_value_t = 1000)]
-        budget_ms: u64,
+        /// The policy: a `.route` file or a directory [default: rules].
+        policy: Option<PathBuf>,
+        /// Settings in YAML (each can also be set by a `ROUTEC_*` variable).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long)]
+        listen: Option<String>,
+        /// How long each Exotel answer may wait for data sources, in milliseconds
+        /// [default: 1000].
+        #[arg(long)]
+        budget_ms: Option<u64>,
     },
     /// Run test cases (YAML files of cases with expectations).
     Test {
@@ -89,12 +92,9 @@ fn main() -> ExitCode {
         Command::Test { files } => cli::test::run(&files),
         Command::Serve {
             policy,
+            config,
             listen,
             budget_ms,
-        } => cli::serve::run(
-            &policy,
-            &listen,
-            std::time::Duration::from_millis(budget_ms),
-        ),
+        } => cli::serve::run(config.as_deref(), policy, listen, budget_ms),
     }
 }

@@ -86,11 +86,8 @@ pub fn read_document(path: &Path) -> Result<serde_json::Value, String> {
         let mut options = serde_saphyr::Options::default();
         options.strict_booleans = true;
         options.leading_zero_numbers_as_strings = true;
-        serde_saphyr::from_str_with_options::<serde_json::Value>(&text, options).map_err(|e| {
-            let report =
-                serde_saphyr::miette::to_miette_report(&e, &text, &path.display().to_string());
-            format!("{report:?}")
-        })
+        serde_saphyr::from_str_with_options::<serde_json::Value>(&text, options)
+            .map_err(|e| routec::diagnostic::render_yaml_error(&e, &text, path))
     } else {
         serde_json::from_str(&text)
             .map_err(|e| format!("`{}` is not valid JSON: {e}", path.display()))

@@ -1,17 +1,42 @@
 //! `routec serve`: answers Exotel from a policy until told to stop (Ctrl-C or SIGTERM),
 //! finishing the requests under way.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use routec::server::{AppState, Serving, app, say};
+use routec::server::{AppState, Config, Serving, app, say};
 use routec::source::SourceFiles;
 
 use super::{EXIT_ERRORS, EXIT_USAGE, print_diagnostics};
 
-pub fn run(policy_path: &Path, listen: &str, budget: Duration) -> ExitCode {
+pub fn run(
+    config_file: Option<&Path>,
+    policy: Option<PathBuf>,
+    listen: Option<String>,
+    budget_ms: Option<u64>,
+) -> ExitCode {
+    let (mut config, warnings) = match Config::load(config_file, std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    for warning in warnings {
+        eprintln!("{warning}");
+    }
+    // Flags win over the file and the environment.
+    if let Some(policy) = policy {
+        config.policy = policy;
+    }
+    if let Some(listen) = listen {
+        config.listen = listen;
+    }
+    if let Some(budget_ms) = budget_ms {
+        config.budget_ms = budget_ms;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -22,40 +47,63 @@ pub fn run(policy_path: &Path, listen: &str, budget: Duration) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    runtime.block_on(serve(policy_path, listen, budget))
+    runtime.block_on(serve(config))
 }
 
-async fn serve(policy_path: &Path, listen: &str, budget: Duration) -> ExitCode {
-    let files = match SourceFiles::load(policy_path) {
+/// Loads the policy to serve first: `None` when it does not load (reported), in which case
+/// the server starts only with a static fallback configured.
+async fn first_policy(config: &Config) -> Result<Option<(Serving, PathBuf)>, ExitCode> {
+    let path = &config.policy;
+    let files = match SourceFiles::load(path) {
         Ok(f) => f,
+        Err(e) if config.fallback.is_set() => {
+            eprintln!("error: {e}");
+            return Ok(None);
+        }
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
+            return Err(ExitCode::from(EXIT_USAGE));
         }
     };
     let (prepared, diagnostics) = routec::prepare(&files).await;
     print_diagnostics(&files, &diagnostics);
-    let Some(prepared) = prepared else {
-        eprintln!(
-            "error: `{}` does not load; not serving",
-            policy_path.display()
-        );
-        return ExitCode::from(EXIT_ERRORS);
+    match prepared {
+        Some(prepared) => Ok(Some((Serving::new(prepared, &files), files.base_dir))),
+        None if config.fallback.is_set() => {
+            eprintln!(
+                "error: `{}` does not load; answering the static fallback until it does",
+                path.display()
+            );
+            Ok(None)
+        }
+        None => {
+            eprintln!("error: `{}` does not load; not serving", path.display());
+            Err(ExitCode::from(EXIT_ERRORS))
+        }
+    }
+}
+
+async fn serve(config: Config) -> ExitCode {
+    let first = match first_policy(&config).await {
+        Ok(first) => first,
+        Err(code) => return code,
     };
-    let name = prepared.policy.checked.name.clone();
-    let mut state = AppState::new(Some(Serving::new(prepared, &files)), budget);
-    state.policy_path = Some(policy_path.to_path_buf());
-    state.admin_token = std::env::var("ROUTEC_ADMIN_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty());
-    state.exotel_token = std::env::var("ROUTEC_EXOTEL_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty());
+    let listen = config.listen.clone();
+    let policy_path = config.policy.clone();
+    let (serving, watched) = match first {
+        Some((serving, base_dir)) => (Some(serving), base_dir),
+        None => (None, watched_dir(&policy_path)),
+    };
+    let name = serving
+        .as_ref()
+        .map(|s| s.prepared.policy.checked.name.clone());
+    let mut state = AppState::new(serving, config);
+    state.policy_path = Some(policy_path);
     let state = Arc::new(state);
     // Kept alive for as long as the server runs.
-    let _watcher = watch(Arc::clone(&state), &files.base_dir);
+    let _watcher = watch(Arc::clone(&state), &watched);
     reload_on_hangup(Arc::clone(&state));
-    let listener = match tokio::net::TcpListener::bind(listen).await {
+    let listener = match tokio::net::TcpListener::bind(&listen).await {
         Ok(l) => l,
         Err(e) => {
             eprintln!(
@@ -67,8 +115,13 @@ async fn serve(policy_path: &Path, listen: &str, budget: Duration) -> ExitCode {
     };
     let addr = listener
         .local_addr()
-        .map_or_else(|_| listen.to_string(), |a| a.to_string());
-    say(&format!("routec: serving policy `{name}` on http://{addr}"));
+        .map_or_else(|_| listen.clone(), |a| a.to_string());
+    match name {
+        Some(name) => say(&format!("routec: serving policy `{name}` on http://{addr}")),
+        None => say(&format!(
+            "routec: serving the static fallback on http://{addr}"
+        )),
+    }
     let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(stop_signal())
         .await;
@@ -81,6 +134,16 @@ async fn serve(policy_path: &Path, listen: &str, budget: Duration) -> ExitCode {
             say(&format!("error: the server failed: {e}"));
             ExitCode::from(EXIT_ERRORS)
         }
+    }
+}
+
+/// The directory to watch for a policy that has not loaded: the directory itself, or a
+/// file's directory.
+fn watched_dir(policy: &Path) -> PathBuf {
+    if policy.is_dir() {
+        policy.to_path_buf()
+    } else {
+        policy.parent().map(Path::to_path_buf).unwrap_or_default()
     }
 }
 

@@ -32,6 +32,12 @@ pub struct Call {
     pub digits: Option<String>,
     pub custom: Option<String>,
     pub flow_id: Option<String>,
+    /// The agent Exotel dialled last (`DialWhomNumber`), E.164 when it reads as a number.
+    pub dial_whom: Option<PhoneValue>,
+    /// When Exotel says the request was made (`CurrentTime`, else `StartTime`, else
+    /// `Created`): local time without an offset, read later in the policy's time zone.
+    #[serde(skip)]
+    pub time: Option<jiff::civil::DateTime>,
 }
 
 /// Keeps what a caller can key in (`0-9 * #`) from Exotel's `digits`, which arrives wrapped in
@@ -54,6 +60,8 @@ impl Call {
         let mut call = Call::default();
         let mut from = (None, None);
         let mut to = (None, None);
+        // CurrentTime, StartTime, Created: the first that reads wins.
+        let mut times: [Option<jiff::civil::DateTime>; 3] = [None; 3];
         for (name, value) in params {
             let value = value.trim();
             if value.is_empty() {
@@ -69,13 +77,26 @@ impl Call {
                 "digits" => call.digits = clean_digits(value),
                 "customfield" => call.custom = Some(value.to_string()),
                 "flow_id" => call.flow_id = Some(value.to_string()),
+                "dialwhomnumber" => call.dial_whom = Some(PhoneValue::read(value, country)),
+                "currenttime" => times[0] = read_exotel_time(value),
+                "starttime" => times[1] = read_exotel_time(value),
+                "created" => times[2] = read_exotel_time(value),
                 _ => {}
             }
         }
         call.from = from.0.or(from.1).map(|v| PhoneValue::read(v, country));
         call.to = to.0.or(to.1).map(|v| PhoneValue::read(v, country));
+        call.time = times.into_iter().flatten().next();
         call
     }
+}
+
+/// Reads Exotel's two time formats: `2024-09-03 11:44:54` and `Tue, 03 Sep 2024 11:44:54`.
+pub fn read_exotel_time(text: &str) -> Option<jiff::civil::DateTime> {
+    let text = text.trim();
+    text.parse::<jiff::civil::DateTime>()
+        .ok()
+        .or_else(|| jiff::civil::DateTime::strptime("%a, %d %b %Y %H:%M:%S", text).ok())
 }
 
 #[cfg(test)]
@@ -100,6 +121,21 @@ mod tests {
         assert_eq!(call.to.as_ref().unwrap().value, "+918069891522");
         assert_eq!(call.digits.as_deref(), Some("8"));
         assert_eq!(call.flow_id.as_deref(), Some("11754"));
+        assert_eq!(call.dial_whom, None);
+        assert_eq!(
+            call.time,
+            Some(jiff::civil::date(2024, 9, 3).at(11, 44, 59, 0))
+        );
+    }
+
+    #[test]
+    fn both_time_formats_read() {
+        let t = jiff::civil::date(2024, 9, 3).at(11, 44, 54, 0);
+        assert_eq!(read_exotel_time("2024-09-03 11:44:54"), Some(t));
+        assert_eq!(read_exotel_time("Tue, 03 Sep 2024 11:44:54"), Some(t));
+        assert_eq!(read_exotel_time("yesterday"), None);
+        let call = Call::from_params([("Created", "Tue, 03 Sep 2024 11:44:54")], phone::india());
+        assert_eq!(call.time, Some(t));
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! Server: a prepared policy in; answers to Exotel's Connect and Passthru applets and the
 //! decision API out, over HTTP (axum). A request uses one policy version from start to end.
 
+mod attempts;
+pub mod config;
 mod metrics;
 
+pub use config::Config;
 pub use metrics::Metrics;
 
 use std::io::Write;
@@ -13,7 +16,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwapOption;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{FromRequest, FromRequestParts, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -25,6 +28,7 @@ use crate::exotel::Call;
 use crate::facts::Facts;
 use crate::source::SourceFiles;
 use crate::state::AgentSnapshot;
+use attempts::Attempts;
 
 /// Largest request body read; Exotel's parameters are a few hundred bytes.
 const MAX_BODY: usize = 64 * 1024;
@@ -69,14 +73,12 @@ pub fn version_of(files: &SourceFiles) -> String {
 pub struct AppState {
     /// `None` until a policy has loaded.
     pub current: ArcSwapOption<Serving>,
-    /// How long lookups may take before the decision is made without them.
-    pub budget: Duration,
+    /// Settings: the budget, tokens, what Connect answers carry, the static fallback.
+    pub config: Config,
     /// Where the policy is read from on reload (`None`: no reloads).
     pub policy_path: Option<PathBuf>,
-    /// Bearer token of the admin endpoints; `None` turns them off.
-    pub admin_token: Option<String>,
-    /// Secret Exotel must send as `token` in the query; `None`: none needed.
-    pub exotel_token: Option<String>,
+    /// What was offered to each call, for `fetch_after_attempt`.
+    attempts: Mutex<Attempts>,
     /// The last reload that failed, rendered, until a reload succeeds.
     last_error: Mutex<Option<String>>,
     /// One reload at a time.
@@ -85,7 +87,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(serving: Option<Serving>, budget: Duration) -> AppState {
+    pub fn new(serving: Option<Serving>, config: Config) -> AppState {
         let metrics = Metrics::default();
         if let Some(s) = &serving {
             metrics.set_version(&s.version);
@@ -93,10 +95,9 @@ impl AppState {
         AppState {
             metrics,
             current: ArcSwapOption::from(serving.map(Arc::new)),
-            budget,
+            config,
             policy_path: None,
-            admin_token: None,
-            exotel_token: None,
+            attempts: Mutex::new(Attempts::default()),
             last_error: Mutex::new(None),
             reloading: tokio::sync::Mutex::new(()),
         }
@@ -162,6 +163,9 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/exotel/connect", get(connect).post(connect))
         .route("/exotel/passthru", get(passthru).post(passthru))
+        // The secret as a path segment, for URLs that cannot carry a query of their own.
+        .route("/exotel/{secret}/connect", get(connect).post(connect))
+        .route("/exotel/{secret}/passthru", get(passthru).post(passthru))
         .route("/v1/decide", get(decide).post(decide))
         .route("/v1/policy", get(policy_info))
         .route("/v1/reload", axum::routing::post(reload))
@@ -214,140 +218,319 @@ fn params(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Vec<(String,
     out
 }
 
-/// A decision for one request, and the policy version that made it.
+/// A decision for one request, and the policy version that made it (`None`: the static
+/// fallback, before any policy loaded).
 struct Decided {
-    serving: Arc<Serving>,
+    serving: Option<Arc<Serving>>,
+    call: Call,
     decision: Decision,
 }
 
-/// Decides a request; `None` when no policy has loaded yet.
-async fn decide_request(
-    state: &AppState,
-    query: Option<&str>,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Option<Decided> {
-    let serving = state.current.load_full()?;
-    let started = Instant::now();
-    let policy = &serving.prepared.policy;
+impl Decided {
+    fn rule(&self) -> &str {
+        match &self.serving {
+            Some(s) => self.decision.rule.name(&s.prepared.policy.checked),
+            None => "fallback",
+        }
+    }
+}
+
+/// Reads a request's parameters into a call, with the policy's country (India before any
+/// policy loaded).
+fn read_call(state: &AppState, query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Call {
     let pairs = params(query, headers, body);
-    let call = Call::from_params(
-        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        policy.checked.country,
-    );
+    let country = state
+        .current
+        .load()
+        .as_ref()
+        .map_or(crate::phone::india(), |s| s.prepared.policy.checked.country);
+    Call::from_params(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), country)
+}
+
+/// Decides a call: with the policy being served, or the configured static fallback when none
+/// has loaded.
+async fn decide_call(state: &AppState, call: Call, started: Instant) -> Decided {
+    let Some(serving) = state.current.load_full() else {
+        let decided = Decided {
+            serving: None,
+            decision: static_fallback(&state.config),
+            call,
+        };
+        state.log_decision(&decided, started.elapsed());
+        state
+            .metrics
+            .decision("fallback", "fallback", &decided.decision.degraded);
+        return decided;
+    };
+    let policy = &serving.prepared.policy;
     let mut facts = Facts::none(&policy.checked);
     let given = vec![false; policy.checked.facts.len()];
-    let deadline = started + state.budget;
+    let deadline = started + state.config.budget();
     serving
         .prepared
         .lookups
         .lookup(&policy.checked, &call, &mut facts, &given, deadline)
         .await;
     let agents = AgentSnapshot::fresh(policy.checked.agents.len());
-    let now = jiff::Timestamp::now();
+    // Exotel's own clock says when the call is, read in the policy's time zone; without it,
+    // ours.
+    let now = call
+        .time
+        .and_then(|t| policy.checked.timezone.to_timestamp(t).ok())
+        .unwrap_or_else(jiff::Timestamp::now);
     // A bug in evaluation must not leave a caller in silence: fall back instead.
     let decision = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         crate::eval::eval(policy, &call, &facts, now, &agents)
     }))
-    .unwrap_or_else(|_| fallback_decision());
-    log_decision(&serving, &call, &decision, started.elapsed());
-    let rule = decision.rule.name(&policy.checked);
-    state
-        .metrics
-        .decision(rule, decision.target.name(), &decision.degraded);
-    Some(Decided { serving, decision })
+    .unwrap_or_else(|_| {
+        let mut d = static_fallback(&state.config);
+        d.degraded.push("internal error: evaluation failed".into());
+        d
+    });
+    let decided = Decided {
+        serving: Some(Arc::clone(&serving)),
+        call,
+        decision,
+    };
+    state.log_decision(&decided, started.elapsed());
+    state.metrics.decision(
+        decided.rule(),
+        decided.decision.target.name(),
+        &decided.decision.degraded,
+    );
+    decided
 }
 
-/// When evaluation itself failed: no number, so Exotel takes its "nobody dialled" branch.
-fn fallback_decision() -> Decision {
+/// The configured static fallback (with none configured: nobody is dialled, and Exotel takes
+/// its "nobody dialled" branch).
+fn static_fallback(config: &Config) -> Decision {
     let mut d = Decision::empty();
-    d.degraded.push("internal error: evaluation failed".into());
+    let india = crate::phone::india();
+    d.numbers = config
+        .fallback
+        .numbers
+        .iter()
+        .map(|n| crate::phone::normalize(n, india).unwrap_or_else(|| n.clone()))
+        .collect();
+    d.flow.clone_from(&config.fallback.branch);
+    d.degraded
+        .push("no policy is loaded: static fallback".into());
     d
 }
 
-/// One JSON line per decision on stdout: why every call went where it went.
-fn log_decision(serving: &Serving, call: &Call, decision: &Decision, took: Duration) {
-    let checked = &serving.prepared.policy.checked;
-    let line = json!({
-        "call_sid": call.sid,
-        "from": call.from.as_ref().map(|p| &p.value),
-        "policy": checked.name,
-        "rule": decision.rule.name(checked),
-        "target": decision.target.name(),
-        "numbers": decision.numbers,
-        "degraded": decision.degraded,
-        "latency_us": took.as_micros() as u64,
-    });
-    // A closed or full stdout must not take a call down with it: the line is dropped.
-    let _ = writeln!(std::io::stdout().lock(), "{line}");
+impl AppState {
+    /// One JSON line per decision on stdout: why every call went where it went.
+    fn log_decision(&self, decided: &Decided, took: Duration) {
+        if !self.config.log.decisions {
+            return;
+        }
+        let from = decided.call.from.as_ref().map(|p| {
+            if self.config.log.mask_caller {
+                mask(&p.value)
+            } else {
+                p.value.clone()
+            }
+        });
+        let decision = &decided.decision;
+        let line = json!({
+            "call_sid": decided.call.sid,
+            "from": from,
+            "policy": decided.serving.as_ref().map(|s| &s.prepared.policy.checked.name),
+            "version": decided.serving.as_ref().map(|s| &s.version),
+            "rule": decided.rule(),
+            "target": decision.target.name(),
+            "numbers": decision.numbers,
+            "queue": decision.queue,
+            "flow": decision.flow,
+            "degraded": decision.degraded,
+            "latency_us": took.as_micros() as u64,
+        });
+        // A closed or full stdout must not take a call down with it: the line is dropped.
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    }
 }
 
-/// Exotel's Connect "dynamic URL" answer: the numbers to dial, or none for queue and flow
-/// decisions (Exotel then takes "We didn't dial anyone").
-fn connect_json(decision: Option<&Decision>) -> serde_json::Value {
-    let numbers: &[String] = decision.map_or(&[], |d| d.numbers.as_slice());
-    let parallel = decision.is_some_and(|d| d.parallel);
-    json!({
-        "fetch_after_attempt": false,
+/// Hides a caller's number in logs: the country code and the last four digits stay.
+fn mask(number: &str) -> String {
+    let chars: Vec<char> = number.chars().collect();
+    let keep_start = if number.starts_with('+') { 3 } else { 0 };
+    let keep_end = chars.len().saturating_sub(4).max(keep_start);
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if i < keep_start || i >= keep_end {
+                *c
+            } else {
+                '*'
+            }
+        })
+        .collect()
+}
+
+/// Exotel's Connect "dynamic URL" answer: `numbers` to dial, none for queue and flow decisions
+/// (Exotel then takes "We didn't dial anyone"), with the configured settings.
+fn connect_json(
+    config: &Config,
+    call: &Call,
+    numbers: &[String],
+    parallel: bool,
+) -> serde_json::Value {
+    let connect = &config.connect;
+    let country = crate::phone::india();
+    let numbers: Vec<String> = numbers
+        .iter()
+        .map(|n| connect.number_format.write(n, country))
+        .collect();
+    let mut answer = json!({
+        "fetch_after_attempt": connect.fetch_after_attempt,
         "destination": { "numbers": numbers },
+        "record": connect.record,
+        "recording_channels": connect.recording_channels,
         "parallel_ringing": {
             "activate": parallel,
-            "max_parallel_attempts": if parallel { numbers.len().max(1) } else { 1 },
+            "max_parallel_attempts": if parallel {
+                numbers.len().clamp(1, connect.max_parallel_attempts.max(1))
+            } else {
+                1
+            },
         },
-    })
+    });
+    if let Some(secs) = connect.max_ringing_duration {
+        answer["max_ringing_duration"] = json!(secs);
+    }
+    if let Some(secs) = connect.max_conversation_duration {
+        answer["max_conversation_duration"] = json!(secs);
+    }
+    let caller_id = match connect.outgoing_phone_number.as_deref() {
+        Some("call.to") => call.to.as_ref().filter(|p| p.e164).map(|p| p.value.clone()),
+        Some(number) => Some(number.to_string()),
+        None => None,
+    };
+    if let Some(number) = caller_id {
+        answer["outgoing_phone_number"] = json!(connect.number_format.write(&number, country));
+    }
+    answer
 }
 
-/// With a secret configured, an Exotel request must carry it as `token`: else 403.
-fn exotel_refusal(state: &AppState, query: Option<&str>) -> Option<Response> {
-    let secret = state.exotel_token.as_ref()?;
-    let given = query.and_then(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "token")
-            .map(|(_, v)| v.into_owned())
+/// With a secret configured, an Exotel request must carry it, as the path segment after
+/// `/exotel/` or as `token` in the query: else 403.
+fn exotel_refusal(
+    state: &AppState,
+    path_secret: Option<&str>,
+    query: Option<&str>,
+) -> Option<Response> {
+    let secret = state.config.exotel_token.as_ref()?;
+    let given = path_secret.map(str::to_string).or_else(|| {
+        query.and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "token")
+                .map(|(_, v)| v.into_owned())
+        })
     });
     let ok = given.is_some_and(|g| same_secret(g.as_bytes(), secret.as_bytes()));
     (!ok).then(|| (StatusCode::FORBIDDEN, "wrong or missing token").into_response())
 }
 
-async fn connect(
-    State(state): State<Arc<AppState>>,
-    RawQuery(query): RawQuery,
+/// What every Exotel-facing handler reads: the secret in the path (if routed so), the query,
+/// the headers and the body.
+struct ExotelRequest {
+    secret: Option<String>,
+    query: Option<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    if let Some(refusal) = exotel_refusal(&state, query.as_deref()) {
-        return refusal;
-    }
-    let decided = decide_request(&state, query.as_deref(), &headers, &body).await;
-    // Always 200 with JSON: Exotel must get an answer whatever happened.
-    axum::Json(connect_json(decided.as_ref().map(|d| &d.decision))).into_response()
 }
 
-async fn passthru(
-    State(state): State<Arc<AppState>>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Some(refusal) = exotel_refusal(&state, query.as_deref()) {
+impl<S: Send + Sync> FromRequest<S> for ExotelRequest {
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let secret =
+            axum::extract::Path::<std::collections::HashMap<String, String>>::from_request_parts(
+                &mut parts, state,
+            )
+            .await
+            .ok()
+            .and_then(|p| p.0.get("secret").cloned());
+        let query = parts.uri.query().map(str::to_string);
+        let headers = parts.headers.clone();
+        let request = axum::extract::Request::from_parts(parts, body);
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(ExotelRequest {
+            secret,
+            query,
+            headers,
+            body,
+        })
+    }
+}
+
+async fn connect(State(state): State<Arc<AppState>>, request: ExotelRequest) -> Response {
+    let query = request.query.as_deref();
+    if let Some(refusal) = exotel_refusal(&state, request.secret.as_deref(), query) {
         return refusal;
     }
-    let branch = query.as_deref().and_then(|q| {
+    let started = Instant::now();
+    let call = read_call(&state, query, &request.headers, &request.body);
+    let connect = &state.config.connect;
+    // Exotel asking again after an attempt: the call's own list, walked on.
+    if connect.fetch_after_attempt
+        && let Some(sid) = call.sid.as_deref()
+    {
+        let tried = call.dial_whom.as_ref().map(|p| p.value.as_str());
+        let next = state
+            .attempts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .next(sid, tried);
+        if let Some(numbers) = next {
+            let parallel = numbers.len() > 1;
+            return axum::Json(connect_json(&state.config, &call, &numbers, parallel))
+                .into_response();
+        }
+    }
+    let decided = decide_call(&state, call, started).await;
+    let decision = &decided.decision;
+    let numbers = match decided.call.sid.as_deref() {
+        Some(sid) if connect.fetch_after_attempt => state
+            .attempts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .first(sid, decision.numbers.clone(), decision.parallel),
+        _ => decision.numbers.clone(),
+    };
+    // Always 200 with JSON: Exotel must get an answer whatever happened.
+    axum::Json(connect_json(
+        &state.config,
+        &decided.call,
+        &numbers,
+        decision.parallel,
+    ))
+    .into_response()
+}
+
+async fn passthru(State(state): State<Arc<AppState>>, request: ExotelRequest) -> Response {
+    let query = request.query.as_deref();
+    if let Some(refusal) = exotel_refusal(&state, request.secret.as_deref(), query) {
+        return refusal;
+    }
+    let started = Instant::now();
+    let branch = query.and_then(|q| {
         form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k.eq_ignore_ascii_case("branch"))
             .map(|(_, v)| v.into_owned())
     });
-    let decided = decide_request(&state, query.as_deref(), &headers, &body).await;
-    let takes_branch = match (&decided, branch) {
-        (Some(d), Some(branch)) => {
-            let decision = &d.decision;
-            let rule = decision.rule.name(&d.serving.prepared.policy.checked);
-            decision.flow.as_deref() == Some(branch.as_str())
-                || decision.queue.as_deref() == Some(branch.as_str())
-                || rule == branch
-        }
-        _ => false,
-    };
+    let call = read_call(&state, query, &request.headers, &request.body);
+    let decided = decide_call(&state, call, started).await;
+    let takes_branch = branch.is_some_and(|branch| {
+        let decision = &decided.decision;
+        decision.flow.as_deref() == Some(branch.as_str())
+            || decision.queue.as_deref() == Some(branch.as_str())
+            || (decided.serving.is_some() && decided.rule() == branch)
+    });
     let content = [(header::CONTENT_TYPE, "text/plain")];
     if takes_branch {
         (StatusCode::OK, content).into_response()
@@ -356,17 +539,21 @@ async fn passthru(
     }
 }
 
-async fn decide(
-    State(state): State<Arc<AppState>>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Some(refusal) = exotel_refusal(&state, query.as_deref()) {
+async fn decide(State(state): State<Arc<AppState>>, request: ExotelRequest) -> Response {
+    let query = request.query.as_deref();
+    if let Some(refusal) = exotel_refusal(&state, request.secret.as_deref(), query) {
         return refusal;
     }
-    match decide_request(&state, query.as_deref(), &headers, &body).await {
-        Some(d) => axum::Json(d.decision.to_json(&d.serving.prepared.policy)).into_response(),
+    let started = Instant::now();
+    if state.current.load().is_none() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded").into_response();
+    }
+    let call = read_call(&state, query, &request.headers, &request.body);
+    let decided = decide_call(&state, call, started).await;
+    match &decided.serving {
+        Some(serving) => {
+            axum::Json(decided.decision.to_json(&serving.prepared.policy)).into_response()
+        }
         None => (StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded").into_response(),
     }
 }
@@ -399,7 +586,7 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
 
 /// Admin endpoints need `Authorization: Bearer TOKEN`; with no token configured they are off.
 fn admin_refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
-    let Some(token) = &state.admin_token else {
+    let Some(token) = &state.config.admin_token else {
         let reason = "admin endpoints are off: set ROUTEC_ADMIN_TOKEN to turn them on";
         return Some((StatusCode::FORBIDDEN, reason).into_response());
     };

@@ -1,6 +1,7 @@
 //! Integration tests: the real `routec` binary and the library, one test binary.
 
 mod check_cli;
+mod connect;
 mod corpus;
 mod crm;
 mod eval_cli;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use routec::server::{AppState, Serving, app};
+use routec::server::{AppState, Config, Serving, app};
 use tower::ServiceExt;
 
 use crate::crm::{Crm, Reply};
@@ -27,15 +27,29 @@ otherwise -> queue general
 /// The real request of EXOTEL.md, as a query string.
 const EXOTEL_QUERY: &str = "CallSid=9953099079d70b89bbc1aa43ae6d1893&CallFrom=09901320691&CallTo=08069891522&Direction=incoming&Created=Tue,%2003%20Sep%202024%2011:44:54&DialCallDuration=0&StartTime=2024-09-03%2011:44:54&EndTime=1970-01-01%2005:30:00&CallType=call-attempt&DialWhomNumber=&flow_id=11754&tenant_id=1409&From=09901320691&To=08069891522&CurrentTime=2024-09-03%2011:44:59&digits=%228%22";
 
+/// Settings for handler tests: no decision log on the test's stdout.
+pub fn config(budget_ms: u64) -> Config {
+    let mut config = Config {
+        budget_ms,
+        ..Config::default()
+    };
+    config.log.decisions = false;
+    config
+}
+
 fn state(policy: &str) -> Arc<AppState> {
+    state_with(policy, config(500))
+}
+
+pub fn state_with(policy: &str, config: Config) -> Arc<AppState> {
     let files = routec::source::SourceFiles::single("serve.route", policy);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let prepared = rt.block_on(routec::prepare(&files)).0.expect("policy");
     let serving = Serving::new(prepared, &files);
-    Arc::new(AppState::new(Some(serving), Duration::from_millis(500)))
+    Arc::new(AppState::new(Some(serving), config))
 }
 
-async fn send(
+pub async fn send(
     state: Arc<AppState>,
     request: Request<Body>,
 ) -> (StatusCode, axum::http::HeaderMap, String) {
@@ -46,7 +60,7 @@ async fn send(
     (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
 
-fn get(uri: &str) -> Request<Body> {
+pub fn get(uri: &str) -> Request<Body> {
     Request::get(uri).body(Body::empty()).unwrap()
 }
 
@@ -159,7 +173,7 @@ fn decide_health_and_bad_requests() {
         );
     });
     // With no policy loaded: Exotel still gets 200 with no numbers; readiness says no.
-    let empty = Arc::new(AppState::new(None, Duration::from_millis(100)));
+    let empty = Arc::new(AppState::new(None, config(100)));
     rt.block_on(async {
         let (status, _, body) = send(Arc::clone(&empty), get("/exotel/connect")).await;
         assert_eq!(status, StatusCode::OK);
@@ -172,17 +186,17 @@ fn decide_health_and_bad_requests() {
 }
 
 /// The real binary, serving on a port the system picks; stopped (SIGTERM) when dropped.
-struct Server {
+pub struct Server {
     child: Child,
-    addr: String,
+    pub addr: String,
 }
 
 impl Server {
-    fn start(dir: &std::path::Path, args: &[&str]) -> Server {
+    pub fn start(dir: &std::path::Path, args: &[&str]) -> Server {
         Server::start_with(dir, args, &[])
     }
 
-    fn start_with(dir: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> Server {
+    pub fn start_with(dir: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> Server {
         let mut child = Command::new(binary())
             .arg("serve")
             .envs(envs.iter().copied())
@@ -206,18 +220,18 @@ impl Server {
         Server { child, addr }
     }
 
-    fn get(&self, target: &str) -> (u16, String) {
+    pub fn get(&self, target: &str) -> (u16, String) {
         self.request(&format!("GET {target} HTTP/1.1\r\nHost: x\r\n"))
     }
 
-    fn post(&self, target: &str, headers: &str) -> (u16, String) {
+    pub fn post(&self, target: &str, headers: &str) -> (u16, String) {
         self.request(&format!(
             "POST {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n{headers}"
         ))
     }
 
     /// Sends a request head (without the closing blank line); the status and body.
-    fn request(&self, head: &str) -> (u16, String) {
+    pub fn request(&self, head: &str) -> (u16, String) {
         let mut stream = std::net::TcpStream::connect(&self.addr).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
@@ -234,7 +248,7 @@ impl Server {
         (status, body)
     }
 
-    fn stop(mut self) -> std::process::ExitStatus {
+    pub fn stop(mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();

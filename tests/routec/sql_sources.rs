@@ -215,8 +215,9 @@ fn sqlite_files_are_sources_too() {
 /// every caller is routed from the row the query finds.
 #[test]
 fn the_data_driven_sql_example_routes_from_postgres() {
-    let setup = std::fs::read_to_string(crate::test::repo().join("examples/data-driven-sql/setup.sql"))
-        .unwrap();
+    let setup =
+        std::fs::read_to_string(crate::test::repo().join("examples/data-driven-sql/setup.sql"))
+            .unwrap();
     let Some(_schema) = Schema::create("example") else {
         return;
     };
@@ -235,17 +236,28 @@ fn the_data_driven_sql_example_routes_from_postgres() {
         ("09845000003", "overdue", json!(["+919800000003"])),
         ("09845000004", "shipped", json!([])),
         ("09845000005", "language", json!(["+919800000008"])),
-        ("09845000999", "otherwise", json!(["+919800000001", "+919800000002", "+919800000008"])),
+        (
+            "09845000999",
+            "otherwise",
+            json!(["+919800000001", "+919800000002", "+919800000008"]),
+        ),
     ];
     for (from, rule, numbers) in expected {
         let output = Test::new()
-            .file("case.json", format!(r#"{{"call": {{"CallFrom": "{from}"}}}}"#))
+            .file(
+                "case.json",
+                format!(r#"{{"call": {{"CallFrom": "{from}"}}}}"#),
+            )
             .env("ROUTEC_EXAMPLE_DATABASE_URL", &database_url())
             .args(["eval", example.to_str().unwrap(), "--input", "case.json"])
             .success();
         let d: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
         assert_eq!(
-            (d["rule"].clone(), d["numbers"].clone(), d["degraded"].clone()),
+            (
+                d["rule"].clone(),
+                d["numbers"].clone(),
+                d["degraded"].clone()
+            ),
             (json!(rule), numbers, json!([])),
             "caller {from}"
         );

@@ -1,0 +1,428 @@
+//! Server configuration: a YAML file and `ROUTEC_*` environment variables in; [`Config`] out.
+//!
+//! Later sources win: defaults, then the file, then the environment, then command-line flags
+//! (applied by the caller). Unknown keys are errors, so a misspelt setting is never ignored.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::phone::Country;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The policy: a `.route` file or a directory.
+    pub policy: PathBuf,
+    pub listen: String,
+    /// How long an Exotel-facing answer may wait for sources and state, in milliseconds.
+    pub budget_ms: u64,
+    /// Bearer token of the admin endpoints; unset turns them off.
+    pub admin_token: Option<String>,
+    /// Secret Exotel must send (path segment or `token` parameter); unset: none needed.
+    pub exotel_token: Option<String>,
+    pub connect: ConnectSettings,
+    pub fallback: Fallback,
+    pub log: LogSettings,
+    pub state: StateSettings,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            policy: PathBuf::from("rules"),
+            listen: "127.0.0.1:8080".into(),
+            budget_ms: 1000,
+            admin_token: None,
+            exotel_token: None,
+            connect: ConnectSettings::default(),
+            fallback: Fallback::default(),
+            log: LogSettings::default(),
+            state: StateSettings::default(),
+        }
+    }
+}
+
+/// What the Connect answer carries besides the numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectSettings {
+    pub record: bool,
+    pub recording_channels: RecordingChannels,
+    /// Seconds each number rings; unset: Exotel's default.
+    pub max_ringing_duration: Option<u32>,
+    /// Seconds a conversation may last; unset: Exotel's default.
+    pub max_conversation_duration: Option<u32>,
+    /// The caller id the agent sees: an ExoPhone (`+918047115777`), or `call.to` for the
+    /// number the caller dialled. Either masks the caller's own number. Unset: Exotel's choice.
+    pub outgoing_phone_number: Option<String>,
+    pub number_format: NumberFormat,
+    /// Answer one agent at a time; Exotel asks again after each unanswered attempt.
+    pub fetch_after_attempt: bool,
+    /// The most numbers rung at once for `ring_all` (Exotel's cap is 5 or 10).
+    pub max_parallel_attempts: usize,
+}
+
+impl Default for ConnectSettings {
+    fn default() -> ConnectSettings {
+        ConnectSettings {
+            record: false,
+            recording_channels: RecordingChannels::Single,
+            max_ringing_duration: None,
+            max_conversation_duration: None,
+            outgoing_phone_number: None,
+            number_format: NumberFormat::E164,
+            fetch_after_attempt: false,
+            max_parallel_attempts: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordingChannels {
+    Single,
+    Dual,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NumberFormat {
+    /// `+919812345678`
+    E164,
+    /// `09812345678`: the country's trunk prefix and the national number.
+    National,
+}
+
+impl NumberFormat {
+    /// Writes an E.164 number in this format; numbers of other countries stay E.164.
+    pub fn write(self, e164: &str, country: &Country) -> String {
+        match self {
+            NumberFormat::E164 => e164.to_string(),
+            NumberFormat::National => e164
+                .strip_prefix('+')
+                .and_then(|n| n.strip_prefix(country.calling_code))
+                .filter(|national| {
+                    (country.national_len.0..=country.national_len.1).contains(&national.len())
+                })
+                .map_or_else(
+                    || e164.to_string(),
+                    |national| format!("{}{national}", country.trunk_prefix),
+                ),
+        }
+    }
+}
+
+/// The answer when no policy has ever loaded (a broken policy at start).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Fallback {
+    /// Numbers to dial, E.164 or national.
+    pub numbers: Vec<String>,
+    /// The Passthru branch label answered with 200; others get 302.
+    pub branch: Option<String>,
+}
+
+impl Fallback {
+    pub fn is_set(&self) -> bool {
+        !self.numbers.is_empty() || self.branch.is_some()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// One JSON line per decision on stdout.
+    pub decisions: bool,
+    /// Show only the country code and last four digits of the caller's number.
+    pub mask_caller: bool,
+}
+
+impl Default for LogSettings {
+    fn default() -> LogSettings {
+        LogSettings {
+            decisions: true,
+            mask_caller: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StateSettings {
+    pub store: StoreKind,
+    /// The memory store's snapshot file, written every `snapshot_secs` and on shutdown.
+    pub snapshot: Option<PathBuf>,
+    pub snapshot_secs: u64,
+    pub redis_url: String,
+    /// Prefix of every Redis key, so that several policies can share one Redis.
+    pub key_prefix: String,
+    /// How long an agent offered to a call is skipped by other decisions; 0 turns it off.
+    pub reservation_secs: u64,
+}
+
+impl Default for StateSettings {
+    fn default() -> StateSettings {
+        StateSettings {
+            store: StoreKind::Memory,
+            snapshot: None,
+            snapshot_secs: 10,
+            redis_url: "redis://127.0.0.1:6379".into(),
+            key_prefix: "routec".into(),
+            reservation_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    Memory,
+    Redis,
+}
+
+/// Environment variables that start with `ROUTEC_` but are not settings.
+const NOT_SETTINGS: [&str; 3] = ["ROUTEC_TEST_", "ROUTEC_BENCH_", "ROUTEC_EXAMPLE_"];
+
+impl Config {
+    pub fn budget(&self) -> Duration {
+        Duration::from_millis(self.budget_ms)
+    }
+
+    /// Reads the file (if any), then the `ROUTEC_*` variables of `env`. Errors are rendered
+    /// for a person: a YAML problem as a diagnostic pointing into the file. Variables that name
+    /// no setting come back as warnings.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Config, Vec<String>), String> {
+        let mut config = match file {
+            Some(path) => Self::read_file(path)?,
+            None => Config::default(),
+        };
+        let mut warnings = Vec::new();
+        let mut vars: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("ROUTEC_"))
+            .filter(|(k, _)| !NOT_SETTINGS.iter().any(|p| k.starts_with(p)))
+            .collect();
+        vars.sort();
+        for (name, value) in vars {
+            match config.with_variable(&name, &value) {
+                Ok(Some(c)) => config = c,
+                Ok(None) => {
+                    warnings.push(format!("warning: `{name}` names no setting; it is ignored"))
+                }
+                Err(e) => return Err(format!("error: `{name}`: {e}")),
+            }
+        }
+        // An empty secret would be one anybody can send.
+        config.admin_token = config.admin_token.filter(|t| !t.is_empty());
+        config.exotel_token = config.exotel_token.filter(|t| !t.is_empty());
+        Ok((config, warnings))
+    }
+
+    fn read_file(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "error: cannot read `{}`: {}",
+                path.display(),
+                e.to_string().to_lowercase()
+            )
+        })?;
+        // An empty file is every default (YAML reads it as null).
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        let mut options = serde_saphyr::Options::default();
+        options.strict_booleans = true;
+        serde_saphyr::from_str_with_options::<Config>(&text, options)
+            .map_err(|e| crate::diagnostic::render_yaml_error(&e, &text, path))
+    }
+
+    /// This configuration with one `ROUTEC_*` variable applied: `ROUTEC_CONNECT_RECORD=true`
+    /// sets `connect.record`. `None` when it names no setting.
+    fn with_variable(&self, name: &str, value: &str) -> Result<Option<Config>, String> {
+        let Some(rest) = name.strip_prefix("ROUTEC_") else {
+            return Ok(None);
+        };
+        let tree = serde_json::to_value(self).map_err(|e| e.to_string())?;
+        let mut probe = tree.clone();
+        let Some(slot) = setting(&mut probe, rest) else {
+            return Ok(None);
+        };
+        // An unset setting does not say its type: try the text as a number, then as text.
+        let mut last_error = String::new();
+        for candidate in env_values(slot, value) {
+            let mut tree = tree.clone();
+            if let Some(slot) = setting(&mut tree, rest) {
+                *slot = candidate;
+            }
+            match serde_json::from_value(tree) {
+                Ok(config) => return Ok(Some(config)),
+                Err(e) => last_error = e.to_string(),
+            }
+        }
+        Err(last_error)
+    }
+}
+
+/// The setting a variable name (without `ROUTEC_`) names: `CONNECT_MAX_RINGING_DURATION` is
+/// `connect.max_ringing_duration`. Keys hold underscores too, so each key is tried as a prefix.
+fn setting<'a>(tree: &'a mut serde_json::Value, name: &str) -> Option<&'a mut serde_json::Value> {
+    let serde_json::Value::Object(map) = tree else {
+        return None;
+    };
+    let key = map.keys().find(|k| {
+        let upper = k.to_ascii_uppercase();
+        name == upper
+            || name
+                .strip_prefix(upper.as_str())
+                .is_some_and(|r| r.starts_with('_'))
+    })?;
+    let key = key.clone();
+    let upper = key.to_ascii_uppercase();
+    let child = map.get_mut(&key)?;
+    if name == upper {
+        // A section cannot be set whole from one variable.
+        return (!child.is_object()).then_some(child);
+    }
+    setting(child, &name[upper.len() + 1..])
+}
+
+/// Readings of a variable's text as the kind of value the setting holds, most likely first;
+/// what does not read stays text, and the setting's own type then says what is wrong.
+fn env_values(current: &serde_json::Value, text: &str) -> Vec<serde_json::Value> {
+    use serde_json::Value as J;
+    let as_text = J::String(text.into());
+    match current {
+        J::Bool(_) => vec![match text.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => J::Bool(true),
+            "false" | "0" | "no" | "off" => J::Bool(false),
+            _ => as_text,
+        }],
+        J::Array(_) => vec![J::Array(
+            text.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| J::String(s.into()))
+                .collect(),
+        )],
+        J::Number(_) => vec![text.parse::<u64>().map_or(as_text, |n| J::Number(n.into()))],
+        // Empty unsets an optional setting.
+        J::Null if text.is_empty() => vec![J::Null],
+        J::Null => match text.parse::<u64>() {
+            Ok(n) => vec![J::Number(n.into()), as_text],
+            Err(_) => vec![as_text],
+        },
+        _ => vec![as_text],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn variables_override_nested_settings() {
+        let (c, warnings) = Config::load(
+            None,
+            env(&[
+                ("ROUTEC_CONNECT_MAX_RINGING_DURATION", "45"),
+                ("ROUTEC_CONNECT_RECORD", "true"),
+                ("ROUTEC_BUDGET_MS", "300"),
+                ("ROUTEC_ADMIN_TOKEN", "12345"),
+                ("ROUTEC_EXOTEL_TOKEN", ""),
+                ("ROUTEC_FALLBACK_NUMBERS", "+919800000001, 09800000002"),
+                ("ROUTEC_STATE_STORE", "redis"),
+                ("ROUTEC_TEST_REDIS_URL", "ignored"),
+                ("PATH", "/bin"),
+            ]),
+        )
+        .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(c.connect.max_ringing_duration, Some(45));
+        assert!(c.connect.record);
+        assert_eq!(c.budget_ms, 300);
+        assert_eq!(c.admin_token.as_deref(), Some("12345"));
+        assert_eq!(c.exotel_token, None);
+        assert_eq!(c.fallback.numbers, ["+919800000001", "09800000002"]);
+        assert_eq!(c.state.store, StoreKind::Redis);
+    }
+
+    #[test]
+    fn a_bad_variable_is_an_error_naming_it_and_an_unknown_one_a_warning() {
+        let e = Config::load(None, env(&[("ROUTEC_BUDGET_MS", "soon")])).unwrap_err();
+        assert!(
+            e.starts_with("error: `ROUTEC_BUDGET_MS`: invalid type"),
+            "{e}"
+        );
+        let e = Config::load(None, env(&[("ROUTEC_STATE_STORE", "disk")])).unwrap_err();
+        assert!(e.contains("unknown variant `disk`"), "{e}");
+        let (_, warnings) = Config::load(None, env(&[("ROUTEC_BUDGETMS", "3")])).unwrap();
+        assert_eq!(
+            warnings,
+            ["warning: `ROUTEC_BUDGETMS` names no setting; it is ignored"]
+        );
+        // A section is not a setting.
+        let (_, warnings) = Config::load(None, env(&[("ROUTEC_CONNECT", "x")])).unwrap();
+        assert_eq!(warnings.len(), 1);
+    }
+
+    #[test]
+    fn national_format_keeps_foreign_numbers_international() {
+        let india = crate::phone::india();
+        assert_eq!(
+            NumberFormat::National.write("+919812345678", india),
+            "09812345678"
+        );
+        assert_eq!(
+            NumberFormat::National.write("+14155550100", india),
+            "+14155550100"
+        );
+        assert_eq!(
+            NumberFormat::E164.write("+919812345678", india),
+            "+919812345678"
+        );
+    }
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+
+    fn load(yaml: &str) -> Result<Config, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("routec.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        Config::load(Some(&path), Vec::new()).map(|(c, _)| c)
+    }
+
+    #[test]
+    fn a_file_sets_what_it_names_and_the_rest_stays_default() {
+        let c = load("listen: 0.0.0.0:9000\nconnect:\n  record: true\n  number_format: national\n")
+            .unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000");
+        assert!(c.connect.record);
+        assert_eq!(c.connect.number_format, NumberFormat::National);
+        assert_eq!(c.budget_ms, 1000);
+        assert_eq!(load("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_diagnostics_pointing_into_the_file() {
+        let e = load("connect:\n  recrod: true\n").unwrap_err();
+        assert!(e.contains("unknown field `recrod`"), "{e}");
+        assert!(e.contains("routec.yaml"), "{e}");
+        let e = load("connect:\n  number_format: local\n").unwrap_err();
+        assert!(e.contains("unknown variant `local`"), "{e}");
+    }
+}
