@@ -115,6 +115,8 @@ mod tests {
             ("From", "09901320691"),
             ("To", "08069891522"),
             ("digits", "\"8\""),
+            ("EndTime", "1970-01-01 05:30:00"),
+            ("CurrentTime", "2024-09-03 11:44:59"),
         ];
         let call = Call::from_params(params, phone::india());
         assert_eq!(call.from.as_ref().unwrap().value, "+919901320691");

@@ -22,7 +22,7 @@ struct Inner {
     /// Requests and their latency, by endpoint.
     requests: BTreeMap<&'static str, Histogram>,
     /// Decisions by (rule, target).
-    decisions: BTreeMap<(String, &'static str), u64>,
+    decisions: BTreeMap<String, BTreeMap<&'static str, u64>>,
     degraded: BTreeMap<String, u64>,
     reloads_ok: u64,
     reloads_failed: u64,
@@ -56,10 +56,15 @@ impl Metrics {
 
     pub fn decision(&self, rule: &str, target: &'static str, degraded: &[String]) {
         let mut inner = self.inner();
-        *inner
-            .decisions
-            .entry((rule.to_string(), target))
-            .or_default() += 1;
+        // Looked up by `&str` first: a rule's name is allocated once, not per decision.
+        match inner.decisions.get_mut(rule) {
+            Some(targets) => *targets.entry(target).or_default() += 1,
+            None => {
+                inner
+                    .decisions
+                    .insert(rule.to_string(), BTreeMap::from([(target, 1)]));
+            }
+        }
         for reason in degraded {
             // `source crm: timeout` counts as `source crm`: reasons carry details that would
             // make a label per call.
@@ -123,12 +128,14 @@ impl Metrics {
             "# HELP routec_decisions_total Decisions, by the rule that decided and its target.\n",
         );
         out.push_str("# TYPE routec_decisions_total counter\n");
-        for ((rule, target), n) in &inner.decisions {
-            let _ = writeln!(
-                out,
-                "routec_decisions_total{{rule=\"{}\",target=\"{target}\"}} {n}",
-                label(rule)
-            );
+        for (rule, targets) in &inner.decisions {
+            for (target, n) in targets {
+                let _ = writeln!(
+                    out,
+                    "routec_decisions_total{{rule=\"{}\",target=\"{target}\"}} {n}",
+                    label(rule)
+                );
+            }
         }
         out.push_str(
             "# HELP routec_degraded_total Decisions made with something missing, by reason.\n",

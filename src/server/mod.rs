@@ -8,6 +8,7 @@ mod metrics;
 pub use config::Config;
 pub use metrics::Metrics;
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -181,21 +182,18 @@ pub fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Exotel's parameters from the query string and a form or JSON body, in that order.
-fn params(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
+/// Exotel's parameters from the query string and a form or JSON body, in that order,
+/// borrowed from the request where no decoding was needed.
+fn params<'a>(
+    query: Option<&'a str>,
+    json: bool,
+    body: &'a [u8],
+) -> Vec<(Cow<'a, str>, Cow<'a, str>)> {
+    let mut out: Vec<(Cow<str>, Cow<str>)> = Vec::with_capacity(24);
     // Capped while parsing: a hostile body must not cost more than a real request.
     if let Some(q) = query {
-        out.extend(
-            form_urlencoded::parse(q.as_bytes())
-                .take(MAX_PARAMS)
-                .map(|(k, v)| (k.into_owned(), v.into_owned())),
-        );
+        out.extend(form_urlencoded::parse(q.as_bytes()).take(MAX_PARAMS));
     }
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("json"));
     if json {
         if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(body) {
             for (k, v) in map.into_iter().take(MAX_PARAMS) {
@@ -204,15 +202,11 @@ fn params(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Vec<(String,
                     serde_json::Value::Null => continue,
                     other => other.to_string(),
                 };
-                out.push((k, text));
+                out.push((Cow::Owned(k), Cow::Owned(text)));
             }
         }
     } else if !body.is_empty() {
-        out.extend(
-            form_urlencoded::parse(body)
-                .take(MAX_PARAMS)
-                .map(|(k, v)| (k.into_owned(), v.into_owned())),
-        );
+        out.extend(form_urlencoded::parse(body).take(MAX_PARAMS));
     }
     out.truncate(MAX_PARAMS);
     out
@@ -237,14 +231,14 @@ impl Decided {
 
 /// Reads a request's parameters into a call, with the policy's country (India before any
 /// policy loaded).
-fn read_call(state: &AppState, query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Call {
-    let pairs = params(query, headers, body);
+fn read_call(state: &AppState, request: &ExotelRequest) -> Call {
+    let pairs = params(request.query.as_deref(), request.json, &request.body);
     let country = state
         .current
         .load()
         .as_ref()
         .map_or(crate::phone::india(), |s| s.prepared.policy.checked.country);
-    Call::from_params(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), country)
+    Call::from_params(pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())), country)
 }
 
 /// Decides a call: with the policy being served, or the configured static fallback when none
@@ -326,28 +320,51 @@ impl AppState {
         }
         let from = decided.call.from.as_ref().map(|p| {
             if self.config.log.mask_caller {
-                mask(&p.value)
+                Cow::Owned(mask(&p.value))
             } else {
-                p.value.clone()
+                Cow::Borrowed(p.value.as_str())
             }
         });
         let decision = &decided.decision;
-        let line = json!({
-            "call_sid": decided.call.sid,
-            "from": from,
-            "policy": decided.serving.as_ref().map(|s| &s.prepared.policy.checked.name),
-            "version": decided.serving.as_ref().map(|s| &s.version),
-            "rule": decided.rule(),
-            "target": decision.target.name(),
-            "numbers": decision.numbers,
-            "queue": decision.queue,
-            "flow": decision.flow,
-            "degraded": decision.degraded,
-            "latency_us": took.as_micros() as u64,
-        });
-        // A closed or full stdout must not take a call down with it: the line is dropped.
-        let _ = writeln!(std::io::stdout().lock(), "{line}");
+        let line = DecisionLine {
+            call_sid: decided.call.sid.as_deref(),
+            from,
+            policy: decided
+                .serving
+                .as_ref()
+                .map(|s| s.prepared.policy.checked.name.as_str()),
+            version: decided.serving.as_ref().map(|s| s.version.as_str()),
+            rule: decided.rule(),
+            target: decision.target.name(),
+            numbers: &decision.numbers,
+            queue: decision.queue.as_deref(),
+            flow: decision.flow.as_deref(),
+            degraded: &decision.degraded,
+            latency_us: took.as_micros() as u64,
+        };
+        let mut buffer = Vec::with_capacity(256);
+        if serde_json::to_writer(&mut buffer, &line).is_ok() {
+            buffer.push(b'\n');
+            // A closed or full stdout must not take a call down with it: the line is dropped.
+            let _ = std::io::stdout().lock().write_all(&buffer);
+        }
     }
+}
+
+/// The decision log's line, written without building a JSON tree first.
+#[derive(serde::Serialize)]
+struct DecisionLine<'a> {
+    call_sid: Option<&'a str>,
+    from: Option<Cow<'a, str>>,
+    policy: Option<&'a str>,
+    version: Option<&'a str>,
+    rule: &'a str,
+    target: &'a str,
+    numbers: &'a [String],
+    queue: Option<&'a str>,
+    flow: Option<&'a str>,
+    degraded: &'a [String],
+    latency_us: u64,
 }
 
 /// Hides a caller's number in logs: the country code and the last four digits stay.
@@ -370,47 +387,67 @@ fn mask(number: &str) -> String {
 
 /// Exotel's Connect "dynamic URL" answer: `numbers` to dial, none for queue and flow decisions
 /// (Exotel then takes "We didn't dial anyone"), with the configured settings.
-fn connect_json(
-    config: &Config,
-    call: &Call,
-    numbers: &[String],
-    parallel: bool,
-) -> serde_json::Value {
+fn connect_answer(config: &Config, call: &Call, numbers: &[String], parallel: bool) -> Response {
     let connect = &config.connect;
     let country = crate::phone::india();
     let numbers: Vec<String> = numbers
         .iter()
         .map(|n| connect.number_format.write(n, country))
         .collect();
-    let mut answer = json!({
-        "fetch_after_attempt": connect.fetch_after_attempt,
-        "destination": { "numbers": numbers },
-        "record": connect.record,
-        "recording_channels": connect.recording_channels,
-        "parallel_ringing": {
-            "activate": parallel,
-            "max_parallel_attempts": if parallel {
-                numbers.len().clamp(1, connect.max_parallel_attempts.max(1))
-            } else {
-                1
-            },
-        },
-    });
-    if let Some(secs) = connect.max_ringing_duration {
-        answer["max_ringing_duration"] = json!(secs);
-    }
-    if let Some(secs) = connect.max_conversation_duration {
-        answer["max_conversation_duration"] = json!(secs);
-    }
     let caller_id = match connect.outgoing_phone_number.as_deref() {
-        Some("call.to") => call.to.as_ref().filter(|p| p.e164).map(|p| p.value.clone()),
-        Some(number) => Some(number.to_string()),
+        Some("call.to") => call
+            .to
+            .as_ref()
+            .filter(|p| p.e164)
+            .map(|p| p.value.as_str()),
+        Some(number) => Some(number),
         None => None,
     };
-    if let Some(number) = caller_id {
-        answer["outgoing_phone_number"] = json!(connect.number_format.write(&number, country));
-    }
-    answer
+    let max_parallel_attempts = if parallel {
+        numbers.len().clamp(1, connect.max_parallel_attempts.max(1))
+    } else {
+        1
+    };
+    let answer = ConnectAnswer {
+        fetch_after_attempt: connect.fetch_after_attempt,
+        destination: Destination { numbers },
+        outgoing_phone_number: caller_id.map(|n| connect.number_format.write(n, country)),
+        record: connect.record,
+        recording_channels: connect.recording_channels,
+        max_ringing_duration: connect.max_ringing_duration,
+        max_conversation_duration: connect.max_conversation_duration,
+        parallel_ringing: ParallelRinging {
+            activate: parallel,
+            max_parallel_attempts,
+        },
+    };
+    axum::Json(answer).into_response()
+}
+
+#[derive(serde::Serialize)]
+struct ConnectAnswer {
+    fetch_after_attempt: bool,
+    destination: Destination,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outgoing_phone_number: Option<String>,
+    record: bool,
+    recording_channels: config::RecordingChannels,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_ringing_duration: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_conversation_duration: Option<u32>,
+    parallel_ringing: ParallelRinging,
+}
+
+#[derive(serde::Serialize)]
+struct Destination {
+    numbers: Vec<String>,
+}
+
+#[derive(serde::Serialize)]
+struct ParallelRinging {
+    activate: bool,
+    max_parallel_attempts: usize,
 }
 
 /// With a secret configured, an Exotel request must carry it, as the path segment after
@@ -437,7 +474,8 @@ fn exotel_refusal(
 struct ExotelRequest {
     secret: Option<String>,
     query: Option<String>,
-    headers: HeaderMap,
+    /// The body is JSON (else a form).
+    json: bool,
     body: Bytes,
 }
 
@@ -454,7 +492,11 @@ impl<S: Send + Sync> FromRequest<S> for ExotelRequest {
             .ok()
             .and_then(|p| p.0.get("secret").cloned());
         let query = parts.uri.query().map(str::to_string);
-        let headers = parts.headers.clone();
+        let json = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("json"));
         let request = axum::extract::Request::from_parts(parts, body);
         let body = Bytes::from_request(request, state)
             .await
@@ -462,7 +504,7 @@ impl<S: Send + Sync> FromRequest<S> for ExotelRequest {
         Ok(ExotelRequest {
             secret,
             query,
-            headers,
+            json,
             body,
         })
     }
@@ -474,7 +516,7 @@ async fn connect(State(state): State<Arc<AppState>>, request: ExotelRequest) -> 
         return refusal;
     }
     let started = Instant::now();
-    let call = read_call(&state, query, &request.headers, &request.body);
+    let call = read_call(&state, &request);
     let connect = &state.config.connect;
     // Exotel asking again after an attempt: the call's own list, walked on.
     if connect.fetch_after_attempt
@@ -488,8 +530,7 @@ async fn connect(State(state): State<Arc<AppState>>, request: ExotelRequest) -> 
             .next(sid, tried);
         if let Some(numbers) = next {
             let parallel = numbers.len() > 1;
-            return axum::Json(connect_json(&state.config, &call, &numbers, parallel))
-                .into_response();
+            return connect_answer(&state.config, &call, &numbers, parallel);
         }
     }
     let decided = decide_call(&state, call, started).await;
@@ -503,13 +544,7 @@ async fn connect(State(state): State<Arc<AppState>>, request: ExotelRequest) -> 
         _ => decision.numbers.clone(),
     };
     // Always 200 with JSON: Exotel must get an answer whatever happened.
-    axum::Json(connect_json(
-        &state.config,
-        &decided.call,
-        &numbers,
-        decision.parallel,
-    ))
-    .into_response()
+    connect_answer(&state.config, &decided.call, &numbers, decision.parallel)
 }
 
 async fn passthru(State(state): State<Arc<AppState>>, request: ExotelRequest) -> Response {
@@ -523,7 +558,7 @@ async fn passthru(State(state): State<Arc<AppState>>, request: ExotelRequest) ->
             .find(|(k, _)| k.eq_ignore_ascii_case("branch"))
             .map(|(_, v)| v.into_owned())
     });
-    let call = read_call(&state, query, &request.headers, &request.body);
+    let call = read_call(&state, &request);
     let decided = decide_call(&state, call, started).await;
     let takes_branch = branch.is_some_and(|branch| {
         let decision = &decided.decision;
@@ -548,7 +583,7 @@ async fn decide(State(state): State<Arc<AppState>>, request: ExotelRequest) -> R
     if state.current.load().is_none() {
         return (StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded").into_response();
     }
-    let call = read_call(&state, query, &request.headers, &request.body);
+    let call = read_call(&state, &request);
     let decided = decide_call(&state, call, started).await;
     match &decided.serving {
         Some(serving) => {

@@ -340,7 +340,7 @@ fn reloads_under_load_swap_in_only_clean_versions() {
         })
         .collect();
     let mut clean = vec!["v1".to_string()];
-    for k in 2..=31 {
+    for k in 2..=52 {
         if k % 3 == 0 {
             replace(&path, "otherwise -> queue\n");
             let deadline = Instant::now() + Duration::from_secs(10);
@@ -399,7 +399,7 @@ fn reloads_under_load_swap_in_only_clean_versions() {
     let (status, body) = server.post("/v1/reload", "Authorization: Bearer s3cret\r\n");
     assert_eq!(status, 200, "{body}");
     eprintln!(
-        "{} answers during 30 rewrites, all from clean versions",
+        "{} answers during 51 rewrites (17 broken), all from clean versions",
         answers.len()
     );
     match Arc::try_unwrap(server) {
