@@ -153,12 +153,51 @@ pub fn read(policy: &CheckedPolicy, v: &J, path: &str, extra: &[&str]) -> Result
     Ok(case)
 }
 
+/// `facts.caller.last_agent`: the built-in `caller.last_agent` (agent state), unless the
+/// policy's own `caller` group declares a `last_agent` field.
+fn read_last_agent(
+    policy: &CheckedPolicy,
+    group: &str,
+    value: &J,
+    path: &str,
+) -> Result<Option<String>, CaseError> {
+    let declared = policy
+        .facts
+        .iter()
+        .any(|g| g.name == group && g.fields.iter().any(|f| f.name == "last_agent"));
+    if group != "caller" || declared {
+        return Ok(None);
+    }
+    let Some(raw) = value.get("last_agent") else {
+        return Ok(None);
+    };
+    let field_path = join(path, "last_agent");
+    let name = raw
+        .as_str()
+        .ok_or_else(|| error(&field_path, format!("expected an agent, found {}", describe_json(raw))))?;
+    match policy.agents.iter().find(|a| a.name == name || a.number == name) {
+        Some(agent) => Ok(Some(agent.name.clone())),
+        None => Err(error(&field_path, format!("unknown agent `{name}`"))),
+    }
+}
+
 fn read_facts(policy: &CheckedPolicy, v: &J, path: &str, case: &mut Case) -> Result<(), CaseError> {
     let groups: Vec<&str> = policy.facts.iter().map(|g| g.name.as_str()).collect();
     for (name, value) in object(v, path)? {
         let group_path = join(path, name);
+        let last_agent = read_last_agent(policy, name, value, &group_path)?;
+        let has_last_agent = last_agent.is_some();
+        if last_agent.is_some() {
+            case.agents.last_agent = last_agent;
+        }
         let Some(id) = groups.iter().position(|g| g == name) else {
-            return Err(unknown_key(path, name, &groups));
+            // `caller: {last_agent: …}` alone, with no `caller` facts group.
+            if name == "caller" && has_last_agent {
+                continue;
+            }
+            let mut known = groups.clone();
+            known.push("caller");
+            return Err(unknown_key(path, name, &known));
         };
         case.given[id] = true;
         // `null` (or nothing) for a group: an unknown caller, every fact missing.
@@ -170,7 +209,8 @@ fn read_facts(policy: &CheckedPolicy, v: &J, path: &str, case: &mut Case) -> Res
         let names: Vec<&str> = def.fields.iter().map(|f| f.name.as_str()).collect();
         for key in fields.keys() {
             let nested = names.iter().any(|n| n.starts_with(&format!("{key}.")));
-            if !names.contains(&key.as_str()) && !nested {
+            let built_in = name == "caller" && key == "last_agent";
+            if !names.contains(&key.as_str()) && !nested && !built_in {
                 return Err(unknown_key(&group_path, key, &names));
             }
         }

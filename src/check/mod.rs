@@ -1572,7 +1572,11 @@ impl<'a> Checker<'a> {
                     let field: Vec<&str> = rest.iter().map(|s| s.name.as_str()).collect();
                     let field = field.join(".");
                     let group = &self.facts_groups[id];
-                    match group.fields.iter().position(|f| f.name == field) {
+                    let declared = group.fields.iter().position(|f| f.name == field);
+                    if declared.is_none() && first.name == "caller" && field == "last_agent" {
+                        return Term::Value(Value::LastAgent, Type::Agent);
+                    }
+                    match declared {
                         Some(i) => {
                             self.used.facts[id] = true;
                             Term::Value(
@@ -1697,6 +1701,10 @@ impl<'a> Checker<'a> {
                 Term::Invalid
             }
             (_, []) => Term::Bare(first),
+            // Built in, from agent state: the agent who last spoke with this caller.
+            ("caller", [field]) if field.name == "last_agent" => {
+                Term::Value(Value::LastAgent, Type::Agent)
+            }
             (_, _) => {
                 let candidates: Vec<&str> = self
                     .values

@@ -269,6 +269,8 @@ impl NowField {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Call(CallField),
+    /// `caller.last_agent`: the agent the caller last spoke with, from agent state.
+    LastAgent,
     Fact { group: FactsId, field: usize },
     Map(MapId),
     Now(NowField),

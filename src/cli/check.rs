@@ -50,7 +50,7 @@ pub fn run(paths: &[PathBuf], format: Format, deny_warnings: bool) -> ExitCode {
                 "errors": errors,
                 "warnings": warnings,
             });
-            println!("{out:#}");
+            say!("{out:#}");
         }
         Format::Human => {
             let plural =

@@ -60,6 +60,6 @@ pub fn run(policy_path: &Path, input: &Path, explain: bool, offline: bool) -> Ex
         let _ = write!(stderr.lock(), "{}", decision.explain(&policy));
     }
     let json = decision.to_json(&policy);
-    println!("{json:#}");
+    say!("{json:#}");
     ExitCode::SUCCESS
 }

@@ -1,5 +1,22 @@
 //! The subcommands of the `routec` binary, and what they share.
 
+/// `println!` that does not panic when stdout is closed (`routec eval … | head`): the output
+/// is dropped, as nobody reads it.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that does not panic when stderr is closed.
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 pub mod check;
 pub mod eval;
 pub mod serve;
@@ -49,7 +66,7 @@ pub fn load_policy(path: &Path) -> Result<(Policy, Lookups), ExitCode> {
 /// Prepares a policy on a runtime of its own (for commands that have none).
 pub fn prepare(files: &SourceFiles) -> Result<(Option<Prepared>, Diagnostics), ExitCode> {
     let rt = runtime().map_err(|e| {
-        eprintln!("error: cannot start the runtime: {e}");
+        tell!("error: cannot start the runtime: {e}");
         ExitCode::from(EXIT_USAGE)
     })?;
     Ok(rt.block_on(routec::prepare(files)))

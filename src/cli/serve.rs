@@ -20,12 +20,12 @@ pub fn run(
     let (mut config, warnings) = match Config::load(config_file, std::env::vars()) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("{e}");
+            tell!("{e}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
     for warning in warnings {
-        eprintln!("{warning}");
+        tell!("{warning}");
     }
     // Flags win over the file and the environment.
     if let Some(policy) = policy {
@@ -43,7 +43,7 @@ pub fn run(
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            tell!("error: cannot start the runtime: {e}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -57,11 +57,11 @@ async fn first_policy(config: &Config) -> Result<Option<(Serving, PathBuf)>, Exi
     let files = match SourceFiles::load(path) {
         Ok(f) => f,
         Err(e) if config.fallback.is_set() => {
-            eprintln!("error: {e}");
+            tell!("error: {e}");
             return Ok(None);
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            tell!("error: {e}");
             return Err(ExitCode::from(EXIT_USAGE));
         }
     };
@@ -70,14 +70,14 @@ async fn first_policy(config: &Config) -> Result<Option<(Serving, PathBuf)>, Exi
     match prepared {
         Some(prepared) => Ok(Some((Serving::new(prepared, &files), files.base_dir))),
         None if config.fallback.is_set() => {
-            eprintln!(
+            tell!(
                 "error: `{}` does not load; answering the static fallback until it does",
                 path.display()
             );
             Ok(None)
         }
         None => {
-            eprintln!("error: `{}` does not load; not serving", path.display());
+            tell!("error: `{}` does not load; not serving", path.display());
             Err(ExitCode::from(EXIT_ERRORS))
         }
     }
@@ -106,7 +106,7 @@ async fn serve(config: Config) -> ExitCode {
     let listener = match tokio::net::TcpListener::bind(&listen).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!(
+            tell!(
                 "error: cannot listen on {listen}: {}",
                 e.to_string().to_lowercase()
             );

@@ -25,12 +25,12 @@ pub fn run(files: &[PathBuf]) -> ExitCode {
         match run_file(file, &mut policies, &mut passed, &mut failed) {
             Ok(()) => {}
             Err(message) => {
-                eprintln!("error: {message}");
+                tell!("error: {message}");
                 broken = true;
             }
         }
     }
-    println!("{passed} passed, {failed} failed");
+    say!("{passed} passed, {failed} failed");
     if failed > 0 {
         ExitCode::from(EXIT_ERRORS)
     } else if broken {
@@ -109,11 +109,11 @@ fn run_file(
         match result {
             Ok(()) => {
                 *passed += 1;
-                println!("ok    {label}");
+                say!("ok    {label}");
             }
             Err(why) => {
                 *failed += 1;
-                println!("FAIL  {label}\n      {}", why.replace('\n', "\n      "));
+                say!("FAIL  {label}\n      {}", why.replace('\n', "\n      "));
             }
         }
     }

@@ -24,6 +24,7 @@ pub enum Subject {
     Map(MapId),
     Now(NowField),
     Schedule(ScheduleId),
+    LastAgent,
 }
 
 impl Subject {
@@ -34,6 +35,7 @@ impl Subject {
             Value::Fact { group, field } => Subject::Fact(*group, *field),
             Value::Map(m) => Subject::Map(*m),
             Value::Now(f) => Subject::Now(*f),
+            Value::LastAgent => Subject::LastAgent,
             Value::Literal(_) => return None,
         })
     }

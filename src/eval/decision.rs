@@ -261,6 +261,7 @@ pub fn describe(policy: &CheckedPolicy, cond: &Cond) -> String {
 fn describe_value(policy: &CheckedPolicy, v: &Value) -> String {
     match v {
         Value::Call(f) => format!("call.{}", CallField::name(*f)),
+        Value::LastAgent => "caller.last_agent".to_string(),
         Value::Fact { group, field } => {
             let g = &policy.facts[*group];
             format!("{}.{}", g.name, g.fields[*field].name)

@@ -96,6 +96,7 @@ impl<'a> Context<'a> {
                     CallField::FlowId => text(&c.flow_id),
                 }
             }
+            Value::LastAgent => self.agents.last_agent.as_deref().map(Val::AgentRef),
             Value::Fact { group, field } => Some(match self.facts.get(*group, *field)? {
                 FactValue::Str(s) => Val::Str(Cow::Borrowed(s)),
                 FactValue::Num(n) => Val::Num(*n),
@@ -464,6 +465,7 @@ impl<'a> Context<'a> {
                 Subject::Fact(group, field) => Some(Value::Fact { group, field }),
                 Subject::Map(m) => Some(Value::Map(m)),
                 Subject::Now(f) => Some(Value::Now(f)),
+                Subject::LastAgent => Some(Value::LastAgent),
             };
             let value = match (&subject, table.subject) {
                 (_, Subject::Schedule(id)) => Val::Bool(self.schedule_open(id)),

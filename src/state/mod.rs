@@ -50,6 +50,8 @@ pub struct AgentSnapshot {
     pub cursors: HashMap<String, AgentId>,
     /// Smooth weighted round robin: each agent's current weight, per team or target.
     pub weights: HashMap<String, Vec<i64>>,
+    /// The agent (name) the caller last spoke with: `caller.last_agent`.
+    pub last_agent: Option<String>,
 }
 
 impl AgentSnapshot {
