@@ -172,10 +172,17 @@ fn read_last_agent(
         return Ok(None);
     };
     let field_path = join(path, "last_agent");
-    let name = raw
-        .as_str()
-        .ok_or_else(|| error(&field_path, format!("expected an agent, found {}", describe_json(raw))))?;
-    match policy.agents.iter().find(|a| a.name == name || a.number == name) {
+    let name = raw.as_str().ok_or_else(|| {
+        error(
+            &field_path,
+            format!("expected an agent, found {}", describe_json(raw)),
+        )
+    })?;
+    match policy
+        .agents
+        .iter()
+        .find(|a| a.name == name || a.number == name)
+    {
         Some(agent) => Ok(Some(agent.name.clone())),
         None => Err(error(&field_path, format!("unknown agent `{name}`"))),
     }

@@ -1,7 +1,7 @@
 //! Check: syntax tree in; checked policy (names resolved, types checked) and diagnostics out.
 
 pub mod model;
-mod similar;
+pub mod similar;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -271,7 +271,10 @@ pub enum Value {
     Call(CallField),
     /// `caller.last_agent`: the agent the caller last spoke with, from agent state.
     LastAgent,
-    Fact { group: FactsId, field: usize },
+    Fact {
+        group: FactsId,
+        field: usize,
+    },
     Map(MapId),
     Now(NowField),
     Literal(Literal),

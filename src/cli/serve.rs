@@ -6,8 +6,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use routec::server::config::{StateSettings, StoreKind};
 use routec::server::{AppState, Config, Serving, app, say};
 use routec::source::SourceFiles;
+use routec::state::StateStore;
+use routec::state::memory::MemoryStore;
+use routec::state::redis::RedisStore;
 
 use super::{EXIT_ERRORS, EXIT_USAGE, print_diagnostics};
 
@@ -97,9 +101,17 @@ async fn serve(config: Config) -> ExitCode {
     let name = serving
         .as_ref()
         .map(|s| s.prepared.policy.checked.name.clone());
-    let mut state = AppState::new(serving, config);
+    let store = match open_store(&config.state) {
+        Ok(store) => store,
+        Err(e) => {
+            tell!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let mut state = AppState::with_store(serving, config, store);
     state.policy_path = Some(policy_path);
     let state = Arc::new(state);
+    save_periodically(Arc::clone(&state));
     // Kept alive for as long as the server runs.
     let _watcher = watch(Arc::clone(&state), &watched);
     reload_on_hangup(Arc::clone(&state));
@@ -122,9 +134,13 @@ async fn serve(config: Config) -> ExitCode {
             "routec: serving the static fallback on http://{addr}"
         )),
     }
+    let state_for_shutdown = Arc::clone(&state);
     let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(stop_signal())
         .await;
+    if let Err(e) = state_for_shutdown.store.save() {
+        say(&format!("routec: agent state not saved: {e}"));
+    }
     match served {
         Ok(()) => {
             say("routec: stopped");
@@ -135,6 +151,40 @@ async fn serve(config: Config) -> ExitCode {
             ExitCode::from(EXIT_ERRORS)
         }
     }
+}
+
+/// The agent state store the configuration names.
+fn open_store(settings: &StateSettings) -> Result<StateStore, String> {
+    match settings.store {
+        StoreKind::Memory => {
+            let (store, problem) = MemoryStore::open(settings.snapshot.clone());
+            if let Some(problem) = problem {
+                say(&format!("routec: {problem}"));
+            }
+            Ok(StateStore::Memory(Box::new(store)))
+        }
+        StoreKind::Redis => {
+            let store = RedisStore::connect(&settings.redis_url, &settings.key_prefix)?;
+            say(&format!(
+                "routec: agent state in redis at {} (keys `{{{}}}:…`)",
+                settings.redis_url, settings.key_prefix
+            ));
+            Ok(StateStore::Redis(store))
+        }
+    }
+}
+
+/// Writes the memory store's snapshot every `snapshot_secs` when something changed.
+fn save_periodically(state: Arc<AppState>) {
+    let every = Duration::from_secs(state.config.state.snapshot_secs.max(1));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = state.store.save() {
+                say(&format!("routec: agent state not saved: {e}"));
+            }
+        }
+    });
 }
 
 /// The directory to watch for a policy that has not loaded: the directory itself, or a

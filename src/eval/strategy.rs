@@ -6,10 +6,21 @@ use crate::state::AgentSnapshot;
 /// Strategy state a decision changes, applied by whoever keeps the state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StateUpdate {
-    /// The round-robin cursor of a team (or target) now points at this agent.
-    Cursor { key: String, agent: AgentId },
-    /// The smooth weighted round-robin weights of a team (or target), by member position.
-    Weights { key: String, current: Vec<i64> },
+    /// The round-robin cursor of a team (or target) now points at this agent. `members` (in
+    /// rotation order) lets a shared store take the same step atomically.
+    Cursor {
+        key: String,
+        agent: AgentId,
+        members: Vec<AgentId>,
+    },
+    /// The smooth weighted round-robin weights of a team (or target), by member position, and
+    /// the members and their weights the step was taken with.
+    Weights {
+        key: String,
+        current: Vec<i64>,
+        members: Vec<AgentId>,
+        weights: Vec<i64>,
+    },
 }
 
 /// Orders `members` (team order, or declaration order) by `strategy`, keeping available
@@ -41,6 +52,7 @@ pub fn order(
             let update = list.first().map(|&agent| StateUpdate::Cursor {
                 key: key.to_string(),
                 agent,
+                members: members.to_vec(),
             });
             (list, update)
         }
@@ -109,6 +121,8 @@ fn weighted(
     let update = StateUpdate::Weights {
         key: key.to_string(),
         current: current.clone(),
+        members: members.to_vec(),
+        weights: (0..members.len()).map(weight).collect(),
     };
     let mut list = vec![members[first]];
     let mut scratch = current;
@@ -148,7 +162,8 @@ mod tests {
             update,
             Some(StateUpdate::Cursor {
                 key: "T".into(),
-                agent: 0
+                agent: 0,
+                members: members.to_vec(),
             })
         );
         s.cursors.insert("T".into(), 0);

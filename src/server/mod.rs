@@ -1,6 +1,7 @@
 //! Server: a prepared policy in; answers to Exotel's Connect and Passthru applets and the
 //! decision API out, over HTTP (axum). A request uses one policy version from start to end.
 
+mod agents;
 mod attempts;
 pub mod config;
 mod metrics;
@@ -28,7 +29,7 @@ use crate::eval::Decision;
 use crate::exotel::Call;
 use crate::facts::Facts;
 use crate::source::SourceFiles;
-use crate::state::AgentSnapshot;
+use crate::state::{AgentSnapshot, DecideContext, StateStore};
 use attempts::Attempts;
 
 /// Largest request body read; Exotel's parameters are a few hundred bytes.
@@ -80,6 +81,8 @@ pub struct AppState {
     pub policy_path: Option<PathBuf>,
     /// What was offered to each call, for `fetch_after_attempt`.
     attempts: Mutex<Attempts>,
+    /// Agent state: status, counts, cursors, reservations.
+    pub store: StateStore,
     /// The last reload that failed, rendered, until a reload succeeds.
     last_error: Mutex<Option<String>>,
     /// One reload at a time.
@@ -88,7 +91,13 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// With agent state in memory (no snapshot file).
     pub fn new(serving: Option<Serving>, config: Config) -> AppState {
+        let store = StateStore::Memory(Box::new(crate::state::memory::MemoryStore::new(None)));
+        AppState::with_store(serving, config, store)
+    }
+
+    pub fn with_store(serving: Option<Serving>, config: Config, store: StateStore) -> AppState {
         let metrics = Metrics::default();
         if let Some(s) = &serving {
             metrics.set_version(&s.version);
@@ -99,6 +108,7 @@ impl AppState {
             config,
             policy_path: None,
             attempts: Mutex::new(Attempts::default()),
+            store,
             last_error: Mutex::new(None),
             reloading: tokio::sync::Mutex::new(()),
         }
@@ -167,6 +177,16 @@ pub fn app(state: Arc<AppState>) -> Router {
         // The secret as a path segment, for URLs that cannot carry a query of their own.
         .route("/exotel/{secret}/connect", get(connect).post(connect))
         .route("/exotel/{secret}/passthru", get(passthru).post(passthru))
+        .route("/exotel/events", get(agents::events).post(agents::events))
+        .route(
+            "/exotel/{secret}/events",
+            get(agents::events).post(agents::events),
+        )
+        .route("/v1/agents", get(agents::list))
+        .route(
+            "/v1/agents/{id}/status",
+            axum::routing::put(agents::set_status),
+        )
         .route("/v1/decide", get(decide).post(decide))
         .route("/v1/policy", get(policy_info))
         .route("/v1/reload", axum::routing::post(reload))
@@ -243,7 +263,7 @@ fn read_call(state: &AppState, request: &ExotelRequest) -> Call {
 
 /// Decides a call: with the policy being served, or the configured static fallback when none
 /// has loaded.
-async fn decide_call(state: &AppState, call: Call, started: Instant) -> Decided {
+async fn decide_call(state: &AppState, call: Call, started: Instant, commit: bool) -> Decided {
     let Some(serving) = state.current.load_full() else {
         let decided = Decided {
             serving: None,
@@ -265,22 +285,39 @@ async fn decide_call(state: &AppState, call: Call, started: Instant) -> Decided 
         .lookups
         .lookup(&policy.checked, &call, &mut facts, &given, deadline)
         .await;
-    let agents = AgentSnapshot::fresh(policy.checked.agents.len());
     // Exotel's own clock says when the call is, read in the policy's time zone; without it,
     // ours.
     let now = call
         .time
         .and_then(|t| policy.checked.timezone.to_timestamp(t).ok())
         .unwrap_or_else(jiff::Timestamp::now);
+    let ctx = DecideContext {
+        policy: &policy.checked,
+        call_sid: call.sid.as_deref(),
+        caller: call
+            .from
+            .as_ref()
+            .filter(|p| p.e164)
+            .map(|p| p.value.as_str()),
+        // Reservations run on the real clock, whatever time the request says it is.
+        now_ms: jiff::Timestamp::now().as_millisecond(),
+        today: policy.checked.timezone.to_datetime(now).date().to_string(),
+        deadline,
+        reserve_for: Duration::from_secs(state.config.state.reservation_secs),
+        commit,
+    };
     // A bug in evaluation must not leave a caller in silence: fall back instead.
-    let decision = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        crate::eval::eval(policy, &call, &facts, now, &agents)
-    }))
-    .unwrap_or_else(|_| {
-        let mut d = static_fallback(&state.config);
-        d.degraded.push("internal error: evaluation failed".into());
-        d
-    });
+    let evaluate = |agents: &AgentSnapshot| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            crate::eval::eval(policy, &call, &facts, now, agents)
+        }))
+        .unwrap_or_else(|_| {
+            let mut d = static_fallback(&state.config);
+            d.degraded.push("internal error: evaluation failed".into());
+            d
+        })
+    };
+    let decision = state.store.decide(&ctx, &evaluate).await;
     let decided = Decided {
         serving: Some(Arc::clone(&serving)),
         call,
@@ -533,7 +570,7 @@ async fn connect(State(state): State<Arc<AppState>>, request: ExotelRequest) -> 
             return connect_answer(&state.config, &call, &numbers, parallel);
         }
     }
-    let decided = decide_call(&state, call, started).await;
+    let decided = decide_call(&state, call, started, true).await;
     let decision = &decided.decision;
     let numbers = match decided.call.sid.as_deref() {
         Some(sid) if connect.fetch_after_attempt => state
@@ -559,7 +596,7 @@ async fn passthru(State(state): State<Arc<AppState>>, request: ExotelRequest) ->
             .map(|(_, v)| v.into_owned())
     });
     let call = read_call(&state, &request);
-    let decided = decide_call(&state, call, started).await;
+    let decided = decide_call(&state, call, started, false).await;
     let takes_branch = branch.is_some_and(|branch| {
         let decision = &decided.decision;
         decision.flow.as_deref() == Some(branch.as_str())
@@ -584,7 +621,7 @@ async fn decide(State(state): State<Arc<AppState>>, request: ExotelRequest) -> R
         return (StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded").into_response();
     }
     let call = read_call(&state, &request);
-    let decided = decide_call(&state, call, started).await;
+    let decided = decide_call(&state, call, started, true).await;
     match &decided.serving {
         Some(serving) => {
             axum::Json(decided.decision.to_json(&serving.prepared.policy)).into_response()
@@ -657,6 +694,8 @@ async fn track(
     let endpoint = match request.uri().path() {
         "/exotel/connect" => "exotel_connect",
         "/exotel/passthru" => "exotel_passthru",
+        "/exotel/events" => "exotel_events",
+        "/v1/agents" => "agents",
         "/v1/decide" => "decide",
         "/v1/policy" => "policy",
         "/v1/reload" => "reload",

@@ -1,10 +1,18 @@
-//! Agent state: what the strategies read (status, calls today, last call, cursors).
+//! Agent state: events, status changes and decisions in; the [`AgentSnapshot`] a decision
+//! reads out. Kept in memory (with a snapshot file) or in Redis, shared by replicas.
 
-use std::collections::HashMap;
+pub mod memory;
+pub mod redis;
 
-use crate::check::model::AgentId;
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+use serde::{Deserialize, Serialize};
+
+use crate::check::model::{AgentId, CheckedPolicy};
+use crate::eval::{Decision, StateUpdate};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Available,
@@ -23,6 +31,13 @@ impl Status {
 
     pub fn from_name(name: &str) -> Option<Status> {
         Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, s)| *s == self)
+            .map_or("available", |(n, _)| n)
     }
 }
 
@@ -65,5 +80,356 @@ impl AgentSnapshot {
 
     pub fn agent(&self, id: AgentId) -> AgentState {
         self.agents.get(id).cloned().unwrap_or_default()
+    }
+}
+
+/// What a store keeps of one agent, by name (names outlive policy versions).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StoredAgent {
+    pub status: Option<Status>,
+    pub calls_today: u32,
+    /// The local date `calls_today` counts (policy time zone): another day counts from 0.
+    pub day: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub last_call_ended: Option<i64>,
+    /// Offers not answered (Exotel's "nobody answered").
+    pub missed: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reservation {
+    pub call_sid: String,
+    /// Milliseconds since the Unix epoch.
+    pub until: i64,
+}
+
+/// Everything a store keeps: the memory store's whole state (and its snapshot file), and the
+/// Redis store's last known copy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StoredState {
+    pub agents: BTreeMap<String, StoredAgent>,
+    /// Round-robin cursors: team (or target) key → the agent picked last.
+    pub cursors: BTreeMap<String, String>,
+    pub weights: BTreeMap<String, Vec<i64>>,
+    pub reservations: BTreeMap<String, Reservation>,
+    /// Caller (E.164) → the agent they last spoke with, and when (ms).
+    pub last_agent: HashMap<String, (String, i64)>,
+    /// Events already applied (`CallSid`/kind/agent) and when (ms): a repeat changes nothing.
+    pub events: HashMap<String, i64>,
+}
+
+/// How long a caller's last agent is remembered.
+pub const LAST_AGENT_DAYS: i64 = 30;
+/// How long an applied event is remembered against repeats.
+const EVENT_MEMORY_MS: i64 = 24 * 3600 * 1000;
+
+/// Something Exotel reported about an agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentEvent {
+    pub call_sid: String,
+    pub agent: String,
+    pub kind: EventKind,
+    /// The caller (E.164), for `caller.last_agent`.
+    pub caller: Option<String>,
+    /// When, in ms since the epoch.
+    pub at: i64,
+    /// The local date at `at` in the policy's time zone.
+    pub today: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// The conversation ended: the agent is free again.
+    Completed,
+    /// The agent was offered the call and did not answer.
+    Missed,
+}
+
+impl EventKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Completed => "completed",
+            EventKind::Missed => "missed",
+        }
+    }
+}
+
+impl AgentEvent {
+    /// The key a repeat of this event has too.
+    pub fn key(&self) -> String {
+        format!("{}/{}/{}", self.call_sid, self.kind.name(), self.agent)
+    }
+}
+
+/// One agent as `GET /v1/agents` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentView {
+    pub name: String,
+    pub number: String,
+    pub status: &'static str,
+    pub calls_today: u32,
+    pub last_call_ended: Option<String>,
+    pub missed: u32,
+    /// The call the agent is reserved for.
+    pub reserved_for: Option<String>,
+}
+
+/// What a decision needs of the store besides the policy.
+pub struct DecideContext<'a> {
+    pub policy: &'a CheckedPolicy,
+    pub call_sid: Option<&'a str>,
+    /// The caller, E.164: whose last agent to read.
+    pub caller: Option<&'a str>,
+    /// Now, ms since the epoch, and the local date in the policy's time zone.
+    pub now_ms: i64,
+    pub today: String,
+    pub deadline: Instant,
+    /// How long an offered agent stays reserved; zero: no reservations.
+    pub reserve_for: Duration,
+    /// Whether this decision routes a call (Connect, decide), so that its cursors move and
+    /// its agents are reserved; a Passthru only reads.
+    pub commit: bool,
+}
+
+impl DecideContext<'_> {
+    /// The call and until when its offered agents are reserved, if they are.
+    pub fn reservation(&self) -> Option<(&str, i64)> {
+        let sid = self
+            .call_sid
+            .filter(|_| self.commit && !self.reserve_for.is_zero())?;
+        Some((sid, self.now_ms + self.reserve_for.as_millis() as i64))
+    }
+}
+
+impl StoredState {
+    /// The snapshot a decision reads, by the policy's agent ids.
+    pub fn snapshot(
+        &self,
+        policy: &CheckedPolicy,
+        caller: Option<&str>,
+        today: &str,
+        now_ms: i64,
+    ) -> AgentSnapshot {
+        let id_of = |name: &str| policy.agents.iter().position(|a| a.name == name);
+        let agents = policy
+            .agents
+            .iter()
+            .map(|a| {
+                let stored = self.agents.get(&a.name);
+                AgentState {
+                    status: stored.and_then(|s| s.status),
+                    calls_today: stored
+                        .filter(|s| s.day.as_deref() == Some(today))
+                        .map_or(0, |s| s.calls_today),
+                    last_call_ended: stored
+                        .and_then(|s| s.last_call_ended)
+                        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
+                    reserved: self
+                        .reservations
+                        .get(&a.name)
+                        .is_some_and(|r| r.until > now_ms),
+                }
+            })
+            .collect();
+        AgentSnapshot {
+            agents,
+            cursors: self
+                .cursors
+                .iter()
+                .filter_map(|(k, name)| Some((k.clone(), id_of(name)?)))
+                .collect(),
+            weights: self
+                .weights
+                .iter()
+                .map(|(k, w)| (k.clone(), w.clone()))
+                .collect(),
+            last_agent: caller
+                .and_then(|c| self.last_agent.get(c))
+                .filter(|(name, at)| {
+                    id_of(name).is_some() && now_ms - at < LAST_AGENT_DAYS * 86_400_000
+                })
+                .map(|(name, _)| name.clone()),
+        }
+    }
+
+    /// Remembers what a decision changed: cursors, weights, and its offered agents reserved
+    /// for `reserve` (the call, until when in ms).
+    pub fn apply(
+        &mut self,
+        policy: &CheckedPolicy,
+        decision: &Decision,
+        reserve: Option<(&str, i64)>,
+    ) {
+        for update in &decision.updates {
+            match update {
+                StateUpdate::Cursor { key, agent, .. } => {
+                    if let Some(a) = policy.agents.get(*agent) {
+                        self.cursors.insert(key.clone(), a.name.clone());
+                    }
+                }
+                StateUpdate::Weights { key, current, .. } => {
+                    self.weights.insert(key.clone(), current.clone());
+                }
+            }
+        }
+        if let Some((sid, until)) = reserve {
+            for &agent in offered(decision) {
+                if let Some(a) = policy.agents.get(agent) {
+                    self.reservations.insert(
+                        a.name.clone(),
+                        Reservation {
+                            call_sid: sid.to_string(),
+                            until,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Applies an event once: `false` when it was applied before.
+    pub fn event(&mut self, event: &AgentEvent) -> bool {
+        let key = event.key();
+        if self.events.contains_key(&key) {
+            return false;
+        }
+        self.events.retain(|_, at| event.at - *at < EVENT_MEMORY_MS);
+        self.events.insert(key, event.at);
+        let agent = self.agents.entry(event.agent.clone()).or_default();
+        match event.kind {
+            EventKind::Completed => {
+                // Free again, unless a supervisor put them on a break or offline meanwhile.
+                if matches!(agent.status, None | Some(Status::Busy)) {
+                    agent.status = Some(Status::Available);
+                }
+                if agent.day.as_deref() == Some(event.today.as_str()) {
+                    agent.calls_today += 1;
+                } else {
+                    agent.day = Some(event.today.clone());
+                    agent.calls_today = 1;
+                }
+                agent.last_call_ended = Some(event.at);
+                if let Some(caller) = &event.caller {
+                    self.last_agent
+                        .insert(caller.clone(), (event.agent.clone(), event.at));
+                }
+                self.reservations
+                    .retain(|_, r| r.call_sid != event.call_sid);
+            }
+            EventKind::Missed => {
+                agent.missed += 1;
+                let (sid, name) = (&event.call_sid, &event.agent);
+                self.reservations
+                    .retain(|n, r| !(n == name && &r.call_sid == sid));
+            }
+        }
+        true
+    }
+
+    pub fn set_status(&mut self, agent: &str, status: Status) {
+        self.agents.entry(agent.to_string()).or_default().status = Some(status);
+    }
+
+    /// Every agent of the policy as the API shows it.
+    pub fn view(&self, policy: &CheckedPolicy, today: &str, now_ms: i64) -> Vec<AgentView> {
+        policy
+            .agents
+            .iter()
+            .map(|a| {
+                let stored = self.agents.get(&a.name).cloned().unwrap_or_default();
+                AgentView {
+                    name: a.name.clone(),
+                    number: a.number.clone(),
+                    status: stored.status.unwrap_or(Status::Available).name(),
+                    calls_today: if stored.day.as_deref() == Some(today) {
+                        stored.calls_today
+                    } else {
+                        0
+                    },
+                    last_call_ended: stored
+                        .last_call_ended
+                        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                        .map(|t| t.to_string()),
+                    missed: stored.missed,
+                    reserved_for: self
+                        .reservations
+                        .get(&a.name)
+                        .filter(|r| r.until > now_ms)
+                        .map(|r| r.call_sid.clone()),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The agents a decision offers at once: the first, or every one when they ring together.
+pub fn offered(decision: &Decision) -> &[AgentId] {
+    if decision.parallel {
+        &decision.agents
+    } else {
+        &decision.agents[..decision.agents.len().min(1)]
+    }
+}
+
+/// Where agent state is kept.
+pub enum StateStore {
+    Memory(Box<memory::MemoryStore>),
+    Redis(std::sync::Arc<redis::RedisStore>),
+}
+
+impl StateStore {
+    /// Decides with the state as it is: `eval` may run more than once when another replica
+    /// changed the state under way; the decision returned is the one committed. A store that
+    /// cannot be reached in time gives the last known state and a `degraded` reason.
+    pub async fn decide(
+        &self,
+        ctx: &DecideContext<'_>,
+        eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
+    ) -> Decision {
+        match self {
+            StateStore::Memory(m) => m.decide(ctx, eval),
+            StateStore::Redis(r) => r.decide(ctx, eval).await,
+        }
+    }
+
+    /// Applies an event: `Ok(false)` when it was a repeat.
+    pub async fn event(&self, event: &AgentEvent) -> Result<bool, String> {
+        match self {
+            StateStore::Memory(m) => Ok(m.event(event)),
+            StateStore::Redis(r) => r.event(event).await,
+        }
+    }
+
+    pub async fn set_status(&self, agent: &str, status: Status) -> Result<(), String> {
+        match self {
+            StateStore::Memory(m) => {
+                m.set_status(agent, status);
+                Ok(())
+            }
+            StateStore::Redis(r) => r.set_status(agent, status).await,
+        }
+    }
+
+    /// Every agent's state; with the reason when it is the last known one.
+    pub async fn agents(
+        &self,
+        policy: &CheckedPolicy,
+        today: &str,
+        now_ms: i64,
+    ) -> (Vec<AgentView>, Option<String>) {
+        match self {
+            StateStore::Memory(m) => (m.view(policy, today, now_ms), None),
+            StateStore::Redis(r) => r.view(policy, today, now_ms).await,
+        }
+    }
+
+    /// Writes what must survive a restart (the memory store's snapshot file).
+    pub fn save(&self) -> Result<(), String> {
+        match self {
+            StateStore::Memory(m) => m.save(),
+            StateStore::Redis(_) => Ok(()),
+        }
     }
 }

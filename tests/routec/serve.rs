@@ -27,13 +27,15 @@ otherwise -> queue general
 /// The real request of EXOTEL.md, as a query string.
 const EXOTEL_QUERY: &str = "CallSid=9953099079d70b89bbc1aa43ae6d1893&CallFrom=09901320691&CallTo=08069891522&Direction=incoming&Created=Tue,%2003%20Sep%202024%2011:44:54&DialCallDuration=0&StartTime=2024-09-03%2011:44:54&EndTime=1970-01-01%2005:30:00&CallType=call-attempt&DialWhomNumber=&flow_id=11754&tenant_id=1409&From=09901320691&To=08069891522&CurrentTime=2024-09-03%2011:44:59&digits=%228%22";
 
-/// Settings for handler tests: no decision log on the test's stdout.
+/// Settings for handler tests: no decision log on the test's stdout, and no reservations,
+/// so that one request's agents are the next one's too (tests of state turn them on).
 pub fn config(budget_ms: u64) -> Config {
     let mut config = Config {
         budget_ms,
         ..Config::default()
     };
     config.log.decisions = false;
+    config.state.reservation_secs = 0;
     config
 }
 

@@ -1,0 +1,137 @@
+//! The memory store: agent state in this process, decisions taken one at a time under a
+//! lock that is never held across an `.await`, and a snapshot file so a restart loses nothing.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use super::{AgentEvent, AgentSnapshot, AgentView, DecideContext, Status, StoredState};
+use crate::check::model::CheckedPolicy;
+use crate::eval::Decision;
+
+pub struct MemoryStore {
+    state: Mutex<Stored>,
+    /// Where the snapshot is written (`None`: nowhere).
+    file: Option<PathBuf>,
+}
+
+struct Stored {
+    state: StoredState,
+    /// Changed since the last snapshot.
+    dirty: bool,
+}
+
+impl MemoryStore {
+    pub fn new(file: Option<PathBuf>) -> MemoryStore {
+        MemoryStore {
+            state: Mutex::new(Stored {
+                state: StoredState::default(),
+                dirty: false,
+            }),
+            file,
+        }
+    }
+
+    /// Reads the snapshot file when there is one. A file that does not read is set aside
+    /// (renamed `….bad`) and the store starts empty: a restart must not stop on it.
+    pub fn open(file: Option<PathBuf>) -> (MemoryStore, Option<String>) {
+        let store = MemoryStore::new(file.clone());
+        let Some(path) = file else {
+            return (store, None);
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (store, None),
+            Err(e) => {
+                return (
+                    store,
+                    Some(format!("cannot read `{}`: {e}", path.display())),
+                );
+            }
+        };
+        match serde_json::from_str::<StoredState>(&text) {
+            Ok(state) => {
+                store.lock().state = state;
+                (store, None)
+            }
+            Err(e) => {
+                let bad = path.with_extension("bad");
+                let _ = std::fs::rename(&path, &bad);
+                (
+                    store,
+                    Some(format!(
+                        "`{}` is no agent state snapshot ({e}); starting empty, the file is now `{}`",
+                        path.display(),
+                        bad.display()
+                    )),
+                )
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Stored> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reads, decides and writes under one lock: two decisions never see the same state.
+    pub fn decide(
+        &self,
+        ctx: &DecideContext,
+        eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
+    ) -> Decision {
+        let mut stored = self.lock();
+        let snapshot = stored
+            .state
+            .snapshot(ctx.policy, ctx.caller, &ctx.today, ctx.now_ms);
+        let decision = eval(&snapshot);
+        let reserve = ctx.reservation();
+        if ctx.commit && (!decision.updates.is_empty() || reserve.is_some()) {
+            stored.state.apply(ctx.policy, &decision, reserve);
+            stored.dirty = true;
+        }
+        decision
+    }
+
+    pub fn event(&self, event: &AgentEvent) -> bool {
+        let mut stored = self.lock();
+        let applied = stored.state.event(event);
+        stored.dirty |= applied;
+        applied
+    }
+
+    pub fn set_status(&self, agent: &str, status: Status) {
+        let mut stored = self.lock();
+        stored.state.set_status(agent, status);
+        stored.dirty = true;
+    }
+
+    pub fn view(&self, policy: &CheckedPolicy, today: &str, now_ms: i64) -> Vec<AgentView> {
+        self.lock().state.view(policy, today, now_ms)
+    }
+
+    /// A copy of the whole state.
+    pub fn state(&self) -> StoredState {
+        self.lock().state.clone()
+    }
+
+    /// Writes the snapshot if anything changed: to a temporary file renamed over the old one,
+    /// so a crash mid-write leaves the previous snapshot whole.
+    pub fn save(&self) -> Result<(), String> {
+        let Some(path) = &self.file else {
+            return Ok(());
+        };
+        let text = {
+            let mut stored = self.lock();
+            if !stored.dirty {
+                return Ok(());
+            }
+            stored.dirty = false;
+            serde_json::to_string(&stored.state).map_err(|e| e.to_string())?
+        };
+        let tmp = path.with_extension("tmp");
+        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+        written.map_err(|e| {
+            self.lock().dirty = true;
+            format!("cannot write `{}`: {e}", path.display())
+        })
+    }
+}
