@@ -10,6 +10,10 @@ use std::cell::OnceCell;
 pub use decision::{Decision, Outcome, RuleRef, TargetKind, TraceStep, describe};
 pub use strategy::StateUpdate;
 
+/// The degraded reason of a last-resort decision: nobody the policy names is available, so
+/// the last team of `otherwise` is rung as it is.
+pub const NO_AVAILABLE_AGENT: &str = "no_available_agent";
+
 use crate::check::model::{
     AgentFilter, AgentId, CallField, CompareOp, Cond, Literal, NowField, RuleDef, Target, Truth,
     Value,
@@ -435,7 +439,7 @@ impl<'a> Context<'a> {
                 }
             }
         }
-        d.degraded.push("no_available_agent".into());
+        d.degraded.push(NO_AVAILABLE_AGENT.into());
         d
     }
 }

@@ -364,9 +364,16 @@ impl StoredState {
     }
 }
 
-/// The agents a decision offers at once: the first, or every one when they ring together.
+/// The agents a decision offers at once: the first, or every one when they ring together;
+/// none for a last-resort decision, whose agents are all taken already.
 pub fn offered(decision: &Decision) -> &[AgentId] {
-    if decision.parallel {
+    if decision
+        .degraded
+        .iter()
+        .any(|d| d == crate::eval::NO_AVAILABLE_AGENT)
+    {
+        &[]
+    } else if decision.parallel {
         &decision.agents
     } else {
         &decision.agents[..decision.agents.len().min(1)]

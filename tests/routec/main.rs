@@ -13,4 +13,5 @@ mod policies;
 mod semantics;
 mod serve;
 mod sql_sources;
+mod state;
 mod test;

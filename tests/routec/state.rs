@@ -1,0 +1,438 @@
+//! Agent state: events, reservations, the agent API and the midnight reset through handlers;
+//! restarts of the memory store and two replicas on one real Redis through the binary.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{Value, json};
+
+use crate::serve::{Server, config, get, send, state_with};
+
+const TEAM: &str = r#"
+agent a1 "+919800000001"
+agent a2 "+919800000002"
+agent a3 "+919800000003"
+team IDLE [a1, a2, a3] strategy longest_idle
+team LEAST [a1, a2] strategy least_calls
+team RR [a1, a2, a3] strategy round_robin
+rule sticky: when caller.last_agent exists -> agent caller.last_agent or team IDLE
+rule least: when call.digits == "2" -> team LEAST
+rule rr: when call.digits == "3" -> team RR
+otherwise -> team IDLE or queue waiting
+"#;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().unwrap()
+}
+
+async fn first_number(state: &Arc<routec::server::AppState>, query: &str) -> Value {
+    let (status, _, body) = send(Arc::clone(state), get(&format!("/exotel/connect?{query}"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    answer["destination"]["numbers"][0].clone()
+}
+
+async fn event(state: &Arc<routec::server::AppState>, query: &str) -> String {
+    let (status, _, body) = send(Arc::clone(state), get(&format!("/exotel/events?{query}"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+async fn agents(state: &Arc<routec::server::AppState>) -> Value {
+    let (_, _, body) = send(Arc::clone(state), get("/v1/agents")).await;
+    serde_json::from_str(&body).unwrap()
+}
+
+#[test]
+fn a_completed_call_frees_the_agent_counts_once_and_makes_the_caller_sticky() {
+    let mut c = config(500);
+    c.state.reservation_secs = 30;
+    let s = state_with(TEAM, c);
+    runtime().block_on(async {
+        // Two calls at once: the first reserves a1, so the second gets a2.
+        assert_eq!(first_number(&s, "CallSid=c1&CallFrom=09845000001").await, "+919800000001");
+        assert_eq!(first_number(&s, "CallSid=c2&CallFrom=09845000002").await, "+919800000002");
+        let view = agents(&s).await;
+        assert_eq!(view["agents"][0]["reserved_for"], "c1");
+        // The conversation with a1 ended: Exotel's async Passthru.
+        let done = "CallSid=c1&CallFrom=09845000001&CallType=completed&DialWhomNumber=09800000001&DialCallStatus=completed";
+        assert_eq!(event(&s, done).await, "recorded: a1 completed a call");
+        assert_eq!(event(&s, done).await, "repeat: a1 completed a call was recorded before");
+        let view = agents(&s).await;
+        let a1 = &view["agents"][0];
+        assert_eq!((a1["calls_today"].clone(), a1["reserved_for"].clone()), (json!(1), Value::Null));
+        assert!(a1["last_call_ended"].is_string());
+        // The same caller again: back to a1 (`caller.last_agent`), even though a1 just
+        // talked and a3 has been idle longer.
+        assert_eq!(first_number(&s, "CallSid=c3&CallFrom=09845000001").await, "+919800000001");
+        // Nobody answered c2 at a2: counted, and a2 is free for others.
+        let missed = "CallSid=c2&CallType=incomplete&DialCallStatus=no-answer&DialWhomNumber=09800000002";
+        assert_eq!(event(&s, missed).await, "recorded: a2 missed an offer");
+        assert_eq!(agents(&s).await["agents"][1]["missed"], 1);
+        assert_eq!(agents(&s).await["agents"][1]["reserved_for"], Value::Null);
+        // Events that name no agent are answered 200 and change nothing.
+        assert!(event(&s, "CallSid=c9&CallType=completed&DialWhomNumber=0123").await.starts_with("ignored"));
+    });
+}
+
+#[test]
+fn calls_today_start_again_at_local_midnight() {
+    let s = state_with(TEAM, config(500));
+    runtime().block_on(async {
+        // a1 takes a call at 23:50 on the 24th (Kolkata): least_calls prefers a2 that day.
+        let done = "CallSid=n1&CallType=completed&DialWhomNumber=09800000001&CurrentTime=2026-11-24%2023:50:00";
+        event(&s, done).await;
+        let before = "CallSid=n2&digits=2&CurrentTime=2026-11-24%2023:59:00";
+        assert_eq!(first_number(&s, before).await, "+919800000002");
+        // Ten minutes later it is the 25th: both at 0 calls, declaration order decides.
+        let after = "CallSid=n3&digits=2&CurrentTime=2026-11-25%2000:09:00";
+        assert_eq!(first_number(&s, after).await, "+919800000001");
+    });
+}
+
+#[test]
+fn the_agent_api_sets_status_with_the_admin_token_only() {
+    let mut c = config(500);
+    c.admin_token = Some("s3cret".into());
+    let s = state_with(TEAM, c);
+    let put = |agent: &str, token: Option<&str>, body: &str| {
+        let mut r = Request::put(format!("/v1/agents/{agent}/status"));
+        if let Some(t) = token {
+            r = r.header("authorization", format!("Bearer {t}"));
+        }
+        r.body(Body::from(body.to_string())).unwrap()
+    };
+    runtime().block_on(async {
+        assert_eq!(
+            send(Arc::clone(&s), put("a1", None, "break")).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        let (status, _, body) = send(Arc::clone(&s), put("a9", Some("s3cret"), "break")).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (
+                StatusCode::NOT_FOUND,
+                "unknown agent `a9` (did you mean `a1`?)"
+            )
+        );
+        let (status, _, body) = send(Arc::clone(&s), put("a1", Some("s3cret"), "lunch")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        for body in [r#"{"status": "break"}"#, "status=break", "break"] {
+            let (status, _, _) = send(Arc::clone(&s), put("a1", Some("s3cret"), body)).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        assert_eq!(agents(&s).await["agents"][0]["status"], "break");
+        // On a break, a1 is skipped.
+        assert_eq!(first_number(&s, "CallSid=b1").await, "+919800000002");
+        // A completed call does not end a break.
+        event(
+            &s,
+            "CallSid=b0&CallType=completed&DialWhomNumber=09800000001",
+        )
+        .await;
+        assert_eq!(agents(&s).await["agents"][0]["status"], "break");
+    });
+}
+
+#[test]
+fn the_memory_store_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.route"), TEAM).unwrap();
+    let envs = [
+        ("ROUTEC_STATE_SNAPSHOT", "state.json"),
+        ("ROUTEC_STATE_RESERVATION_SECS", "0"),
+        ("ROUTEC_LOG_DECISIONS", "false"),
+    ];
+    let server = Server::start_with(dir.path(), &["p.route"], &envs);
+    let rr = |server: &Server| -> String {
+        let (_, body) = server.get("/v1/decide?digits=3");
+        serde_json::from_str::<Value>(&body).unwrap()["agents"][0]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(rr(&server), "a1");
+    assert_eq!(rr(&server), "a2");
+    server.get("/exotel/events?CallSid=r1&CallType=completed&DialWhomNumber=09800000003");
+    assert!(server.stop().success());
+    let server = Server::start_with(dir.path(), &["p.route"], &envs);
+    let (_, body) = server.get("/v1/agents");
+    let view: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(view["agents"][2]["calls_today"], 1, "{body}");
+    // The rotation goes on where it stopped.
+    assert_eq!(rr(&server), "a3");
+    // A repeated event is still a repeat after the restart.
+    let (_, body) =
+        server.get("/exotel/events?CallSid=r1&CallType=completed&DialWhomNumber=09800000003");
+    assert!(body.starts_with("repeat"), "{body}");
+    server.stop();
+    // A snapshot that does not read is set aside, and the server starts empty.
+    std::fs::write(dir.path().join("state.json"), "{not json").unwrap();
+    let server = Server::start_with(dir.path(), &["p.route"], &envs);
+    assert_eq!(rr(&server), "a1");
+    server.stop();
+    assert!(dir.path().join("state.bad").exists());
+}
+
+/// The Redis of this machine (`ROUTEC_TEST_REDIS_URL`), or `None` (said loudly) when it does
+/// not answer, except under `CI=true`, where that fails the test.
+fn redis_url(test: &str) -> Option<String> {
+    let url =
+        std::env::var("ROUTEC_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let answered = ::redis::Client::open(url.as_str())
+        .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+        .and_then(|mut con| ::redis::cmd("PING").query::<String>(&mut con));
+    match answered {
+        Ok(_) => Some(url),
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("Redis is unreachable at {url} under CI: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED {test}: Redis is unreachable at {url}: {e}");
+            None
+        }
+    }
+}
+
+/// A key prefix no other test or run uses.
+fn unique_prefix(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("routec-test-{test}-{}-{nanos}", std::process::id())
+}
+
+fn replica(dir: &std::path::Path, url: &str, prefix: &str, reserve: &str) -> Server {
+    Server::start_with(
+        dir,
+        &["p.route"],
+        &[
+            ("ROUTEC_STATE_STORE", "redis"),
+            ("ROUTEC_STATE_REDIS_URL", url),
+            ("ROUTEC_STATE_KEY_PREFIX", prefix),
+            ("ROUTEC_STATE_RESERVATION_SECS", reserve),
+            ("ROUTEC_LOG_DECISIONS", "false"),
+        ],
+    )
+}
+
+/// Sends `n` requests spread over the replicas from `threads` threads at once; the first
+/// number of each answer.
+fn flood(
+    replicas: &[Arc<Server>],
+    n: usize,
+    threads: usize,
+    target: impl Fn(usize) -> String + Sync,
+) -> Vec<(u16, String)> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= n {
+                            return out;
+                        }
+                        let (status, body) = replicas[i % replicas.len()].get(&target(i));
+                        let first = serde_json::from_str::<Value>(&body)
+                            .ok()
+                            .and_then(|a| a["destination"]["numbers"][0].as_str().map(String::from))
+                            .unwrap_or_default();
+                        out.push((status, first));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    })
+}
+
+#[test]
+fn two_replicas_on_one_redis_share_round_robin_reservations_and_idle_times() {
+    let Some(url) = redis_url("two_replicas") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.route"),
+        TEAM.replace(
+            "[a1, a2, a3] strategy round_robin",
+            "[a1, a2, a3, a4] strategy round_robin",
+        )
+        .replace(
+            "agent a3 \"+919800000003\"",
+            "agent a3 \"+919800000003\"\nagent a4 \"+919800000004\"",
+        ),
+    )
+    .unwrap();
+    let prefix = unique_prefix("rr");
+    let replicas = [
+        Arc::new(replica(dir.path(), &url, &prefix, "0")),
+        Arc::new(replica(dir.path(), &url, &prefix, "0")),
+    ];
+    let answers = flood(&replicas, 1000, 32, |i| {
+        format!("/exotel/connect?CallSid=rr{i}&digits=3")
+    });
+    let mut shares = std::collections::BTreeMap::<String, usize>::new();
+    for (status, first) in &answers {
+        assert_eq!(*status, 200);
+        *shares.entry(first.clone()).or_default() += 1;
+    }
+    assert_eq!(shares.len(), 4, "{shares:?}");
+    for (agent, n) in &shares {
+        assert!(
+            (249..=251).contains(n),
+            "{agent} got {n} of 1000: {shares:?}"
+        );
+    }
+    eprintln!("round robin over two replicas, 1000 calls: {shares:?}");
+
+    // With reservations: calls at once from both replicas never share an agent.
+    let prefix = unique_prefix("reserve");
+    let replicas = [
+        Arc::new(replica(dir.path(), &url, &prefix, "30")),
+        Arc::new(replica(dir.path(), &url, &prefix, "30")),
+    ];
+    let answers = flood(&replicas, 40, 16, |i| {
+        format!("/exotel/connect?CallSid=res{i}")
+    });
+    let offered: Vec<&String> = answers
+        .iter()
+        .map(|(_, f)| f)
+        .filter(|f| !f.is_empty())
+        .collect();
+    let distinct: std::collections::BTreeSet<_> = offered.iter().collect();
+    // IDLE has three agents: three calls get one each, the others wait in the queue.
+    assert_eq!(
+        offered.len(),
+        3,
+        "three agents, each to one call: {answers:?}"
+    );
+    assert_eq!(distinct.len(), 3, "an agent offered twice: {offered:?}");
+
+    // Longest idle across replicas: a call ended on one replica counts on the other.
+    let prefix = unique_prefix("idle");
+    let a = replica(dir.path(), &url, &prefix, "0");
+    let b = replica(dir.path(), &url, &prefix, "0");
+    a.get("/exotel/events?CallSid=i1&CallType=completed&DialWhomNumber=09800000001&CurrentTime=2026-11-24%2010:00:00");
+    a.get("/exotel/events?CallSid=i2&CallType=completed&DialWhomNumber=09800000002&CurrentTime=2026-11-24%2010:05:00");
+    // a3 never took a call: first; then a1, idle since 10:00.
+    let (_, body) = b.get("/v1/decide?CallSid=i9");
+    let d: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(d["agents"], json!(["a3", "a1", "a2"]), "{body}");
+    assert_eq!(d["degraded"], json!([]));
+}
+
+/// A Redis server of the test's own, on a port of its own, that it can stop and start.
+struct OwnRedis {
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> OwnRedis {
+        let mut redis = OwnRedis { port, child: None };
+        redis.restart();
+        redis
+    }
+
+    fn restart(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[test]
+fn redis_stopped_mid_run_fails_no_call_and_state_converges_after() {
+    if redis_url("redis_outage").is_none() {
+        return;
+    }
+    let port = 16_379 + (std::process::id() % 1000) as u16;
+    let mut redis = OwnRedis::start(port);
+    let url = format!("redis://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.route"), TEAM).unwrap();
+    let server = Arc::new(replica(dir.path(), &url, "outage", "0"));
+    let (_, body) = server.get("/v1/decide?digits=3");
+    assert!(body.contains("\"degraded\":[]"), "{body}");
+    redis.stop();
+    // Every call still answered, from the last known state, and says so.
+    let answers = flood(std::slice::from_ref(&server), 50, 4, |i| {
+        format!("/exotel/connect?CallSid=o{i}&digits=3")
+    });
+    assert!(
+        answers
+            .iter()
+            .all(|(status, first)| *status == 200 && !first.is_empty()),
+        "{answers:?}"
+    );
+    let (status, body) = server.get("/v1/decide?digits=3");
+    assert_eq!(status, 200);
+    assert!(body.contains("state: redis unavailable"), "{body}");
+    // An event during the outage is kept and written later.
+    let (status, body) =
+        server.get("/exotel/events?CallSid=o1&CallType=completed&DialWhomNumber=09800000002");
+    assert_eq!(status, 200);
+    assert!(body.starts_with("recorded here, not yet shared"), "{body}");
+    redis.restart();
+    // Converged: the event reached Redis, and decisions are whole again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, body) = server.get("/v1/agents");
+        let view: Value = serde_json::from_str(&body).unwrap();
+        if view["degraded"].is_null() && view["agents"][1]["calls_today"] == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "state never converged: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, body) = server.get("/v1/decide?digits=3");
+    assert!(body.contains("\"degraded\":[]"), "{body}");
+    let mut con = ::redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let calls: Option<String> = ::redis::cmd("HGET")
+        .arg("{outage}:calls")
+        .arg("a2")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(calls.as_deref(), Some("1"));
+}
