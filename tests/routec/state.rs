@@ -384,6 +384,18 @@ fn redis_stopped_mid_run_fails_no_call_and_state_converges_after() {
     if redis_url("redis_outage").is_none() {
         return;
     }
+    let has_server = std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_server {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "redis-server is not installed under CI"
+        );
+        eprintln!("SKIPPED redis_outage: no redis-server to stop and start");
+        return;
+    }
     let port = 16_379 + (std::process::id() % 1000) as u16;
     let mut redis = OwnRedis::start(port);
     let url = format!("redis://127.0.0.1:{port}");
