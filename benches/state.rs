@@ -50,7 +50,11 @@ async fn decide(store: &StateStore, policy: &Policy, sid: &str, reserve: bool) -
         today: "2026-11-24".into(),
         deadline: started + Duration::from_secs(1),
         // A short reservation: the bench's calls end at once.
-        reserve_for: if reserve { Duration::from_millis(1) } else { Duration::ZERO },
+        reserve_for: if reserve {
+            Duration::from_millis(1)
+        } else {
+            Duration::ZERO
+        },
         commit: true,
     };
     let eval = |agents: &AgentSnapshot| routec::eval::eval(policy, &call, &facts, now, agents);
@@ -64,7 +68,13 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// Sequential latency over `n` decisions, then throughput with `concurrency` at once.
-async fn run(name: &str, store: Arc<StateStore>, policy: Arc<Policy>, n: usize, concurrency: usize) {
+async fn run(
+    name: &str,
+    store: Arc<StateStore>,
+    policy: Arc<Policy>,
+    n: usize,
+    concurrency: usize,
+) {
     for i in 0..100 {
         decide(&store, &policy, &format!("warm{i}"), true).await;
     }
@@ -108,7 +118,9 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         let policy = Arc::new(policy());
-        println!("round-robin decision with a reservation, {n} sequential, then {n} at 16 at once:");
+        println!(
+            "round-robin decision with a reservation, {n} sequential, then {n} at 16 at once:"
+        );
         let memory = Arc::new(StateStore::Memory(Box::new(MemoryStore::new(None))));
         run("memory", memory, Arc::clone(&policy), n, 16).await;
         let url = std::env::var("ROUTEC_TEST_REDIS_URL")
