@@ -267,7 +267,7 @@ async fn decide_call(state: &AppState, call: Call, started: Instant, commit: boo
     let Some(serving) = state.current.load_full() else {
         let decided = Decided {
             serving: None,
-            decision: static_fallback(&state.config),
+            decision: static_fallback(&state.config, "no policy is loaded: static fallback"),
             call,
         };
         state.log_decision(&decided, started.elapsed());
@@ -311,11 +311,7 @@ async fn decide_call(state: &AppState, call: Call, started: Instant, commit: boo
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             crate::eval::eval(policy, &call, &facts, now, agents)
         }))
-        .unwrap_or_else(|_| {
-            let mut d = static_fallback(&state.config);
-            d.degraded.push("internal error: evaluation failed".into());
-            d
-        })
+        .unwrap_or_else(|_| static_fallback(&state.config, "internal error: evaluation failed"))
     };
     let decision = state.store.decide(&ctx, &evaluate).await;
     let decided = Decided {
@@ -332,9 +328,9 @@ async fn decide_call(state: &AppState, call: Call, started: Instant, commit: boo
     decided
 }
 
-/// The configured static fallback (with none configured: nobody is dialled, and Exotel takes
-/// its "nobody dialled" branch).
-fn static_fallback(config: &Config) -> Decision {
+/// The configured static fallback, for `reason` (with none configured: nobody is dialled, and
+/// Exotel takes its "nobody dialled" branch).
+fn static_fallback(config: &Config, reason: &str) -> Decision {
     let mut d = Decision::empty();
     let india = crate::phone::india();
     d.numbers = config
@@ -344,8 +340,7 @@ fn static_fallback(config: &Config) -> Decision {
         .map(|n| crate::phone::normalize(n, india).unwrap_or_else(|| n.clone()))
         .collect();
     d.flow.clone_from(&config.fallback.branch);
-    d.degraded
-        .push("no policy is loaded: static fallback".into());
+    d.degraded.push(reason.into());
     d
 }
 
