@@ -312,6 +312,11 @@ impl StoredState {
                 }
                 agent.last_call_ended = Some(event.at);
                 if let Some(caller) = &event.caller {
+                    // Bounded: past this many callers, those not heard from in 30 days go.
+                    if self.last_agent.len() >= 100_000 && self.last_agent.len() % 10_000 == 0 {
+                        let horizon = event.at - LAST_AGENT_DAYS * 86_400_000;
+                        self.last_agent.retain(|_, (_, at)| *at > horizon);
+                    }
                     self.last_agent
                         .insert(caller.clone(), (event.agent.clone(), event.at));
                 }
