@@ -86,7 +86,8 @@ redis.call('HSET', KEYS[1], ARGV[1], table.concat(out, ','))
 return prev
 ";
 
-/// Reserves every agent named for a call, or none: returns those reserved for another call.
+/// Reserves every agent named for a call, in place of the call's earlier reservations, or
+/// none: returns those reserved for another call.
 const RESERVE: &str = r"
 local sid, untl, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local taken = {}
@@ -100,6 +101,11 @@ for i = 4, #ARGV do
   end
 end
 if #taken > 0 then return taken end
+-- The call's earlier reservations (of a decision made again) give way to these.
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if string.sub(all[i + 1], 1, #sid + 1) == sid .. '|' then redis.call('HDEL', KEYS[1], all[i]) end
+end
 for i = 4, #ARGV do
   redis.call('HSET', KEYS[1], ARGV[i], sid .. '|' .. ARGV[2])
 end
@@ -150,9 +156,9 @@ pub struct RedisStore {
     pending: Mutex<VecDeque<Pending>>,
 }
 
+/// Scripts called on their own (a commit's pipeline sends its scripts' text with `EVAL`;
+/// Redis keeps them compiled by hash either way).
 struct Scripts {
-    round_robin: Script,
-    weighted: Script,
     reserve: Script,
     event: Script,
 }
@@ -173,8 +179,6 @@ impl RedisStore {
             connection,
             prefix: format!("{{{key_prefix}}}"),
             scripts: Scripts {
-                round_robin: Script::new(ROUND_ROBIN),
-                weighted: Script::new(WEIGHTED),
                 reserve: Script::new(RESERVE),
                 event: Script::new(EVENT),
             },
@@ -342,9 +346,10 @@ impl RedisStore {
         decision
     }
 
-    /// Takes the decision's round-robin and weighted steps in Redis, then reserves its
-    /// agents. When another replica moved first, the step Redis took is the one that counts:
-    /// the decision is made again from the state Redis had, which gives that same step.
+    /// Takes the decision's round-robin and weighted steps in Redis and reserves its agents,
+    /// in one pipelined round trip. When another replica moved first, the step Redis took is
+    /// the one that counts: the decision is made again from the state Redis had, which gives
+    /// that same step, and its agents are reserved instead (one more round trip, only then).
     async fn commit(
         &self,
         ctx: &DecideContext<'_>,
@@ -358,74 +363,117 @@ impl RedisStore {
                 .filter_map(|&a| ctx.policy.agents.get(a).map(|a| a.name.clone()))
                 .collect()
         };
-        // Three rounds at most: a reservation lost to another replica is the only reason
-        // for another.
-        for _ in 0..3 {
-            let mut moved = false;
-            for update in decision.updates.clone() {
-                let remaining = ctx.deadline.saturating_duration_since(Instant::now());
-                let timeout = remaining.clamp(Duration::from_millis(1), ROUND_TRIP);
-                match update {
-                    StateUpdate::Cursor { key, members, .. } => {
-                        let mask = availability(snapshot, &members);
-                        let mut call = self.scripts.round_robin.key(self.key("cursors"));
-                        call.arg(&key).arg(names(&members)).arg(mask);
-                        let prev: String = within(timeout, call.invoke_async(&mut con)).await?;
-                        let prev_id = ctx.policy.agents.iter().position(|a| a.name == prev);
-                        if snapshot.cursors.get(&key).copied() != prev_id {
-                            match prev_id {
-                                Some(id) => snapshot.cursors.insert(key, id),
-                                None => snapshot.cursors.remove(&key),
-                            };
-                            moved = true;
-                        }
+        let reservation = ctx.reservation();
+        let mut pipe = ::redis::pipe();
+        for update in &decision.updates {
+            match update {
+                StateUpdate::Cursor { key, members, .. } => {
+                    pipe.cmd("EVAL")
+                        .arg(ROUND_ROBIN)
+                        .arg(1)
+                        .arg(self.key("cursors"))
+                        .arg(key)
+                        .arg(names(members))
+                        .arg(availability(snapshot, members));
+                }
+                StateUpdate::Weights {
+                    key,
+                    members,
+                    weights,
+                    ..
+                } => {
+                    pipe.cmd("EVAL")
+                        .arg(WEIGHTED)
+                        .arg(1)
+                        .arg(self.key("weights"))
+                        .arg(key)
+                        .arg(availability(snapshot, members))
+                        .arg(weights);
+                }
+            }
+        }
+        let mut reserved = reservation
+            .map(|_| names(offered(decision)))
+            .filter(|w| !w.is_empty());
+        if let (Some((sid, until)), Some(wanted)) = (reservation, &reserved) {
+            pipe.cmd("EVAL")
+                .arg(RESERVE)
+                .arg(1)
+                .arg(self.key("reserved"))
+                .arg(sid)
+                .arg(until)
+                .arg(ctx.now_ms)
+                .arg(wanted);
+        }
+        if decision.updates.is_empty() && reserved.is_none() {
+            return Ok(());
+        }
+        let timeout = ctx
+            .deadline
+            .saturating_duration_since(Instant::now())
+            .clamp(Duration::from_millis(1), ROUND_TRIP);
+        let mut replies: Vec<::redis::Value> = within(timeout, pipe.query_async(&mut con)).await?;
+        let taken_reply = reserved.as_ref().and_then(|_| replies.pop());
+        let mut moved = false;
+        for (update, reply) in decision.updates.iter().zip(replies) {
+            let prev = <String as ::redis::FromRedisValue>::from_redis_value(reply)?;
+            match update {
+                StateUpdate::Cursor { key, .. } => {
+                    let prev_id = ctx.policy.agents.iter().position(|a| a.name == prev);
+                    if snapshot.cursors.get(key).copied() != prev_id {
+                        match prev_id {
+                            Some(id) => snapshot.cursors.insert(key.clone(), id),
+                            None => snapshot.cursors.remove(key),
+                        };
+                        moved = true;
                     }
-                    StateUpdate::Weights {
-                        key,
-                        members,
-                        weights,
-                        ..
-                    } => {
-                        let mask = availability(snapshot, &members);
-                        let mut call = self.scripts.weighted.key(self.key("weights"));
-                        call.arg(&key).arg(mask).arg(weights);
-                        let prev: String = within(timeout, call.invoke_async(&mut con)).await?;
-                        let prev: Vec<i64> =
-                            prev.split(',').filter_map(|w| w.parse().ok()).collect();
-                        let seen = snapshot.weights.get(&key).cloned().unwrap_or_default();
-                        if seen != prev {
-                            snapshot.weights.insert(key, prev);
-                            moved = true;
-                        }
+                }
+                StateUpdate::Weights { key, .. } => {
+                    let prev: Vec<i64> = prev.split(',').filter_map(|w| w.parse().ok()).collect();
+                    if snapshot.weights.get(key).cloned().unwrap_or_default() != prev {
+                        snapshot.weights.insert(key.clone(), prev);
+                        moved = true;
                     }
                 }
             }
-            if moved {
+        }
+        let mut taken: Vec<String> = match taken_reply {
+            Some(reply) => <Vec<String> as ::redis::FromRedisValue>::from_redis_value(reply)?,
+            None => Vec::new(),
+        };
+        if moved {
+            *decision = eval(snapshot);
+        }
+        let Some((sid, until)) = reservation else {
+            return Ok(());
+        };
+        // Two rounds more at most: the agents were taken by another call, or the step moved
+        // and the decision offers others than those reserved.
+        for _ in 0..2 {
+            if !taken.is_empty() {
+                for name in taken.drain(..) {
+                    if let Some(id) = ctx.policy.agents.iter().position(|a| a.name == name)
+                        && let Some(agent) = snapshot.agents.get_mut(id)
+                    {
+                        agent.reserved = true;
+                    }
+                }
                 *decision = eval(snapshot);
             }
-            let Some((sid, until)) = ctx.reservation() else {
-                return Ok(());
-            };
             let wanted = names(offered(decision));
-            if wanted.is_empty() {
+            if wanted.is_empty() || reserved.as_ref() == Some(&wanted) {
                 return Ok(());
             }
-            let remaining = ctx.deadline.saturating_duration_since(Instant::now());
-            let timeout = remaining.clamp(Duration::from_millis(1), ROUND_TRIP);
+            let timeout = ctx
+                .deadline
+                .saturating_duration_since(Instant::now())
+                .clamp(Duration::from_millis(1), ROUND_TRIP);
             let mut call = self.scripts.reserve.key(self.key("reserved"));
             call.arg(sid).arg(until).arg(ctx.now_ms).arg(&wanted);
-            let taken: Vec<String> = within(timeout, call.invoke_async(&mut con)).await?;
+            taken = within(timeout, call.invoke_async(&mut con)).await?;
             if taken.is_empty() {
-                return Ok(());
+                reserved = Some(wanted);
             }
-            for name in taken {
-                if let Some(id) = ctx.policy.agents.iter().position(|a| a.name == name)
-                    && let Some(agent) = snapshot.agents.get_mut(id)
-                {
-                    agent.reserved = true;
-                }
-            }
-            *decision = eval(snapshot);
         }
         Ok(())
     }
