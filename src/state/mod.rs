@@ -313,7 +313,9 @@ impl StoredState {
                 agent.last_call_ended = Some(event.at);
                 if let Some(caller) = &event.caller {
                     // Bounded: past this many callers, those not heard from in 30 days go.
-                    if self.last_agent.len() >= 100_000 && self.last_agent.len() % 10_000 == 0 {
+                    if self.last_agent.len() >= 100_000
+                        && self.last_agent.len().is_multiple_of(10_000)
+                    {
                         let horizon = event.at - LAST_AGENT_DAYS * 86_400_000;
                         self.last_agent.retain(|_, (_, at)| *at > horizon);
                     }
