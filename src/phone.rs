@@ -115,6 +115,11 @@ pub fn normalize(raw: &str, country: &Country) -> Option<String> {
     {
         return Some(format!("+{digits}"));
     }
+    // A national significant number never starts with the trunk prefix: `0984501234` is a
+    // number with a digit missing, not `+910984501234`.
+    if !country.trunk_prefix.is_empty() && digits.starts_with(country.trunk_prefix) {
+        return None;
+    }
     national(&digits)
 }
 

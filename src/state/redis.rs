@@ -447,9 +447,10 @@ impl RedisStore {
         let Some((sid, until)) = reservation else {
             return Ok(());
         };
-        // Two rounds more at most: the agents were taken by another call, or the step moved
-        // and the decision offers others than those reserved.
-        for _ in 0..2 {
+        // Again while the agents were taken by another call (each round marks at least one
+        // more agent taken, so this ends), or the step moved and the decision offers others
+        // than those reserved.
+        for _ in 0..=ctx.policy.agents.len() {
             if !taken.is_empty() {
                 for name in taken.drain(..) {
                     if let Some(id) = ctx.policy.agents.iter().position(|a| a.name == name)
