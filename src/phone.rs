@@ -168,7 +168,15 @@ mod tests {
     fn non_numbers_stay_raw() {
         let c = india();
         // `0984501234` is a national number with a digit missing.
-        for raw in ["sip:agent@example.com", "12345", "", "+", "abc", "0", "0984501234"] {
+        for raw in [
+            "sip:agent@example.com",
+            "12345",
+            "",
+            "+",
+            "abc",
+            "0",
+            "0984501234",
+        ] {
             assert_eq!(normalize(raw, c), None, "{raw}");
         }
     }
