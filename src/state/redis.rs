@@ -25,6 +25,9 @@ use crate::eval::{Decision, StateUpdate};
 pub const UNAVAILABLE: &str = "state: redis unavailable";
 /// The longest one Redis exchange may take, whatever the request's budget.
 const ROUND_TRIP: Duration = Duration::from_millis(250);
+/// The least time a Redis exchange gets, even when data sources used up the request's
+/// budget: a healthy Redis answers in a fraction of it, and is not reported unavailable.
+const LEAST: Duration = Duration::from_millis(10);
 /// How often writes held back during an outage are retried.
 const RETRY_EVERY: Duration = Duration::from_millis(500);
 /// The most writes held back during an outage; older ones are dropped first.
@@ -306,7 +309,7 @@ impl RedisStore {
         let budget = ctx
             .deadline
             .saturating_duration_since(Instant::now())
-            .min(ROUND_TRIP);
+            .clamp(LEAST, ROUND_TRIP);
         let read = tokio::time::timeout(budget, self.read(ctx.caller)).await;
         let Ok(Ok(state)) = read else {
             return self.decide_known(ctx, eval);
@@ -411,7 +414,7 @@ impl RedisStore {
         let timeout = ctx
             .deadline
             .saturating_duration_since(Instant::now())
-            .clamp(Duration::from_millis(1), ROUND_TRIP);
+            .clamp(LEAST, ROUND_TRIP);
         let mut replies: Vec<::redis::Value> = within(timeout, pipe.query_async(&mut con)).await?;
         let taken_reply = reserved.as_ref().and_then(|_| replies.pop());
         let mut moved = false;
@@ -468,7 +471,7 @@ impl RedisStore {
             let timeout = ctx
                 .deadline
                 .saturating_duration_since(Instant::now())
-                .clamp(Duration::from_millis(1), ROUND_TRIP);
+                .clamp(LEAST, ROUND_TRIP);
             let mut call = self.scripts.reserve.key(self.key("reserved"));
             call.arg(sid).arg(until).arg(ctx.now_ms).arg(&wanted);
             taken = within(timeout, call.invoke_async(&mut con)).await?;
