@@ -43,7 +43,7 @@ async fn decide(store: &StateStore, policy: &Policy, sid: &str, reserve: bool) -
     let now = jiff::Timestamp::now();
     let started = Instant::now();
     let ctx = DecideContext {
-        policy: &policy.checked,
+        policy,
         call_sid: Some(sid),
         caller: None,
         now_ms: now.as_millisecond(),

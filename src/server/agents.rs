@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::{AppState, ExotelRequest, admin_refusal, exotel_refusal, params, say};
-use crate::check::model::CheckedPolicy;
-use crate::exotel::PhoneValue;
+use crate::compile::Policy;
+use crate::exotel::{Call, PhoneValue};
 use crate::state::{AgentEvent, EventKind, Status};
 
 /// What an event request says happened, before it is matched to an agent.
@@ -23,9 +23,10 @@ enum Reported {
 /// Reads an event: `CallType=completed` with `DialWhomNumber` (the conversation ended),
 /// `CallType=incomplete` or a `DialCallStatus` of `no-answer`/`busy`/`failed`/`canceled`
 /// (nobody answered), or a status callback's `Status` with the agent's number in
-/// `DialWhomNumber` or its `Legs`.
+/// `DialWhomNumber` or its `Legs`. `call` is the same request read as a call.
 fn read_event(
-    policy: &CheckedPolicy,
+    policy: &Policy,
+    call: &Call,
     pairs: &[(std::borrow::Cow<str>, std::borrow::Cow<str>)],
     at: jiff::Timestamp,
 ) -> Reported {
@@ -33,14 +34,14 @@ fn read_event(
         pairs
             .iter()
             .find(|(k, v)| k.eq_ignore_ascii_case(name) && !v.trim().is_empty())
-            .map(|(_, v)| v.trim())
+            .map(|(_, v)| v.trim().to_ascii_lowercase())
     };
-    let Some(sid) = get("CallSid") else {
+    let Some(sid) = &call.sid else {
         return Reported::Ignored("no `CallSid`: nothing to key the event on".into());
     };
-    let call_type = get("CallType").map(str::to_ascii_lowercase);
-    let dial_status = get("DialCallStatus").map(str::to_ascii_lowercase);
-    let status = get("Status").map(str::to_ascii_lowercase);
+    let call_type = get("CallType");
+    let dial_status = get("DialCallStatus");
+    let status = get("Status");
     let unanswered = |s: &str| matches!(s, "no-answer" | "busy" | "failed" | "canceled");
     let kind = match (
         call_type.as_deref(),
@@ -60,46 +61,42 @@ fn read_event(
         }
     };
     // The agent: Exotel's `DialWhomNumber`, else a number in a status callback's legs.
-    let mut numbers: Vec<String> = get("DialWhomNumber")
-        .map(String::from)
-        .into_iter()
-        .collect();
+    let mut numbers: Vec<PhoneValue> = call.dial_whom.iter().cloned().collect();
+    let country = policy.checked.country;
     for (k, v) in pairs {
         let k = k.to_ascii_lowercase();
         if k.starts_with("legs") && k.ends_with("[number]") {
-            numbers.push(v.to_string());
+            numbers.push(PhoneValue::read(v, country));
         } else if k == "legs"
             && let Ok(serde_json::Value::Array(legs)) = serde_json::from_str(v)
         {
             numbers.extend(legs.iter().filter_map(|leg| {
                 ["Number", "number", "To", "to"]
                     .iter()
-                    .find_map(|f| leg.get(f)?.as_str().map(String::from))
+                    .find_map(|f| Some(PhoneValue::read(leg.get(f)?.as_str()?, country)))
             }));
         }
     }
-    let agent = numbers.iter().find_map(|raw| {
-        let number = PhoneValue::read(raw, policy.country).value;
-        policy.agents.iter().find(|a| a.number == number)
-    });
+    let agent = numbers
+        .iter()
+        .find_map(|n| policy.agent_by_number.get(&n.value).copied());
     let Some(agent) = agent else {
         return Reported::Ignored(match numbers.first() {
-            Some(n) => format!("`{n}` is no agent's number"),
+            Some(n) => format!("`{}` is no agent's number", n.value),
             None => "no agent number (`DialWhomNumber`)".into(),
         });
     };
-    let caller = get("CallFrom")
-        .or_else(|| get("From"))
-        .map(|raw| PhoneValue::read(raw, policy.country))
-        .filter(|p| p.e164)
-        .map(|p| p.value);
     Reported::Event(AgentEvent {
-        call_sid: sid.to_string(),
-        agent: agent.name.clone(),
+        call_sid: sid.clone(),
+        agent: policy.checked.agents[agent].name.clone(),
         kind,
-        caller,
+        caller: call
+            .from
+            .as_ref()
+            .filter(|p| p.e164)
+            .map(|p| p.value.clone()),
         at: at.as_millisecond(),
-        today: policy.timezone.to_datetime(at).date().to_string(),
+        today: policy.checked.timezone.to_datetime(at).date().to_string(),
     })
 }
 
@@ -114,17 +111,17 @@ pub(super) async fn events(State(state): State<Arc<AppState>>, request: ExotelRe
     let Some(serving) = state.current.load_full() else {
         return (text, "ignored: no policy is loaded").into_response();
     };
-    let policy = &serving.prepared.policy.checked;
+    let policy = &serving.prepared.policy;
     let pairs = params(query, request.json, &request.body);
-    let call = crate::exotel::Call::from_params(
+    let call = Call::from_params(
         pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())),
-        policy.country,
+        policy.checked.country,
     );
     let at = call
         .time
-        .and_then(|t| policy.timezone.to_timestamp(t).ok())
+        .and_then(|t| policy.checked.timezone.to_timestamp(t).ok())
         .unwrap_or_else(jiff::Timestamp::now);
-    let event = match read_event(policy, &pairs, at) {
+    let event = match read_event(policy, &call, &pairs, at) {
         Reported::Event(e) => e,
         Reported::Ignored(why) => return (text, format!("ignored: {why}")).into_response(),
     };
@@ -147,9 +144,9 @@ pub(super) async fn list(State(state): State<Arc<AppState>>) -> Response {
     let Some(serving) = state.current.load_full() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded").into_response();
     };
-    let policy = &serving.prepared.policy.checked;
+    let policy = &serving.prepared.policy;
     let now = jiff::Timestamp::now();
-    let today = policy.timezone.to_datetime(now).date().to_string();
+    let today = policy.checked.timezone.to_datetime(now).date().to_string();
     let (agents, degraded) = state
         .store
         .agents(policy, &today, now.as_millisecond())
@@ -214,12 +211,12 @@ mod tests {
     use super::*;
     use std::borrow::Cow;
 
-    fn policy() -> CheckedPolicy {
+    fn policy() -> Policy {
         let files = crate::source::SourceFiles::single(
             "p.route",
             "agent ravi \"+919800000002\"\notherwise -> agent ravi\n",
         );
-        crate::check_files(&files).0.expect("policy")
+        crate::load(&files).0.expect("policy")
     }
 
     fn read(pairs: &[(&str, &str)]) -> Reported {
@@ -227,7 +224,12 @@ mod tests {
             .iter()
             .map(|(k, v)| (Cow::Borrowed(*k), Cow::Borrowed(*v)))
             .collect();
-        read_event(&policy(), &pairs, jiff::Timestamp::UNIX_EPOCH)
+        let policy = policy();
+        let call = Call::from_params(
+            pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())),
+            policy.checked.country,
+        );
+        read_event(&policy, &call, &pairs, jiff::Timestamp::UNIX_EPOCH)
     }
 
     fn kind(r: Reported) -> Option<(EventKind, String)> {

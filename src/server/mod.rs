@@ -292,7 +292,7 @@ async fn decide_call(state: &AppState, call: Call, started: Instant, commit: boo
         .and_then(|t| policy.checked.timezone.to_timestamp(t).ok())
         .unwrap_or_else(jiff::Timestamp::now);
     let ctx = DecideContext {
-        policy: &policy.checked,
+        policy,
         call_sid: call.sid.as_deref(),
         caller: call
             .from

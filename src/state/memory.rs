@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use super::{AgentEvent, AgentSnapshot, AgentView, DecideContext, Status, StoredState};
-use crate::check::model::CheckedPolicy;
+use crate::compile::Policy;
 use crate::eval::Decision;
 
 pub struct MemoryStore {
@@ -104,7 +104,7 @@ impl MemoryStore {
         stored.dirty = true;
     }
 
-    pub fn view(&self, policy: &CheckedPolicy, today: &str, now_ms: i64) -> Vec<AgentView> {
+    pub fn view(&self, policy: &Policy, today: &str, now_ms: i64) -> Vec<AgentView> {
         self.lock().state.view(policy, today, now_ms)
     }
 

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::check::model::{AgentId, CheckedPolicy};
+use crate::check::model::AgentId;
+use crate::compile::Policy;
 use crate::eval::{Decision, StateUpdate};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,7 +179,7 @@ pub struct AgentView {
 
 /// What a decision needs of the store besides the policy.
 pub struct DecideContext<'a> {
-    pub policy: &'a CheckedPolicy,
+    pub policy: &'a Policy,
     pub call_sid: Option<&'a str>,
     /// The caller, E.164: whose last agent to read.
     pub caller: Option<&'a str>,
@@ -207,13 +208,14 @@ impl StoredState {
     /// The snapshot a decision reads, by the policy's agent ids.
     pub fn snapshot(
         &self,
-        policy: &CheckedPolicy,
+        policy: &Policy,
         caller: Option<&str>,
         today: &str,
         now_ms: i64,
     ) -> AgentSnapshot {
-        let id_of = |name: &str| policy.agents.iter().position(|a| a.name == name);
+        let id_of = |name: &str| policy.agent_by_name.get(name).copied();
         let agents = policy
+            .checked
             .agents
             .iter()
             .map(|a| {
@@ -256,16 +258,11 @@ impl StoredState {
 
     /// Remembers what a decision changed: cursors, weights, and its offered agents reserved
     /// for `reserve` (the call, until when in ms).
-    pub fn apply(
-        &mut self,
-        policy: &CheckedPolicy,
-        decision: &Decision,
-        reserve: Option<(&str, i64)>,
-    ) {
+    pub fn apply(&mut self, policy: &Policy, decision: &Decision, reserve: Option<(&str, i64)>) {
         for update in &decision.updates {
             match update {
                 StateUpdate::Cursor { key, agent, .. } => {
-                    if let Some(a) = policy.agents.get(*agent) {
+                    if let Some(a) = policy.checked.agents.get(*agent) {
                         self.cursors.insert(key.clone(), a.name.clone());
                     }
                 }
@@ -276,7 +273,7 @@ impl StoredState {
         }
         if let Some((sid, until)) = reserve {
             for &agent in offered(decision) {
-                if let Some(a) = policy.agents.get(agent) {
+                if let Some(a) = policy.checked.agents.get(agent) {
                     self.reservations.insert(
                         a.name.clone(),
                         Reservation {
@@ -340,8 +337,9 @@ impl StoredState {
     }
 
     /// Every agent of the policy as the API shows it.
-    pub fn view(&self, policy: &CheckedPolicy, today: &str, now_ms: i64) -> Vec<AgentView> {
+    pub fn view(&self, policy: &Policy, today: &str, now_ms: i64) -> Vec<AgentView> {
         policy
+            .checked
             .agents
             .iter()
             .map(|a| {
@@ -429,7 +427,7 @@ impl StateStore {
     /// Every agent's state; with the reason when it is the last known one.
     pub async fn agents(
         &self,
-        policy: &CheckedPolicy,
+        policy: &Policy,
         today: &str,
         now_ms: i64,
     ) -> (Vec<AgentView>, Option<String>) {

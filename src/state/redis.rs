@@ -18,7 +18,7 @@ use super::{
     AgentEvent, AgentSnapshot, AgentView, DecideContext, EventKind, LAST_AGENT_DAYS, Reservation,
     Status, StoredAgent, StoredState, offered,
 };
-use crate::check::model::CheckedPolicy;
+use crate::compile::Policy;
 use crate::eval::{Decision, StateUpdate};
 
 /// The degraded reason of a decision made without Redis.
@@ -363,7 +363,7 @@ impl RedisStore {
         let mut con = self.connection.clone();
         let names = |ids: &[usize]| -> Vec<String> {
             ids.iter()
-                .filter_map(|&a| ctx.policy.agents.get(a).map(|a| a.name.clone()))
+                .filter_map(|&a| ctx.policy.checked.agents.get(a).map(|a| a.name.clone()))
                 .collect()
         };
         let reservation = ctx.reservation();
@@ -422,7 +422,7 @@ impl RedisStore {
             let prev = <String as ::redis::FromRedisValue>::from_redis_value(reply)?;
             match update {
                 StateUpdate::Cursor { key, .. } => {
-                    let prev_id = ctx.policy.agents.iter().position(|a| a.name == prev);
+                    let prev_id = ctx.policy.agent_by_name.get(&prev).copied();
                     if snapshot.cursors.get(key).copied() != prev_id {
                         match prev_id {
                             Some(id) => snapshot.cursors.insert(key.clone(), id),
@@ -453,10 +453,10 @@ impl RedisStore {
         // Again while the agents were taken by another call (each round marks at least one
         // more agent taken, so this ends), or the step moved and the decision offers others
         // than those reserved.
-        for _ in 0..=ctx.policy.agents.len() {
+        for _ in 0..=ctx.policy.checked.agents.len() {
             if !taken.is_empty() {
                 for name in taken.drain(..) {
-                    if let Some(id) = ctx.policy.agents.iter().position(|a| a.name == name)
+                    if let Some(&id) = ctx.policy.agent_by_name.get(&name)
                         && let Some(agent) = snapshot.agents.get_mut(id)
                     {
                         agent.reserved = true;
@@ -571,7 +571,7 @@ impl RedisStore {
 
     pub async fn view(
         &self,
-        policy: &CheckedPolicy,
+        policy: &Policy,
         today: &str,
         now_ms: i64,
     ) -> (Vec<AgentView>, Option<String>) {
