@@ -50,16 +50,16 @@ impl Attempts {
         entry.answer(None)
     }
 
-    /// The answer after `tried` (the number Exotel dialled last); `None` when the call is
-    /// unknown (then it is decided afresh).
-    pub fn next(&mut self, call_sid: &str, tried: Option<&str>) -> Option<Vec<String>> {
+    /// The answer after `tried` (the number Exotel dialled last), and whether its numbers
+    /// ring at once; `None` when the call is unknown (then it is decided afresh).
+    pub fn next(&mut self, call_sid: &str, tried: Option<&str>) -> Option<(Vec<String>, bool)> {
         let call = self.calls.get_mut(call_sid)?;
         if let Some(tried) = tried
             && !call.offered.iter().any(|o| o == tried)
         {
             call.offered.push(tried.to_string());
         }
-        Some(call.answer(tried.map(str::to_string)))
+        Some((call.answer(tried.map(str::to_string)), call.parallel))
     }
 }
 
@@ -97,11 +97,11 @@ mod tests {
         let mut a = Attempts::default();
         assert_eq!(a.first("c", numbers(), false), ["+911"]);
         // A repeat of the first request.
-        assert_eq!(a.next("c", None).unwrap(), ["+911"]);
-        assert_eq!(a.next("c", Some("+911")).unwrap(), ["+912"]);
-        assert_eq!(a.next("c", Some("+911")).unwrap(), ["+912"]);
-        assert_eq!(a.next("c", Some("+912")).unwrap(), ["+913"]);
-        assert_eq!(a.next("c", Some("+913")).unwrap(), Vec::<String>::new());
+        assert_eq!(a.next("c", None).unwrap().0, ["+911"]);
+        assert_eq!(a.next("c", Some("+911")).unwrap().0, ["+912"]);
+        assert_eq!(a.next("c", Some("+911")).unwrap().0, ["+912"]);
+        assert_eq!(a.next("c", Some("+912")).unwrap().0, ["+913"]);
+        assert_eq!(a.next("c", Some("+913")).unwrap().0, Vec::<String>::new());
         assert_eq!(a.next("other", Some("+911")), None);
     }
 
@@ -110,13 +110,13 @@ mod tests {
         let mut a = Attempts::default();
         a.first("c", numbers(), false);
         // Exotel reports an attempt of the second number (another replica answered it).
-        assert_eq!(a.next("c", Some("+912")).unwrap(), ["+913"]);
+        assert_eq!(a.next("c", Some("+912")).unwrap().0, ["+913"]);
     }
 
     #[test]
     fn ring_all_answers_every_number_not_yet_tried() {
         let mut a = Attempts::default();
         assert_eq!(a.first("c", numbers(), true), numbers());
-        assert_eq!(a.next("c", Some("+911")).unwrap(), Vec::<String>::new());
+        assert_eq!(a.next("c", Some("+911")).unwrap().0, Vec::<String>::new());
     }
 }

@@ -251,20 +251,22 @@ impl Decided {
 
 /// Reads a request's parameters into a call, with the policy's country (India before any
 /// policy loaded).
-fn read_call(state: &AppState, request: &ExotelRequest) -> Call {
+fn read_call(serving: Option<&Serving>, request: &ExotelRequest) -> Call {
     let pairs = params(request.query.as_deref(), request.json, &request.body);
-    let country = state
-        .current
-        .load()
-        .as_ref()
-        .map_or(crate::phone::india(), |s| s.prepared.policy.checked.country);
+    let country = serving.map_or(crate::phone::india(), |s| s.prepared.policy.checked.country);
     Call::from_params(pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())), country)
 }
 
-/// Decides a call: with the policy being served, or the configured static fallback when none
-/// has loaded.
-async fn decide_call(state: &AppState, call: Call, started: Instant, commit: bool) -> Decided {
-    let Some(serving) = state.current.load_full() else {
+/// Decides a call: with the policy the request loaded (once, so that it reads the call and
+/// decides with one version), or the configured static fallback when none has loaded.
+async fn decide_call(
+    state: &AppState,
+    serving: Option<Arc<Serving>>,
+    call: Call,
+    started: Instant,
+    commit: bool,
+) -> Decided {
+    let Some(serving) = serving else {
         let decided = Decided {
             serving: None,
             decision: static_fallback(&state.config, "no policy is loaded: static fallback"),
@@ -548,7 +550,8 @@ async fn connect(State(state): State<Arc<AppState>>, request: ExotelRequest) -> 
         return refusal;
     }
     let started = Instant::now();
-    let call = read_call(&state, &request);
+    let serving = state.current.load_full();
+    let call = read_call(serving.as_deref(), &request);
     let connect = &state.config.connect;
     // Exotel asking again after an attempt: the call's own list, walked on.
     if connect.fetch_after_attempt
@@ -560,12 +563,11 @@ async fn connect(State(state): State<Arc<AppState>>, request: ExotelRequest) -> 
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .next(sid, tried);
-        if let Some(numbers) = next {
-            let parallel = numbers.len() > 1;
+        if let Some((numbers, parallel)) = next {
             return connect_answer(&state.config, &call, &numbers, parallel);
         }
     }
-    let decided = decide_call(&state, call, started, true).await;
+    let decided = decide_call(&state, serving, call, started, true).await;
     let decision = &decided.decision;
     let numbers = match decided.call.sid.as_deref() {
         Some(sid) if connect.fetch_after_attempt => state
@@ -590,8 +592,9 @@ async fn passthru(State(state): State<Arc<AppState>>, request: ExotelRequest) ->
             .find(|(k, _)| k.eq_ignore_ascii_case("branch"))
             .map(|(_, v)| v.into_owned())
     });
-    let call = read_call(&state, &request);
-    let decided = decide_call(&state, call, started, false).await;
+    let serving = state.current.load_full();
+    let call = read_call(serving.as_deref(), &request);
+    let decided = decide_call(&state, serving, call, started, false).await;
     let takes_branch = branch.is_some_and(|branch| {
         let decision = &decided.decision;
         decision.flow.as_deref() == Some(branch.as_str())
@@ -612,17 +615,12 @@ async fn decide(State(state): State<Arc<AppState>>, request: ExotelRequest) -> R
         return refusal;
     }
     let started = Instant::now();
-    if state.current.load().is_none() {
+    let Some(serving) = state.current.load_full() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded").into_response();
-    }
-    let call = read_call(&state, &request);
-    let decided = decide_call(&state, call, started, true).await;
-    match &decided.serving {
-        Some(serving) => {
-            axum::Json(decided.decision.to_json(&serving.prepared.policy)).into_response()
-        }
-        None => (StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded").into_response(),
-    }
+    };
+    let call = read_call(Some(&serving), &request);
+    let decided = decide_call(&state, Some(Arc::clone(&serving)), call, started, true).await;
+    axum::Json(decided.decision.to_json(&serving.prepared.policy)).into_response()
 }
 
 async fn policy_info(State(state): State<Arc<AppState>>) -> Response {
