@@ -155,6 +155,14 @@ impl EventKind {
             EventKind::Missed => "missed",
         }
     }
+
+    /// For logs and answers.
+    pub fn verb(self) -> &'static str {
+        match self {
+            EventKind::Completed => "completed a call",
+            EventKind::Missed => "missed an offer",
+        }
+    }
 }
 
 impl AgentEvent {

@@ -15,8 +15,8 @@ use ::redis::aio::ConnectionManager;
 use ::redis::{AsyncCommands, Script};
 
 use super::{
-    AgentEvent, AgentSnapshot, AgentView, DecideContext, EventKind, LAST_AGENT_DAYS, Reservation,
-    Status, StoredAgent, StoredState, offered,
+    AgentEvent, AgentSnapshot, AgentView, DecideContext, LAST_AGENT_DAYS, Reservation, Status,
+    StoredAgent, StoredState, offered,
 };
 use crate::compile::Policy;
 use crate::eval::{Decision, StateUpdate};
@@ -306,10 +306,7 @@ impl RedisStore {
         ctx: &DecideContext<'_>,
         eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
     ) -> Decision {
-        let budget = ctx
-            .deadline
-            .saturating_duration_since(Instant::now())
-            .clamp(LEAST, ROUND_TRIP);
+        let budget = exchange_limit(ctx.deadline);
         let read = tokio::time::timeout(budget, self.read(ctx.caller)).await;
         let Ok(Ok(state)) = read else {
             return self.decide_known(ctx, eval);
@@ -411,10 +408,7 @@ impl RedisStore {
         if decision.updates.is_empty() && reserved.is_none() {
             return Ok(());
         }
-        let timeout = ctx
-            .deadline
-            .saturating_duration_since(Instant::now())
-            .clamp(LEAST, ROUND_TRIP);
+        let timeout = exchange_limit(ctx.deadline);
         let mut replies: Vec<::redis::Value> = within(timeout, pipe.query_async(&mut con)).await?;
         let taken_reply = reserved.as_ref().and_then(|_| replies.pop());
         let mut moved = false;
@@ -468,10 +462,7 @@ impl RedisStore {
             if wanted.is_empty() || reserved.as_ref() == Some(&wanted) {
                 return Ok(());
             }
-            let timeout = ctx
-                .deadline
-                .saturating_duration_since(Instant::now())
-                .clamp(LEAST, ROUND_TRIP);
+            let timeout = exchange_limit(ctx.deadline);
             let mut call = self.scripts.reserve.key(self.key("reserved"));
             call.arg(sid).arg(until).arg(ctx.now_ms).arg(&wanted);
             taken = within(timeout, call.invoke_async(&mut con)).await?;
@@ -610,6 +601,14 @@ fn availability(snapshot: &AgentSnapshot, members: &[usize]) -> String {
         .collect()
 }
 
+/// How long the next Redis exchange may take: what is left of the request's budget, at least
+/// `LEAST` and at most `ROUND_TRIP`.
+fn exchange_limit(deadline: Instant) -> Duration {
+    deadline
+        .saturating_duration_since(Instant::now())
+        .clamp(LEAST, ROUND_TRIP)
+}
+
 async fn within<T>(
     limit: Duration,
     work: impl Future<Output = ::redis::RedisResult<T>>,
@@ -620,15 +619,5 @@ async fn within<T>(
             ::redis::ErrorKind::Io,
             "no answer in time",
         ))),
-    }
-}
-
-impl EventKind {
-    /// For logs and answers.
-    pub fn verb(self) -> &'static str {
-        match self {
-            EventKind::Completed => "completed a call",
-            EventKind::Missed => "missed an offer",
-        }
     }
 }
