@@ -287,18 +287,17 @@ impl RedisStore {
     }
 
     /// Keeps what was read as the last known state (with the callers' last agents so far).
-    fn remember(&self, read: &StoredState) {
+    fn remember(&self, mut read: StoredState) {
         let mut known = self.known();
-        let last_agent = std::mem::take(&mut known.last_agent);
-        let events = std::mem::take(&mut known.events);
-        *known = read.clone();
-        known.last_agent = last_agent;
-        known.events = events;
+        let mut last_agent = std::mem::take(&mut known.last_agent);
         // Bounded: callers seen by this replica, remembered only as long as they count.
-        if known.last_agent.len() > 100_000 {
-            known.last_agent.clear();
+        if last_agent.len() > 100_000 {
+            last_agent.clear();
         }
-        known.last_agent.extend(read.last_agent.clone());
+        last_agent.extend(read.last_agent.drain());
+        read.last_agent = last_agent;
+        read.events = std::mem::take(&mut known.events);
+        *known = read;
     }
 
     pub async fn decide(
@@ -311,8 +310,8 @@ impl RedisStore {
         let Ok(Ok(state)) = read else {
             return self.decide_known(ctx, eval);
         };
-        self.remember(&state);
         let mut snapshot = state.snapshot(ctx.policy, ctx.caller, &ctx.today, ctx.now_ms);
+        self.remember(state);
         let mut decision = eval(&snapshot);
         if !ctx.commit {
             return decision;
@@ -568,8 +567,9 @@ impl RedisStore {
     ) -> (Vec<AgentView>, Option<String>) {
         match tokio::time::timeout(ROUND_TRIP, self.read(None)).await {
             Ok(Ok(state)) => {
-                self.remember(&state);
-                (state.view(policy, today, now_ms), None)
+                let view = state.view(policy, today, now_ms);
+                self.remember(state);
+                (view, None)
             }
             _ => (
                 self.known().view(policy, today, now_ms),
