@@ -258,6 +258,17 @@ impl Server {
     }
 }
 
+/// A server a test did not stop (or that failed half-way) must not outlive it: each holds a
+/// file watcher, and the system's watchers run out.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 #[test]
 fn the_binary_answers_the_real_exotel_request_and_stops_gracefully() {
     let dir = tempfile::tempdir().unwrap();
