@@ -45,6 +45,8 @@ async fn decide(store: &StateStore, policy: &Policy, sid: &str, reserve: bool) -
     let ctx = DecideContext {
         policy,
         call_sid: Some(sid),
+        tried: None,
+        one_at_a_time: false,
         caller: None,
         now_ms: now.as_millisecond(),
         today: "2026-11-24".into(),
@@ -58,7 +60,9 @@ async fn decide(store: &StateStore, policy: &Policy, sid: &str, reserve: bool) -
         commit: true,
     };
     let eval = |agents: &AgentSnapshot| routec::eval::eval(policy, &call, &facts, now, agents);
-    let decision = store.decide(&ctx, &eval).await;
+    let routec::state::Routed::Decided(decision) = store.decide(&ctx, &eval).await else {
+        panic!("every call of the bench is new")
+    };
     assert!(decision.degraded.is_empty(), "{:?}", decision.degraded);
     started.elapsed()
 }

@@ -56,8 +56,8 @@ fn read_event(
         _ => {
             let what = call_type
                 .or(status)
-                .unwrap_or_else(|| "no `CallType`".into());
-            return Reported::Ignored(format!("`{what}` says nothing about an agent"));
+                .map_or_else(|| "no `CallType`".into(), |what| format!("`{what}`"));
+            return Reported::Ignored(format!("{what} says nothing about an agent"));
         }
     };
     // The agent: Exotel's `DialWhomNumber`, else a number in a status callback's legs.
@@ -117,10 +117,7 @@ pub(super) async fn events(State(state): State<Arc<AppState>>, request: ExotelRe
         pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())),
         policy.checked.country,
     );
-    let at = call
-        .time
-        .and_then(|t| policy.checked.timezone.to_timestamp(t).ok())
-        .unwrap_or_else(jiff::Timestamp::now);
+    let at = super::call_time(&state.config, &call);
     let event = match read_event(policy, &call, &pairs, at) {
         Reported::Event(e) => e,
         Reported::Ignored(why) => return (text, format!("ignored: {why}")).into_response(),

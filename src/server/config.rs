@@ -22,6 +22,7 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Secret Exotel must send (path segment or `token` parameter); unset: none needed.
     pub exotel_token: Option<String>,
+    pub exotel: ExotelSettings,
     pub connect: ConnectSettings,
     pub fallback: Fallback,
     pub log: LogSettings,
@@ -36,11 +37,80 @@ impl Default for Config {
             budget_ms: 1000,
             admin_token: None,
             exotel_token: None,
+            exotel: ExotelSettings::default(),
             connect: ConnectSettings::default(),
             fallback: Fallback::default(),
             log: LogSettings::default(),
             state: StateSettings::default(),
         }
+    }
+}
+
+/// How Exotel's requests read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExotelSettings {
+    /// The zone of Exotel's `CurrentTime`, `StartTime` and `Created`, which carry no offset:
+    /// Indian time. The policy's own zone then decides its schedules.
+    pub timezone: Zone,
+}
+
+/// A time zone, written by its IANA name.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    name: String,
+    zone: jiff::tz::TimeZone,
+}
+
+impl Zone {
+    pub fn new(name: &str) -> Result<Zone, String> {
+        let zone = jiff::tz::TimeZone::get(name)
+            .map_err(|_| format!("`{name}` is no IANA time zone (like `Asia/Kolkata`)"))?;
+        Ok(Zone {
+            name: name.to_string(),
+            zone,
+        })
+    }
+
+    /// A civil time in this zone, as an instant.
+    pub fn to_timestamp(
+        &self,
+        time: jiff::civil::DateTime,
+    ) -> Result<jiff::Timestamp, jiff::Error> {
+        self.zone.to_timestamp(time)
+    }
+}
+
+impl Default for Zone {
+    fn default() -> Zone {
+        Zone {
+            name: "Asia/Kolkata".into(),
+            zone: jiff::tz::TimeZone::get("Asia/Kolkata")
+                // India has kept +05:30 all year since 1945.
+                .unwrap_or_else(|_| {
+                    jiff::tz::Offset::from_seconds(5 * 3600 + 1800)
+                        .map_or(jiff::tz::TimeZone::UTC, jiff::tz::TimeZone::fixed)
+                }),
+        }
+    }
+}
+
+impl PartialEq for Zone {
+    fn eq(&self, other: &Zone) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Serialize for Zone {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name)
+    }
+}
+
+impl<'de> Deserialize<'de> for Zone {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Zone, D::Error> {
+        let name = String::deserialize(d)?;
+        Zone::new(&name).map_err(serde::de::Error::custom)
     }
 }
 
@@ -158,7 +228,9 @@ pub struct StateSettings {
     pub redis_url: String,
     /// Prefix of every Redis key, so that several policies can share one Redis.
     pub key_prefix: String,
-    /// How long an agent offered to a call is skipped by other decisions; 0 turns it off.
+    /// How long an agent offered to a call stays reserved for it at most: the call's events
+    /// (completed, or unanswered) release it sooner; this covers events that never come.
+    /// 0 turns reservations off.
     pub reservation_secs: u64,
 }
 
@@ -170,7 +242,7 @@ impl Default for StateSettings {
             snapshot_secs: 10,
             redis_url: "redis://127.0.0.1:6379".into(),
             key_prefix: "routec".into(),
-            reservation_secs: 30,
+            reservation_secs: 3600,
         }
     }
 }

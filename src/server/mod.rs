@@ -2,7 +2,6 @@
 //! decision API out, over HTTP (axum). A request uses one policy version from start to end.
 
 mod agents;
-mod attempts;
 pub mod config;
 mod metrics;
 
@@ -29,8 +28,7 @@ use crate::eval::Decision;
 use crate::exotel::Call;
 use crate::facts::Facts;
 use crate::source::SourceFiles;
-use crate::state::{AgentSnapshot, DecideContext, StateStore};
-use attempts::Attempts;
+use crate::state::{AgentSnapshot, DecideContext, KnownAnswer, Routed, StateStore};
 
 /// Largest request body read; Exotel's parameters are a few hundred bytes.
 const MAX_BODY: usize = 64 * 1024;
@@ -79,8 +77,6 @@ pub struct AppState {
     pub config: Config,
     /// Where the policy is read from on reload (`None`: no reloads).
     pub policy_path: Option<PathBuf>,
-    /// What was offered to each call, for `fetch_after_attempt`.
-    attempts: Mutex<Attempts>,
     /// Agent state: status, counts, cursors, reservations.
     pub store: StateStore,
     /// The last reload that failed, rendered, until a reload succeeds.
@@ -107,7 +103,6 @@ impl AppState {
             current: ArcSwapOption::from(serving.map(Arc::new)),
             config,
             policy_path: None,
-            attempts: Mutex::new(Attempts::default()),
             store,
             last_error: Mutex::new(None),
             reloading: tokio::sync::Mutex::new(()),
@@ -257,15 +252,40 @@ fn read_call(serving: Option<&Serving>, request: &ExotelRequest) -> Call {
     Call::from_params(pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())), country)
 }
 
+/// How a request about a call is answered.
+enum Answered {
+    Decided(Decided),
+    /// The call was decided before (a repeat, or a request after an attempt): its answer.
+    Known(Call, KnownAnswer),
+}
+
+/// What a request asks of the decision.
+#[derive(Clone, Copy)]
+struct Asking {
+    /// The decision routes the call: its cursors move, its agents are reserved, and the call
+    /// is recorded (Connect, `/v1/decide`); a Passthru only reads.
+    commit: bool,
+    /// Every rule before the one that decided is traced (`/v1/decide`).
+    explained: bool,
+}
+
+/// When a call is, by Exotel's clock (Indian time, or `exotel.timezone`): without it, ours.
+fn call_time(config: &Config, call: &Call) -> jiff::Timestamp {
+    call.time
+        .and_then(|t| config.exotel.timezone.to_timestamp(t).ok())
+        .unwrap_or_else(jiff::Timestamp::now)
+}
+
 /// Decides a call: with the policy the request loaded (once, so that it reads the call and
-/// decides with one version), or the configured static fallback when none has loaded.
+/// decides with one version), or the configured static fallback when none has loaded. A call
+/// decided before is answered from its record.
 async fn decide_call(
     state: &AppState,
     serving: Option<Arc<Serving>>,
     call: Call,
     started: Instant,
-    commit: bool,
-) -> Decided {
+    asking: Asking,
+) -> Answered {
     let Some(serving) = serving else {
         let decided = Decided {
             serving: None,
@@ -276,7 +296,7 @@ async fn decide_call(
         state
             .metrics
             .decision("fallback", "fallback", &decided.decision.degraded);
-        return decided;
+        return Answered::Decided(decided);
     };
     let policy = &serving.prepared.policy;
     let mut facts = Facts::none(&policy.checked);
@@ -287,15 +307,12 @@ async fn decide_call(
         .lookups
         .lookup(&policy.checked, &call, &mut facts, &given, deadline)
         .await;
-    // Exotel's own clock says when the call is, read in the policy's time zone; without it,
-    // ours.
-    let now = call
-        .time
-        .and_then(|t| policy.checked.timezone.to_timestamp(t).ok())
-        .unwrap_or_else(jiff::Timestamp::now);
+    let now = call_time(&state.config, &call);
     let ctx = DecideContext {
         policy,
         call_sid: call.sid.as_deref(),
+        tried: call.dial_whom.as_ref().map(|p| p.value.as_str()),
+        one_at_a_time: state.config.connect.fetch_after_attempt,
         caller: call
             .from
             .as_ref()
@@ -306,16 +323,26 @@ async fn decide_call(
         today: policy.checked.timezone.to_datetime(now).date().to_string(),
         deadline,
         reserve_for: Duration::from_secs(state.config.state.reservation_secs),
-        commit,
+        commit: asking.commit,
     };
     // A bug in evaluation must not leave a caller in silence: fall back instead.
     let evaluate = |agents: &AgentSnapshot| {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            crate::eval::eval(policy, &call, &facts, now, agents)
+            if asking.explained {
+                crate::eval::eval_explained(policy, &call, &facts, now, agents)
+            } else {
+                crate::eval::eval(policy, &call, &facts, now, agents)
+            }
         }))
         .unwrap_or_else(|_| static_fallback(&state.config, "internal error: evaluation failed"))
     };
-    let decision = state.store.decide(&ctx, &evaluate).await;
+    let decision = match state.store.decide(&ctx, &evaluate).await {
+        Routed::Decided(decision) => decision,
+        Routed::Known(known) => {
+            state.metrics.decision("repeat", "repeat", &[]);
+            return Answered::Known(call, known);
+        }
+    };
     let decided = Decided {
         serving: Some(Arc::clone(&serving)),
         call,
@@ -327,7 +354,7 @@ async fn decide_call(
         decided.decision.target.name(),
         &decided.decision.degraded,
     );
-    decided
+    Answered::Decided(decided)
 }
 
 /// The configured static fallback, for `reason` (with none configured: nobody is dialled, and
@@ -552,33 +579,29 @@ async fn connect(State(state): State<Arc<AppState>>, request: ExotelRequest) -> 
     let started = Instant::now();
     let serving = state.current.load_full();
     let call = read_call(serving.as_deref(), &request);
-    let connect = &state.config.connect;
-    // Exotel asking again after an attempt: the call's own list, walked on.
-    if connect.fetch_after_attempt
-        && let Some(sid) = call.sid.as_deref()
-    {
-        let tried = call.dial_whom.as_ref().map(|p| p.value.as_str());
-        let next = state
-            .attempts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .next(sid, tried);
-        if let Some((numbers, parallel)) = next {
-            return connect_answer(&state.config, &call, &numbers, parallel);
-        }
-    }
-    let decided = decide_call(&state, serving, call, started, true).await;
-    let decision = &decided.decision;
-    let numbers = match decided.call.sid.as_deref() {
-        Some(sid) if connect.fetch_after_attempt => state
-            .attempts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .first(sid, decision.numbers.clone(), decision.parallel),
-        _ => decision.numbers.clone(),
+    let asking = Asking {
+        commit: true,
+        explained: false,
     };
     // Always 200 with JSON: Exotel must get an answer whatever happened.
-    connect_answer(&state.config, &decided.call, &numbers, decision.parallel)
+    match decide_call(&state, serving, call, started, asking).await {
+        Answered::Known(call, known) => {
+            connect_answer(&state.config, &call, &known.numbers, known.parallel)
+        }
+        Answered::Decided(decided) => {
+            let decision = &decided.decision;
+            // One number at a time when Exotel asks again after each attempt.
+            let numbers = if state.config.connect.fetch_after_attempt
+                && decided.call.sid.is_some()
+                && !decision.parallel
+            {
+                &decision.numbers[..decision.numbers.len().min(1)]
+            } else {
+                &decision.numbers[..]
+            };
+            connect_answer(&state.config, &decided.call, numbers, decision.parallel)
+        }
+    }
 }
 
 async fn passthru(State(state): State<Arc<AppState>>, request: ExotelRequest) -> Response {
@@ -594,13 +617,20 @@ async fn passthru(State(state): State<Arc<AppState>>, request: ExotelRequest) ->
     });
     let serving = state.current.load_full();
     let call = read_call(serving.as_deref(), &request);
-    let decided = decide_call(&state, serving, call, started, false).await;
-    let takes_branch = branch.is_some_and(|branch| {
-        let decision = &decided.decision;
-        decision.flow.as_deref() == Some(branch.as_str())
-            || decision.queue.as_deref() == Some(branch.as_str())
-            || (decided.serving.is_some() && decided.rule() == branch)
-    });
+    let asking = Asking {
+        commit: false,
+        explained: false,
+    };
+    let takes_branch = match decide_call(&state, serving, call, started, asking).await {
+        Answered::Decided(decided) => branch.is_some_and(|branch| {
+            let decision = &decided.decision;
+            decision.flow.as_deref() == Some(branch.as_str())
+                || decision.queue.as_deref() == Some(branch.as_str())
+                || (decided.serving.is_some() && decided.rule() == branch)
+        }),
+        // Not committed: never a known call.
+        Answered::Known(..) => false,
+    };
     let content = [(header::CONTENT_TYPE, "text/plain")];
     if takes_branch {
         (StatusCode::OK, content).into_response()
@@ -619,7 +649,25 @@ async fn decide(State(state): State<Arc<AppState>>, request: ExotelRequest) -> R
         return (StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded").into_response();
     };
     let call = read_call(Some(&serving), &request);
-    let decided = decide_call(&state, Some(Arc::clone(&serving)), call, started, true).await;
+    let mut asking = Asking {
+        commit: true,
+        explained: true,
+    };
+    let decided = loop {
+        match decide_call(
+            &state,
+            Some(Arc::clone(&serving)),
+            call.clone(),
+            started,
+            asking,
+        )
+        .await
+        {
+            Answered::Decided(decided) => break decided,
+            // A call decided before takes no new step: shown as decided from the state now.
+            Answered::Known(..) => asking.commit = false,
+        }
+    };
     axum::Json(decided.decision.to_json(&serving.prepared.policy)).into_response()
 }
 

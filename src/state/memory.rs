@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use super::{AgentEvent, AgentSnapshot, AgentView, DecideContext, Status, StoredState};
+use super::{AgentEvent, AgentSnapshot, AgentView, DecideContext, Routed, Status, StoredState};
 use crate::compile::Policy;
 use crate::eval::Decision;
 
@@ -77,18 +77,23 @@ impl MemoryStore {
         &self,
         ctx: &DecideContext,
         eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
-    ) -> Decision {
+    ) -> Routed {
         let mut stored = self.lock();
-        let snapshot = stored
-            .state
-            .snapshot(ctx.policy, ctx.caller, &ctx.today, ctx.now_ms);
+        if let Some(known) = ctx.known_call(&mut stored.state) {
+            stored.dirty = true;
+            return Routed::Known(known);
+        }
+        let snapshot =
+            stored
+                .state
+                .snapshot(ctx.policy, ctx.caller, ctx.call_sid, &ctx.today, ctx.now_ms);
         let decision = eval(&snapshot);
-        let reserve = ctx.reservation();
-        if ctx.commit && (!decision.updates.is_empty() || reserve.is_some()) {
-            stored.state.apply(ctx.policy, &decision, reserve);
+        if ctx.commit {
+            stored.state.apply(ctx.policy, &decision, ctx.reservation());
+            ctx.record(&mut stored.state, &decision);
             stored.dirty = true;
         }
-        decision
+        Routed::Decided(decision)
     }
 
     pub fn event(&self, event: &AgentEvent) -> bool {

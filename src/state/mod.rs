@@ -1,8 +1,11 @@
 //! Agent state: events, status changes and decisions in; the [`AgentSnapshot`] a decision
 //! reads out. Kept in memory (with a snapshot file) or in Redis, shared by replicas.
 
+pub mod call;
 pub mod memory;
 pub mod redis;
+
+pub use call::{Ask, CallRecord, KnownAnswer};
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -119,6 +122,8 @@ pub struct StoredState {
     pub last_agent: HashMap<String, (String, i64)>,
     /// Events already applied (`CallSid`/kind/agent) and when (ms): a repeat changes nothing.
     pub events: HashMap<String, i64>,
+    /// Calls decided, by `CallSid`: a repeated request gets the same answer.
+    pub calls: HashMap<String, CallRecord>,
 }
 
 /// How long a caller's last agent is remembered.
@@ -189,13 +194,18 @@ pub struct AgentView {
 pub struct DecideContext<'a> {
     pub policy: &'a Policy,
     pub call_sid: Option<&'a str>,
+    /// The number Exotel dialled last (`DialWhomNumber`): a request after an attempt.
+    pub tried: Option<&'a str>,
+    /// Exotel asks again after every attempt (`fetch_after_attempt`): one number at a time.
+    pub one_at_a_time: bool,
     /// The caller, E.164: whose last agent to read.
     pub caller: Option<&'a str>,
     /// Now, ms since the epoch, and the local date in the policy's time zone.
     pub now_ms: i64,
     pub today: String,
     pub deadline: Instant,
-    /// How long an offered agent stays reserved; zero: no reservations.
+    /// How long an offered agent stays reserved at most, when the call's events do not
+    /// release it; zero: no reservations.
     pub reserve_for: Duration,
     /// Whether this decision routes a call (Connect, decide), so that its cursors move and
     /// its agents are reserved; a Passthru only reads.
@@ -208,8 +218,51 @@ impl DecideContext<'_> {
         let sid = self
             .call_sid
             .filter(|_| self.commit && !self.reserve_for.is_zero())?;
-        Some((sid, self.now_ms + self.reserve_for.as_millis() as i64))
+        Some((sid, self.reserve_until()))
     }
+
+    fn reserve_until(&self) -> i64 {
+        self.now_ms + self.reserve_for.as_millis() as i64
+    }
+
+    /// A request that routes a call with a `CallSid`: one the store keeps a record of.
+    pub fn ask(&self) -> Option<Ask<'_>> {
+        Some(Ask {
+            call_sid: self.call_sid.filter(|_| self.commit)?,
+            tried: self.tried,
+            one_at_a_time: self.one_at_a_time,
+        })
+    }
+
+    /// Until when a call decided now is remembered: as long as its reservations, at least
+    /// an hour.
+    pub fn call_until(&self) -> i64 {
+        self.reserve_until().max(self.now_ms + call::KEEP_CALL_MS)
+    }
+
+    /// The answer to a call decided before, from `state`; `None`: decide it now.
+    pub fn known_call(&self, state: &mut StoredState) -> Option<KnownAnswer> {
+        let ask = self.ask()?;
+        let until = self.reservation().map(|(_, until)| until);
+        state.known_call(&ask, self.now_ms, until, &self.today)
+    }
+
+    /// Records a call decided now (its reservations are [`StoredState::apply`]'s).
+    pub fn record(&self, state: &mut StoredState, decision: &Decision) {
+        if let Some(ask) = self.ask() {
+            let record = CallRecord::new(self.policy, decision, &ask, self.call_until());
+            state.record_call(ask.call_sid, record, self.now_ms);
+        }
+    }
+}
+
+/// What a store answers a request with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Routed {
+    /// Decided now.
+    Decided(Decision),
+    /// The call was decided before: this request's answer, from the call's record.
+    Known(KnownAnswer),
 }
 
 impl StoredState {
@@ -218,6 +271,7 @@ impl StoredState {
         &self,
         policy: &Policy,
         caller: Option<&str>,
+        call_sid: Option<&str>,
         today: &str,
         now_ms: i64,
     ) -> AgentSnapshot {
@@ -236,10 +290,11 @@ impl StoredState {
                     last_call_ended: stored
                         .and_then(|s| s.last_call_ended)
                         .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
+                    // The call's own agents are not taken from it.
                     reserved: self
                         .reservations
                         .get(&a.name)
-                        .is_some_and(|r| r.until > now_ms),
+                        .is_some_and(|r| r.until > now_ms && Some(r.call_sid.as_str()) != call_sid),
                 }
             })
             .collect();
@@ -280,6 +335,8 @@ impl StoredState {
             }
         }
         if let Some((sid, until)) = reserve {
+            // A call decided again gives up what it held before.
+            self.reservations.retain(|_, r| r.call_sid != sid);
             for &agent in offered(decision) {
                 if let Some(a) = policy.checked.agents.get(agent) {
                     self.reservations.insert(
@@ -400,14 +457,15 @@ pub enum StateStore {
 }
 
 impl StateStore {
-    /// Decides with the state as it is: `eval` may run more than once when another replica
-    /// changed the state under way; the decision returned is the one committed. A store that
-    /// cannot be reached in time gives the last known state and a `degraded` reason.
+    /// Answers a call decided before from its record, or decides it with the state as it
+    /// is: `eval` may run more than once when another replica changed the state under way;
+    /// the decision returned is the one committed. A store that cannot be reached in time
+    /// gives the last known state and a `degraded` reason.
     pub async fn decide(
         &self,
         ctx: &DecideContext<'_>,
         eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
-    ) -> Decision {
+    ) -> Routed {
         match self {
             StateStore::Memory(m) => m.decide(ctx, eval),
             StateStore::Redis(r) => r.decide(ctx, eval).await,

@@ -15,8 +15,8 @@ use ::redis::aio::ConnectionManager;
 use ::redis::{AsyncCommands, Script};
 
 use super::{
-    AgentEvent, AgentSnapshot, AgentView, DecideContext, LAST_AGENT_DAYS, Reservation, Status,
-    StoredAgent, StoredState, offered,
+    AgentEvent, AgentSnapshot, AgentView, Ask, CallRecord, DecideContext, KnownAnswer,
+    LAST_AGENT_DAYS, Reservation, Routed, Status, StoredAgent, StoredState, offered,
 };
 use crate::compile::Policy;
 use crate::eval::{Decision, StateUpdate};
@@ -143,6 +143,77 @@ end
 return 1
 ";
 
+/// The next number of a call after an unanswered attempt, as `call::next_attempt` does it:
+/// the tried agent released (one missed offer, once), the next number not yet tried whose
+/// agent is free answered and reserved. Returns the answer and whether it rings at once.
+const ATTEMPT: &str = r"
+local sid, tried, untl, now, agent = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[6]
+local akey = 'a:' .. tried
+local parallel = redis.call('HGET', KEYS[1], 'parallel') or '0'
+local done = redis.call('HGET', KEYS[1], akey)
+if done then return {done, parallel} end
+local function split(s)
+  local out = {}
+  if not s or s == '' then return out end
+  for part in string.gmatch(s .. ',', '([^,]*),') do table.insert(out, part) end
+  return out
+end
+local numbers = split(redis.call('HGET', KEYS[1], 'numbers'))
+local agents = split(redis.call('HGET', KEYS[1], 'agents'))
+local offered = split(redis.call('HGET', KEYS[1], 'offered'))
+if agent ~= '' then
+  local v = redis.call('HGET', KEYS[2], agent)
+  if v and string.sub(v, 1, #sid + 1) == sid .. '|' then redis.call('HDEL', KEYS[2], agent) end
+  if redis.call('SET', KEYS[5], '1', 'NX', 'EX', ARGV[5]) then
+    redis.call('HINCRBY', KEYS[3], agent, 1)
+  end
+end
+local seen = {}
+for _, o in ipairs(offered) do seen[o] = true end
+if not seen[tried] then
+  seen[tried] = true
+  table.insert(offered, tried)
+end
+local answer, holders = {}, {}
+for i, n in ipairs(numbers) do
+  if not seen[n] then
+    local a = agents[i] or ''
+    local free = true
+    if a ~= '' then
+      local st = redis.call('HGET', KEYS[4], a)
+      if st and st ~= 'available' then free = false end
+      local v = redis.call('HGET', KEYS[2], a)
+      if free and v then
+        local bar = string.find(v, '|', 1, true)
+        if string.sub(v, 1, bar - 1) ~= sid and tonumber(string.sub(v, bar + 1)) > now then
+          free = false
+        end
+      end
+    end
+    if free then
+      table.insert(answer, n)
+      table.insert(holders, a)
+      if parallel ~= '1' then break end
+    end
+  end
+end
+if untl ~= '' then
+  for _, a in ipairs(holders) do
+    if a ~= '' then redis.call('HSET', KEYS[2], a, sid .. '|' .. untl) end
+  end
+end
+for _, n in ipairs(answer) do table.insert(offered, n) end
+local joined = table.concat(answer, ',')
+redis.call('HSET', KEYS[1], 'offered', table.concat(offered, ','), akey, joined)
+return {joined, parallel}
+";
+
+/// How long a call being decided by one replica is claimed, when that replica never writes
+/// its decision (it stopped): then another decides it.
+const CLAIM_MS: i64 = 10_000;
+/// How often a replica looks for the decision of a call another replica is deciding.
+const AWAIT_EVERY: Duration = Duration::from_millis(5);
+
 enum Pending {
     Event(AgentEvent),
     Status(String, Status),
@@ -164,6 +235,16 @@ pub struct RedisStore {
 struct Scripts {
     reserve: Script,
     event: Script,
+    attempt: Script,
+}
+
+/// What a read found of the call a request is about.
+#[derive(Default)]
+struct CallRead {
+    /// Its record, when it was decided before.
+    record: Option<CallRecord>,
+    /// This request claimed the call: no other replica is deciding it.
+    claimed: bool,
 }
 
 impl RedisStore {
@@ -184,6 +265,7 @@ impl RedisStore {
             scripts: Scripts {
                 reserve: Script::new(RESERVE),
                 event: Script::new(EVENT),
+                attempt: Script::new(ATTEMPT),
             },
             known: Mutex::new(StoredState::default()),
             pending: Mutex::new(VecDeque::new()),
@@ -211,11 +293,49 @@ impl RedisStore {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Reads the whole state in one round trip (the caller's last agent too).
-    async fn read(&self, caller: Option<&str>) -> Result<StoredState, ::redis::RedisError> {
+    fn call_key(&self, sid: &str) -> String {
+        self.key(&format!("call:{sid}"))
+    }
+
+    /// Reads the whole state in one round trip (the caller's last agent too). With a call,
+    /// reads its record and claims it when it has none, so that no other replica decides it
+    /// at the same time.
+    async fn read(
+        &self,
+        caller: Option<&str>,
+        call_sid: Option<&str>,
+    ) -> Result<(StoredState, CallRead), ::redis::RedisError> {
         type Hash = std::collections::HashMap<String, String>;
         let mut con = self.connection.clone();
         let last_key = self.key(&format!("last:{}", caller.unwrap_or("")));
+        let mut pipe = ::redis::pipe();
+        pipe.hgetall(self.key("status"))
+            .hgetall(self.key("calls"))
+            .hgetall(self.key("day"))
+            .hgetall(self.key("ended"))
+            .hgetall(self.key("missed"))
+            .hgetall(self.key("reserved"))
+            .hgetall(self.key("cursors"))
+            .hgetall(self.key("weights"))
+            .get(last_key);
+        if let Some(sid) = call_sid {
+            let key = self.call_key(sid);
+            pipe.hgetall(&key)
+                .hset_nx(&key, "claim", claim_token())
+                .cmd("PEXPIRE")
+                .arg(&key)
+                .arg(CLAIM_MS)
+                .arg("NX")
+                .ignore();
+        }
+        let mut replies: Vec<::redis::Value> = pipe.query_async(&mut con).await?;
+        let mut call = CallRead::default();
+        if call_sid.is_some() && replies.len() == 11 {
+            let claimed = replies.pop().map(::redis::from_redis_value::<bool>);
+            let record = replies.pop().map(::redis::from_redis_value::<Hash>);
+            call.claimed = claimed.transpose()?.unwrap_or(false);
+            call.record = record.transpose()?.and_then(|h| parse_record(&h));
+        }
         let (status, calls, day, ended, missed, reserved, cursors, weights, last): (
             Hash,
             Hash,
@@ -226,18 +346,7 @@ impl RedisStore {
             Hash,
             Hash,
             Option<String>,
-        ) = ::redis::pipe()
-            .hgetall(self.key("status"))
-            .hgetall(self.key("calls"))
-            .hgetall(self.key("day"))
-            .hgetall(self.key("ended"))
-            .hgetall(self.key("missed"))
-            .hgetall(self.key("reserved"))
-            .hgetall(self.key("cursors"))
-            .hgetall(self.key("weights"))
-            .get(last_key)
-            .query_async(&mut con)
-            .await?;
+        ) = ::redis::from_redis_value(::redis::Value::Array(replies))?;
         let mut state = StoredState::default();
         let names = status
             .keys()
@@ -283,7 +392,7 @@ impl RedisStore {
                 .last_agent
                 .insert(caller.to_string(), (agent.to_string(), at));
         }
-        Ok(state)
+        Ok((state, call))
     }
 
     /// Keeps what was read as the last known state (with the callers' last agents so far).
@@ -297,6 +406,7 @@ impl RedisStore {
         last_agent.extend(read.last_agent.drain());
         read.last_agent = last_agent;
         read.events = std::mem::take(&mut known.events);
+        read.calls = std::mem::take(&mut known.calls);
         *known = read;
     }
 
@@ -304,29 +414,107 @@ impl RedisStore {
         &self,
         ctx: &DecideContext<'_>,
         eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
-    ) -> Decision {
+    ) -> Routed {
+        let ask = ctx.ask();
         let budget = exchange_limit(ctx.deadline);
-        let read = tokio::time::timeout(budget, self.read(ctx.caller)).await;
-        let Ok(Ok(state)) = read else {
+        let read = tokio::time::timeout(budget, self.read(ctx.caller, ask.map(|a| a.call_sid)));
+        let Ok(Ok((state, call))) = read.await else {
             return self.decide_known(ctx, eval);
         };
-        let mut snapshot = state.snapshot(ctx.policy, ctx.caller, &ctx.today, ctx.now_ms);
+        if let Some(ask) = &ask
+            && let Some(known) = self.known_call(ctx, ask, &call).await
+        {
+            self.remember(state);
+            return Routed::Known(known);
+        }
+        let mut snapshot =
+            state.snapshot(ctx.policy, ctx.caller, ctx.call_sid, &ctx.today, ctx.now_ms);
         self.remember(state);
         let mut decision = eval(&snapshot);
         if !ctx.commit {
-            return decision;
+            return Routed::Decided(decision);
         }
-        match self.commit(ctx, eval, &mut snapshot, &mut decision).await {
-            Ok(()) => {
-                self.known().apply(ctx.policy, &decision, ctx.reservation());
-                decision
-            }
+        let committed = self.commit(ctx, eval, &mut snapshot, &mut decision).await;
+        let mut known = self.known();
+        known.apply(ctx.policy, &decision, ctx.reservation());
+        ctx.record(&mut known, &decision);
+        if committed.is_err() {
+            decision.degraded.push(UNAVAILABLE.into());
+        }
+        Routed::Decided(decision)
+    }
+
+    /// The answer to a call decided before: a repeat's from its record, the next number after
+    /// an attempt from the attempt script. A call another replica is deciding this moment is
+    /// waited for, within the budget.
+    async fn known_call(
+        &self,
+        ctx: &DecideContext<'_>,
+        ask: &Ask<'_>,
+        call: &CallRead,
+    ) -> Option<KnownAnswer> {
+        let mut record = call.record.clone();
+        if record.is_none() && !call.claimed {
+            record = self.await_record(ctx, ask.call_sid).await;
+        }
+        let record = record?;
+        if let Some(known) = record.repeat(ask) {
+            return Some(known);
+        }
+        let tried = ask.tried.filter(|_| ask.one_at_a_time)?;
+        let agent = record.agent_of(tried).unwrap_or("");
+        let mut con = self.connection.clone();
+        let mut script = self.scripts.attempt.prepare_invoke();
+        script
+            .key(self.call_key(ask.call_sid))
+            .key(self.key("reserved"))
+            .key(self.key("missed"))
+            .key(self.key("status"))
+            .key(self.key(&format!("event:{}/missed/{agent}", ask.call_sid)))
+            .arg(ask.call_sid)
+            .arg(tried)
+            .arg(
+                ctx.reservation()
+                    .map(|(_, until)| until.to_string())
+                    .unwrap_or_default(),
+            )
+            .arg(ctx.now_ms)
+            .arg(86_400)
+            .arg(agent);
+        let answered: Result<(String, String), _> =
+            within(exchange_limit(ctx.deadline), script.invoke_async(&mut con)).await;
+        match answered {
+            Ok((numbers, parallel)) => Some(KnownAnswer {
+                numbers: split_list(&numbers),
+                parallel: parallel == "1",
+            }),
+            // Redis went away between the read and the attempt: walk on from what was read.
             Err(_) => {
-                self.known().apply(ctx.policy, &decision, ctx.reservation());
-                decision.degraded.push(UNAVAILABLE.into());
-                decision
+                let mut known = self.known();
+                known.calls.insert(ask.call_sid.to_string(), record);
+                ctx.known_call(&mut known)
             }
         }
+    }
+
+    /// The record of a call another replica claimed, once it is written; `None` when it is
+    /// not in time (the call is then decided here).
+    async fn await_record(&self, ctx: &DecideContext<'_>, sid: &str) -> Option<CallRecord> {
+        let mut con = self.connection.clone();
+        let key = self.call_key(sid);
+        while Instant::now() + AWAIT_EVERY < ctx.deadline {
+            tokio::time::sleep(AWAIT_EVERY).await;
+            let limit = exchange_limit(ctx.deadline);
+            let hash: std::collections::HashMap<String, String> =
+                within(limit, con.hgetall(&key)).await.ok()?;
+            if hash.is_empty() {
+                return None;
+            }
+            if let Some(record) = parse_record(&hash) {
+                return Some(record);
+            }
+        }
+        None
     }
 
     /// Decides from the last known state, which this replica alone then changes.
@@ -334,15 +522,19 @@ impl RedisStore {
         &self,
         ctx: &DecideContext,
         eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
-    ) -> Decision {
+    ) -> Routed {
         let mut known = self.known();
-        let snapshot = known.snapshot(ctx.policy, ctx.caller, &ctx.today, ctx.now_ms);
+        if let Some(answer) = ctx.known_call(&mut known) {
+            return Routed::Known(answer);
+        }
+        let snapshot = known.snapshot(ctx.policy, ctx.caller, ctx.call_sid, &ctx.today, ctx.now_ms);
         let mut decision = eval(&snapshot);
         if ctx.commit {
             known.apply(ctx.policy, &decision, ctx.reservation());
+            ctx.record(&mut known, &decision);
         }
         decision.degraded.push(UNAVAILABLE.into());
-        decision
+        Routed::Decided(decision)
     }
 
     /// Takes the decision's round-robin and weighted steps in Redis and reserves its agents,
@@ -391,7 +583,7 @@ impl RedisStore {
                 }
             }
         }
-        let mut reserved = reservation
+        let reserved = reservation
             .map(|_| names(offered(decision)))
             .filter(|w| !w.is_empty());
         if let (Some((sid, until)), Some(wanted)) = (reservation, &reserved) {
@@ -404,9 +596,14 @@ impl RedisStore {
                 .arg(ctx.now_ms)
                 .arg(wanted);
         }
-        if decision.updates.is_empty() && reserved.is_none() {
+        let ask = ctx.ask();
+        if let Some(ask) = &ask {
+            self.write_record(&mut pipe, ctx, ask, decision);
+        }
+        if decision.updates.is_empty() && reserved.is_none() && ask.is_none() {
             return Ok(());
         }
+        let first = (decision.numbers.clone(), decision.parallel);
         let timeout = exchange_limit(ctx.deadline);
         let mut replies: Vec<::redis::Value> = within(timeout, pipe.query_async(&mut con)).await?;
         let taken_reply = reserved.as_ref().and_then(|_| replies.pop());
@@ -433,14 +630,46 @@ impl RedisStore {
                 }
             }
         }
-        let mut taken: Vec<String> = match taken_reply {
+        let taken: Vec<String> = match taken_reply {
             Some(reply) => <Vec<String> as ::redis::FromRedisValue>::from_redis_value(reply)?,
             None => Vec::new(),
         };
         if moved {
             *decision = eval(snapshot);
         }
-        let Some((sid, until)) = reservation else {
+        let reserved_result = self
+            .reserve_again(ctx, eval, snapshot, decision, reserved, taken)
+            .await;
+        // Made again after another replica moved first: the record says what was answered.
+        if let Some(ask) = &ask
+            && (decision.numbers.clone(), decision.parallel) != first
+        {
+            let mut pipe = ::redis::pipe();
+            self.write_record(&mut pipe, ctx, ask, decision);
+            let timeout = exchange_limit(ctx.deadline);
+            within::<()>(timeout, pipe.query_async(&mut con)).await?;
+        }
+        reserved_result
+    }
+
+    /// Reserves the decision's agents again while other calls hold them, deciding again
+    /// without those.
+    async fn reserve_again(
+        &self,
+        ctx: &DecideContext<'_>,
+        eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
+        snapshot: &mut AgentSnapshot,
+        decision: &mut Decision,
+        mut reserved: Option<Vec<String>>,
+        mut taken: Vec<String>,
+    ) -> Result<(), ::redis::RedisError> {
+        let mut con = self.connection.clone();
+        let names = |ids: &[usize]| -> Vec<String> {
+            ids.iter()
+                .filter_map(|&a| ctx.policy.checked.agents.get(a).map(|a| a.name.clone()))
+                .collect()
+        };
+        let Some((sid, until)) = ctx.reservation() else {
             return Ok(());
         };
         // Again while the agents were taken by another call (each round marks at least one
@@ -470,6 +699,42 @@ impl RedisStore {
             }
         }
         Ok(())
+    }
+
+    /// Adds the writing of a call's record, decided now, to `pipe` (no replies).
+    fn write_record(
+        &self,
+        pipe: &mut ::redis::Pipeline,
+        ctx: &DecideContext<'_>,
+        ask: &Ask<'_>,
+        decision: &Decision,
+    ) {
+        let record = CallRecord::new(ctx.policy, decision, ask, ctx.call_until());
+        let key = self.call_key(ask.call_sid);
+        let mut fields = vec![
+            ("numbers".to_string(), record.numbers.join(",")),
+            ("agents".to_string(), record.agents.join(",")),
+            (
+                "parallel".to_string(),
+                if record.parallel { "1" } else { "0" }.to_string(),
+            ),
+            ("offered".to_string(), record.offered.join(",")),
+            ("until".to_string(), record.until.to_string()),
+        ];
+        fields.extend(
+            record
+                .answers
+                .iter()
+                .map(|(after, numbers)| (format!("a:{after}"), numbers.join(","))),
+        );
+        pipe.del(&key)
+            .ignore()
+            .hset_multiple(&key, &fields)
+            .ignore()
+            .cmd("PEXPIREAT")
+            .arg(&key)
+            .arg(record.until)
+            .ignore();
     }
 
     pub async fn event(&self, event: &AgentEvent) -> Result<bool, String> {
@@ -565,8 +830,8 @@ impl RedisStore {
         today: &str,
         now_ms: i64,
     ) -> (Vec<AgentView>, Option<String>) {
-        match tokio::time::timeout(ROUND_TRIP, self.read(None)).await {
-            Ok(Ok(state)) => {
+        match tokio::time::timeout(ROUND_TRIP, self.read(None, None)).await {
+            Ok(Ok((state, _))) => {
                 let view = state.view(policy, today, now_ms);
                 self.remember(state);
                 (view, None)
@@ -620,4 +885,44 @@ async fn within<T>(
             "no answer in time",
         ))),
     }
+}
+
+/// A record read from its hash; `None` for a call only claimed so far.
+fn parse_record(hash: &std::collections::HashMap<String, String>) -> Option<CallRecord> {
+    let numbers = split_list(hash.get("numbers")?);
+    Some(CallRecord {
+        agents: hash
+            .get("agents")
+            .map(|a| a.split(',').map(str::to_string).collect())
+            .unwrap_or_default(),
+        numbers,
+        parallel: hash.get("parallel").is_some_and(|p| p == "1"),
+        offered: hash
+            .get("offered")
+            .map(|o| split_list(o))
+            .unwrap_or_default(),
+        answers: hash
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("a:")?.to_string(), split_list(v))))
+            .collect(),
+        until: hash.get("until").and_then(|u| u.parse().ok()).unwrap_or(0),
+    })
+}
+
+/// A comma-separated list; empty for an empty text.
+fn split_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A value no other request or replica claims a call with.
+fn claim_token() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{}-{nanos}-{n}", std::process::id())
 }

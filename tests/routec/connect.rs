@@ -289,5 +289,9 @@ fn the_default_configuration_is_the_documented_one() {
     assert_eq!(c.listen, "127.0.0.1:8080");
     assert_eq!(c.policy, std::path::PathBuf::from("rules"));
     assert_eq!(c.budget_ms, 1000);
-    assert_eq!(c.state.reservation_secs, 30);
+    assert_eq!(c.state.reservation_secs, 3600);
+    assert_eq!(
+        c.exotel.timezone,
+        routec::server::config::Zone::new("Asia/Kolkata").unwrap()
+    );
 }
