@@ -13,7 +13,8 @@ use crate::state::{AgentSnapshot, Status};
 #[derive(Debug, Clone)]
 pub struct Case {
     pub call: Call,
-    /// `None`: the case gives no time, so "now" is used.
+    /// The case's `at`, else the call's own Exotel time (`CurrentTime`, `StartTime`,
+    /// `Created`, Indian time); `None`: neither, so "now" is used.
     pub at: Option<jiff::Timestamp>,
     pub facts: Facts,
     /// Facts groups the case gives; the others are looked up or missing.
@@ -128,6 +129,8 @@ pub fn read(policy: &CheckedPolicy, v: &J, path: &str, extra: &[&str]) -> Result
             params.iter().map(|(n, v)| (n.as_str(), v.as_str())),
             policy.country,
         );
+        // A case copied from Exotel's log decides at the call's own time, as `serve` does.
+        case.at = case.call.instant(&crate::exotel::indian_time());
     }
     if let Some(at) = top.get("at") {
         let at_path = join(path, "at");

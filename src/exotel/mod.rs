@@ -35,7 +35,7 @@ pub struct Call {
     /// The agent Exotel dialled last (`DialWhomNumber`), E.164 when it reads as a number.
     pub dial_whom: Option<PhoneValue>,
     /// When Exotel says the request was made (`CurrentTime`, else `StartTime`, else
-    /// `Created`): local time without an offset, read later in the policy's time zone.
+    /// `Created`): Indian time without an offset (see [`indian_time`]).
     #[serde(skip)]
     pub time: Option<jiff::civil::DateTime>,
 }
@@ -50,7 +50,21 @@ pub fn clean_digits(raw: &str) -> Option<String> {
     (!digits.is_empty()).then_some(digits)
 }
 
+/// The zone of Exotel's times: India, +05:30 all year since 1945.
+pub fn indian_time() -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get("Asia/Kolkata").unwrap_or_else(|_| {
+        jiff::tz::Offset::from_seconds(5 * 3600 + 1800)
+            .map_or(jiff::tz::TimeZone::UTC, jiff::tz::TimeZone::fixed)
+    })
+}
+
 impl Call {
+    /// The instant Exotel says the call is at, its civil time read in `zone` (Exotel's own:
+    /// [`indian_time`]).
+    pub fn instant(&self, zone: &jiff::tz::TimeZone) -> Option<jiff::Timestamp> {
+        zone.to_timestamp(self.time?).ok()
+    }
+
     /// Reads Exotel's parameters: names case-insensitively, `CallFrom`/`CallTo` preferred over
     /// `From`/`To`, every parameter optional, empty values treated as absent.
     pub fn from_params<'a>(

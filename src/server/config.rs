@@ -72,12 +72,8 @@ impl Zone {
         })
     }
 
-    /// A civil time in this zone, as an instant.
-    pub fn to_timestamp(
-        &self,
-        time: jiff::civil::DateTime,
-    ) -> Result<jiff::Timestamp, jiff::Error> {
-        self.zone.to_timestamp(time)
+    pub fn zone(&self) -> &jiff::tz::TimeZone {
+        &self.zone
     }
 }
 
@@ -85,12 +81,7 @@ impl Default for Zone {
     fn default() -> Zone {
         Zone {
             name: "Asia/Kolkata".into(),
-            zone: jiff::tz::TimeZone::get("Asia/Kolkata")
-                // India has kept +05:30 all year since 1945.
-                .unwrap_or_else(|_| {
-                    jiff::tz::Offset::from_seconds(5 * 3600 + 1800)
-                        .map_or(jiff::tz::TimeZone::UTC, jiff::tz::TimeZone::fixed)
-                }),
+            zone: crate::exotel::indian_time(),
         }
     }
 }

@@ -271,8 +271,7 @@ struct Asking {
 
 /// When a call is, by Exotel's clock (Indian time, or `exotel.timezone`): without it, ours.
 fn call_time(config: &Config, call: &Call) -> jiff::Timestamp {
-    call.time
-        .and_then(|t| config.exotel.timezone.to_timestamp(t).ok())
+    call.instant(config.exotel.timezone.zone())
         .unwrap_or_else(jiff::Timestamp::now)
 }
 

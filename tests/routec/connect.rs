@@ -295,3 +295,85 @@ fn the_default_configuration_is_the_documented_one() {
         routec::server::config::Zone::new("Asia/Kolkata").unwrap()
     );
 }
+
+/// Exotel's times are Indian time without an offset: read so, then the policy's zone decides.
+#[test]
+fn exotels_clock_is_indian_time_whatever_the_policys_zone() {
+    for (zone, open, closed) in [
+        // 20:00 IST is 09:30 in New York (EST); 10:00 IST is 23:30 the night before.
+        (
+            "America/New_York",
+            "2026-11-24%2020:00:00",
+            "2026-11-24%2010:00:00",
+        ),
+        // Summer time: 14:00 IST is 09:30 in London (BST); 13:00 IST is 08:30.
+        (
+            "Europe/London",
+            "2026-07-01%2014:00:00",
+            "2026-07-01%2013:00:00",
+        ),
+    ] {
+        let policy = format!(
+            "timezone \"{zone}\"\nschedule hours {{ mon-fri 09:00-17:00 }}\n\
+             rule open: when hours -> queue open\notherwise -> queue closed\n"
+        );
+        let s = state_with(&policy, config(500));
+        runtime().block_on(async {
+            for (time, queue) in [(open, "open"), (closed, "closed")] {
+                let (_, _, body) = send(
+                    Arc::clone(&s),
+                    get(&format!("/v1/decide?CurrentTime={time}")),
+                )
+                .await;
+                let decision: Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(decision["queue"], queue, "{zone} at {time} IST: {body}");
+            }
+        });
+    }
+    // `exotel.timezone` says otherwise, for an account that sends another zone's time.
+    let mut c = config(500);
+    c.exotel.timezone = routec::server::config::Zone::new("America/New_York").unwrap();
+    let policy = "timezone \"America/New_York\"\nschedule hours { mon-fri 09:00-17:00 }\n\
+                  rule open: when hours -> queue open\notherwise -> queue closed\n";
+    let s = state_with(policy, c);
+    runtime().block_on(async {
+        let (_, _, body) = send(
+            Arc::clone(&s),
+            get("/v1/decide?CurrentTime=2026-11-24%2010:00:00"),
+        )
+        .await;
+        assert!(body.contains("\"queue\":\"open\""), "{body}");
+    });
+}
+
+#[test]
+fn the_decide_endpoint_traces_every_rule_before_the_one_that_decided() {
+    let policy = r#"
+agent a1 "+919800000001"
+rule one: when call.digits == "1" -> agent a1
+rule two: when call.from starts_with "+9180" -> agent a1
+rule three: when call.digits == "3" -> queue three
+otherwise -> queue rest
+"#;
+    let s = state_with(policy, config(500));
+    runtime().block_on(async {
+        let (_, _, body) = send(
+            Arc::clone(&s),
+            get("/v1/decide?digits=3&CallFrom=09845000001"),
+        )
+        .await;
+        let decision: Value = serde_json::from_str(&body).unwrap();
+        let rules: Vec<&str> = decision["trace"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["rule"].as_str().unwrap())
+            .collect();
+        assert_eq!(rules, ["one", "two", "three"], "{body}");
+        assert_eq!(
+            decision["trace"][1]["condition"],
+            "call.from starts_with \"+9180\""
+        );
+        assert_eq!(decision["trace"][2]["result"], "fired");
+    });
+}

@@ -193,3 +193,39 @@ fn malformed_test_files_exit_two() {
         .stdout_contains("expect.rul: unknown field")
         .run();
 }
+
+/// A case copied from Exotel's log decides at the call's own time (Indian time), read into
+/// the policy's zone, the way `serve` does: the same answer whenever it runs.
+#[test]
+fn eval_and_test_use_the_calls_own_time() {
+    let policy = "timezone \"America/New_York\"\nschedule hours { mon-fri 09:00-17:00 }\n\
+                  rule open: when hours -> queue open\notherwise -> queue closed\n";
+    for (time, queue) in [
+        ("2026-11-24 20:00:00", "open"),
+        ("2026-11-24 10:00:00", "closed"),
+    ] {
+        let case = format!(r#"{{"call": {{"CallSid": "t1", "CurrentTime": "{time}"}}}}"#);
+        let output = Test::new()
+            .file("p.route", policy)
+            .file("case.json", &case)
+            .args(["eval", "p.route", "--input", "case.json"])
+            .success();
+        let d: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(d["queue"], queue, "{time} IST");
+    }
+    let tests = r#"
+policy: p.route
+cases:
+  - name: an evening call in India is a New York morning
+    call: {CallSid: t2, StartTime: "2026-11-24 20:00:00"}
+    expect: {rule: open}
+  - name: Created in Exotel's other format
+    call: {CallSid: t3, Created: "Tue, 24 Nov 2026 10:00:00"}
+    expect: {rule: otherwise}
+"#;
+    Test::new()
+        .file("p.route", policy)
+        .file("tests.yaml", tests)
+        .args(["test", "tests.yaml"])
+        .success();
+}

@@ -1,5 +1,6 @@
 //! Integration tests: the real `routec` binary and the library, one test binary.
 
+mod calls;
 mod check_cli;
 mod connect;
 mod corpus;

@@ -178,7 +178,7 @@ fn the_memory_store_survives_a_restart() {
 
 /// The Redis of this machine (`ROUTEC_TEST_REDIS_URL`), or `None` (said loudly) when it does
 /// not answer, except under `CI=true`, where that fails the test.
-fn redis_url(test: &str) -> Option<String> {
+pub fn redis_url(test: &str) -> Option<String> {
     let url =
         std::env::var("ROUTEC_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let answered = ::redis::Client::open(url.as_str())
@@ -197,7 +197,7 @@ fn redis_url(test: &str) -> Option<String> {
 }
 
 /// A key prefix no other test or run uses.
-fn unique_prefix(test: &str) -> String {
+pub fn unique_prefix(test: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -205,7 +205,7 @@ fn unique_prefix(test: &str) -> String {
     format!("routec-test-{test}-{}-{nanos}", std::process::id())
 }
 
-fn replica(dir: &std::path::Path, url: &str, prefix: &str, reserve: &str) -> Server {
+pub fn replica(dir: &std::path::Path, url: &str, prefix: &str, reserve: &str) -> Server {
     Server::start_with(
         dir,
         &["p.route"],
