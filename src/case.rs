@@ -225,21 +225,28 @@ fn read_facts(policy: &CheckedPolicy, v: &J, path: &str, case: &mut Case) -> Res
             }
         }
         for field in &def.fields {
-            let raw = fields.get(&field.name).or_else(|| {
-                // A dotted field may be given nested: {"ticket": {"severity": …}}.
+            // A dotted field reads nested keys first, {"ticket": {"severity": …}}, as sources do.
+            let nested = || {
                 let mut v = fields.get(field.name.split('.').next()?)?;
                 for part in field.name.split('.').skip(1) {
                     v = v.get(part)?;
                 }
                 Some(v)
-            });
+            };
+            let raw = if field.name.contains('.') {
+                nested().or_else(|| fields.get(&field.name))
+            } else {
+                fields.get(&field.name)
+            };
+            // A case says what it means: `"150"` is text, not a number, wherever a source
+            // would have converted it.
             if let Some(raw) = raw
                 && !raw.is_null()
-                && facts::read_value(policy, field.ty, raw).is_none()
+                && (!json_fits(field.ty, raw) || facts::read_value(policy, field.ty, raw).is_none())
             {
                 let expected = match field.ty {
                     Type::Enum(e) => format!("one of {}", policy.enums[e].variants.join(", ")),
-                    ty => format!("a {}", facts::type_noun(policy, ty)),
+                    ty => with_article(&facts::type_noun(policy, ty)),
                 };
                 return Err(error(
                     &join(&group_path, &field.name),
@@ -251,6 +258,21 @@ fn read_facts(policy: &CheckedPolicy, v: &J, path: &str, case: &mut Case) -> Res
             .set_group_from_json(policy, id, fields, || "input".into());
     }
     Ok(())
+}
+
+fn with_article(noun: &str) -> String {
+    let vowel = noun.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("{} {noun}", if vowel { "an" } else { "a" })
+}
+
+/// Whether a JSON value is of the kind a field of `ty` is written as in a case: numbers and
+/// bools as themselves, everything else as a string.
+fn json_fits(ty: Type, v: &J) -> bool {
+    match ty {
+        Type::Number => v.is_number(),
+        Type::Bool => v.is_boolean(),
+        Type::String | Type::Phone | Type::Agent | Type::Enum(_) => v.is_string(),
+    }
 }
 
 fn describe_json(v: &J) -> String {
@@ -295,7 +317,14 @@ fn read_agents(
                     agent.calls_today = value
                         .as_u64()
                         .and_then(|n| u32::try_from(n).ok())
-                        .ok_or_else(|| error(&field_path, "expected a number"))?;
+                        .ok_or_else(|| {
+                            let message = if value.is_number() {
+                                format!("expected a non-negative number, found `{value}`")
+                            } else {
+                                format!("expected a number, found {}", describe_json(value))
+                            };
+                            error(&field_path, message)
+                        })?;
                 }
                 "last_call_ended" => {
                     agent.last_call_ended = match value {

@@ -143,17 +143,24 @@ impl FactReader {
     }
 }
 
-/// Reads `a.b.c`: first as a key of its own, then as nested objects.
+/// Reads `a.b.c` as nested objects (`{"a": {"b": {"c": …}}}`), as the language says; a flat
+/// key `"a.b.c"` only where there is no such nesting (a SQL column or CSV header aliased so).
 fn lookup<'a>(
     object: &'a serde_json::Map<String, serde_json::Value>,
     name: &str,
 ) -> Option<&'a serde_json::Value> {
-    if let Some(v) = object.get(name) {
-        return Some(v);
-    }
-    let (head, rest) = name.split_once('.')?;
+    nested(object, name).or_else(|| object.get(name))
+}
+
+fn nested<'a>(
+    object: &'a serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Option<&'a serde_json::Value> {
+    let Some((head, rest)) = name.split_once('.') else {
+        return object.get(name);
+    };
     match object.get(head)? {
-        serde_json::Value::Object(inner) => lookup(inner, rest),
+        serde_json::Value::Object(inner) => nested(inner, rest),
         _ => None,
     }
 }
@@ -217,5 +224,27 @@ fn read_typed(
         }
         (Type::Agent, J::Number(n)) => Some(FactValue::Agent(n.to_string())),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lookup;
+    use serde_json::json;
+
+    #[test]
+    fn a_dotted_name_reads_the_nested_key_before_a_flat_one() {
+        let both = json!({"ticket.severity": "flat", "ticket": {"severity": "nested"}});
+        let both = both.as_object().unwrap();
+        assert_eq!(lookup(both, "ticket.severity"), Some(&json!("nested")));
+        // A flat key only where nothing is nested: a SQL column aliased `"ticket.severity"`.
+        let flat = json!({"ticket.severity": "flat"});
+        assert_eq!(
+            lookup(flat.as_object().unwrap(), "ticket.severity"),
+            Some(&json!("flat"))
+        );
+        let deep = json!({"a": {"b": {"c": 1}}, "b": 2});
+        assert_eq!(lookup(deep.as_object().unwrap(), "a.b.c"), Some(&json!(1)));
+        assert_eq!(lookup(deep.as_object().unwrap(), "a.x"), None);
     }
 }

@@ -85,6 +85,14 @@ fn bad_input_names_the_path_and_exits_two() {
             "agents.ravi.calls_today: expected a number",
         ),
         (
+            r#"{"agents": {"ravi": {"calls_today": -1}}}"#,
+            "agents.ravi.calls_today: expected a non-negative number, found `-1`",
+        ),
+        (
+            r#"{"facts": {"caller": {"account_manager": 5}}}"#,
+            "facts.caller.account_manager: expected an agent, found a number",
+        ),
+        (
             r#"{"agents": {"rvi": {}}}"#,
             "agents.rvi: unknown agent (did you mean `ravi`?)",
         ),
@@ -228,4 +236,35 @@ cases:
         .file("tests.yaml", tests)
         .args(["test", "tests.yaml"])
         .success();
+}
+
+/// A case says what it means: a number written as text is a mistake, named by its path.
+#[test]
+fn a_case_with_a_fact_of_the_wrong_json_type_is_an_error() {
+    let policy = "source crm http \"http://127.0.0.1:9/c?phone={call.from}\"\n\
+                  facts caller from crm { spend: number  vip: bool  tier: string }\n\
+                  rule big: when caller.spend > 100 -> queue big\notherwise -> queue rest\n";
+    for (facts, message) in [
+        (
+            r#"{"spend": "150"}"#,
+            "facts.caller.spend: expected a number, found `150`",
+        ),
+        (
+            r#"{"vip": "true"}"#,
+            "facts.caller.vip: expected a bool, found `true`",
+        ),
+        (
+            r#"{"tier": 3}"#,
+            "facts.caller.tier: expected a string, found a number",
+        ),
+    ] {
+        let case = format!(r#"{{"facts": {{"caller": {facts}}}}}"#);
+        Test::new()
+            .file("p.route", policy)
+            .file("case.json", &case)
+            .args(["eval", "p.route", "--input", "case.json", "--offline"])
+            .status(2)
+            .stderr_contains(message)
+            .run();
+    }
 }
