@@ -328,20 +328,58 @@ impl Kind {
         format!("route::{code}")
     }
 
-    /// The text under the primary span.
-    pub fn label(&self) -> Option<String> {
-        Some(match self {
+    /// The text under the primary span: every kind has one, so every diagnostic says what
+    /// is wrong at the place it points to.
+    pub fn label(&self) -> String {
+        match self {
             Kind::Syntax { found, .. } if found.is_empty() => "here".into(),
             Kind::Syntax { found, .. } => format!("unexpected {found}"),
+            Kind::InvalidUtf8 { .. } => "not UTF-8".into(),
+            Kind::UnterminatedString => "this string never ends".into(),
+            Kind::UnknownEscape { .. } => "no such escape".into(),
+            Kind::TooDeep { .. } => "nested too deep".into(),
             Kind::Unknown { what, .. } => format!("no {} of this name", what.noun()),
             Kind::Duplicate { .. } => "defined again here".into(),
+            Kind::NeedsField { .. } => "name a field".into(),
+            Kind::Reserved { .. } => "reserved".into(),
+            Kind::Mismatch { left, right } => format!("`{left}` compared with `{right}`"),
+            Kind::NotOrdered { ty, .. } => format!("`{ty}` values have no order"),
+            Kind::OperatorType { op, ty } => format!("`{op}` on a `{ty}`"),
+            Kind::NotCondition { .. } => "not a condition".into(),
+            Kind::NotValue { .. } => "not a value".into(),
+            Kind::NotAgentValue { .. } => "not an agent".into(),
+            Kind::NotText { .. } => "not text".into(),
+            Kind::NotLiteral => "not a literal".into(),
+            Kind::BareWord { .. } => "no name of this kind".into(),
+            Kind::HasNoFields { .. } => "has no fields".into(),
+            Kind::MissingOtherwise => "the policy ends here, without `otherwise`".into(),
+            Kind::DuplicateOtherwise => "a second `otherwise`".into(),
+            Kind::EmptyTeam { .. } => "no agents".into(),
+            Kind::DuplicateMember { .. } => "listed again here".into(),
+            Kind::SameNumber { other, .. } => format!("the number of `{other}` too"),
+            Kind::InvalidTimezone { .. } => "no time zone of this name".into(),
+            Kind::InvalidCountry { .. } => "no country of this code".into(),
+            Kind::InvalidTime { .. } => "no such time".into(),
+            Kind::EmptyWindow => "an empty window".into(),
+            Kind::InvalidDate { .. } => "no such date".into(),
+            Kind::InvalidPhone { .. } => "not a phone number".into(),
+            Kind::InvalidPrefix { .. } => "not a number prefix".into(),
             Kind::DuplicatePrefix { .. } => "listed again here".into(),
+            Kind::InvalidNumber { expected, .. } => format!("expected {expected}"),
+            Kind::MissingKey { .. } => "no `key`".into(),
+            Kind::SettingNotAllowed { kind, .. } => format!("not a setting of a `{kind}` source"),
+            Kind::MissingQuery { .. } => "no `query`".into(),
+            Kind::BadPlaceholder { .. } => "not a call field".into(),
+            Kind::DuplicateSetting { .. } => "set again here".into(),
+            Kind::DataFile { .. } => "read here".into(),
+            Kind::SourceQuery { .. } => "this query".into(),
+            Kind::DataFileMissing { .. } => "no such file".into(),
+            Kind::SourceUnreachable { .. } => "not reachable".into(),
+            Kind::DuplicateDataKey { .. } => "read here".into(),
             Kind::Unused { .. } => "never used".into(),
             Kind::UnreadSource { .. } => "looked up but never read".into(),
             Kind::Unreachable { .. } => "never fires".into(),
-            Kind::Mismatch { left, right } => format!("`{left}` compared with `{right}`"),
-            _ => return None,
-        })
+        }
     }
 
     pub fn help(&self) -> Option<String> {
@@ -731,7 +769,8 @@ fn named_source(files: &SourceFiles, span: Span) -> miette::NamedSource<Arc<str>
 }
 
 fn report(files: &SourceFiles, d: &Diagnostic) -> Report {
-    let primary = miette::LabeledSpan::new_primary_with_span(d.kind.label(), source_span(d.span));
+    let primary =
+        miette::LabeledSpan::new_primary_with_span(Some(d.kind.label()), source_span(d.span));
     let mut labels = vec![primary];
     let mut related = Vec::new();
     for (span, label) in &d.related {
@@ -796,7 +835,7 @@ pub struct JsonDiagnostic {
     pub severity: Severity,
     pub code: String,
     pub message: String,
-    pub label: Option<String>,
+    pub label: String,
     pub help: Option<String>,
 }
 
