@@ -233,6 +233,12 @@ pub enum Kind {
         source: String,
         message: String,
     },
+    /// A declared field that no column of a data file gives: always missing.
+    MissingColumn {
+        path: String,
+        group: String,
+        field: String,
+    },
     DuplicateDataKey {
         path: String,
         line: usize,
@@ -273,6 +279,7 @@ impl Kind {
             | Kind::UnreadSource { .. }
             | Kind::Unreachable { .. }
             | Kind::DuplicateDataKey { .. }
+            | Kind::MissingColumn { .. }
             | Kind::SourceUnreachable { .. }
             | Kind::DataFileMissing { .. } => Severity::Warning,
             _ => Severity::Error,
@@ -321,6 +328,7 @@ impl Kind {
             Kind::DataFileMissing { .. } => "data-file-missing",
             Kind::SourceUnreachable { .. } => "source-unreachable",
             Kind::DuplicateDataKey { .. } => "duplicate-data-key",
+            Kind::MissingColumn { .. } => "missing-column",
             Kind::Unused { .. } => "unused",
             Kind::UnreadSource { .. } => "unread-source",
             Kind::Unreachable { .. } => "unreachable-rule",
@@ -376,6 +384,7 @@ impl Kind {
             Kind::DataFileMissing { .. } => "no such file".into(),
             Kind::SourceUnreachable { .. } => "not reachable".into(),
             Kind::DuplicateDataKey { .. } => "read here".into(),
+            Kind::MissingColumn { .. } => "read here".into(),
             Kind::Unused { .. } => "never used".into(),
             Kind::UnreadSource { .. } => "looked up but never read".into(),
             Kind::Unreachable { .. } => "never fires".into(),
@@ -475,6 +484,9 @@ impl Kind {
                 Some("routec reads the file with the policy: fix it, and the policy reloads".into())
             }
             Kind::DuplicateDataKey { .. } => Some("the first row is used".into()),
+            Kind::MissingColumn { field, .. } => Some(format!(
+                "add a `{field}` column, or remove the field: until then it is always missing"
+            )),
             Kind::DataFileMissing { .. } => Some(
                 "until it exists, what it would give is missing (paths are relative to the policy)"
                     .into(),
@@ -608,6 +620,9 @@ impl fmt::Display for Kind {
                 f,
                 "`{path}` line {line}: key `{key}` is listed again (first on line {first})"
             ),
+            Kind::MissingColumn { path, group, field } => {
+                write!(f, "`{path}` has no `{field}` column for `{group}.{field}`")
+            }
             Kind::Unused { what, name } => write!(f, "{} `{name}` is never used", what.noun()),
             Kind::UnreadSource { source } => {
                 write!(f, "facts of source `{source}` are never read")

@@ -145,7 +145,7 @@ impl FactReader {
 
 /// Reads `a.b.c` as nested objects (`{"a": {"b": {"c": …}}}`), as the language says; a flat
 /// key `"a.b.c"` only where there is no such nesting (a SQL column or CSV header aliased so).
-fn lookup<'a>(
+pub fn lookup<'a>(
     object: &'a serde_json::Map<String, serde_json::Value>,
     name: &str,
 ) -> Option<&'a serde_json::Value> {

@@ -45,27 +45,56 @@ pub struct Serving {
 
 impl Serving {
     pub fn new(prepared: Prepared, files: &SourceFiles) -> Serving {
+        let version = version_of(files, &data_files(&prepared.policy.checked));
         Serving {
             prepared,
             loaded_at: jiff::Timestamp::now(),
-            version: version_of(files),
+            version,
         }
     }
 }
 
-/// FNV-1a over the files' paths and texts, as 16 hex digits.
-pub fn version_of(files: &SourceFiles) -> String {
+/// The data files a policy reads (fact tables, prefix maps, holiday lists), as paths.
+fn data_files(policy: &crate::check::model::CheckedPolicy) -> Vec<PathBuf> {
+    let tables = policy
+        .sources
+        .iter()
+        .filter(|s| s.kind.is_file())
+        .map(|s| s.location.as_str());
+    let maps = policy
+        .maps
+        .iter()
+        .filter_map(|m| Some(m.file.as_ref()?.path.as_str()));
+    let holidays = policy
+        .schedules
+        .iter()
+        .flat_map(|s| s.closed_files.iter().map(|f| f.path.as_str()));
+    tables
+        .chain(maps)
+        .chain(holidays)
+        .map(|p| policy.base_dir.join(p))
+        .collect()
+}
+
+/// FNV-1a over the policy files' paths and texts and its data files' paths and bytes, as 16
+/// hex digits: a change to any of them is a new version.
+pub fn version_of(files: &SourceFiles, data: &[PathBuf]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for file in &files.files {
-        for b in file
-            .path
-            .to_string_lossy()
-            .bytes()
-            .chain([0])
-            .chain(file.text.bytes())
-        {
+    let mut add = |bytes: &[u8]| {
+        for &b in bytes {
             h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
+    };
+    for file in &files.files {
+        add(file.path.to_string_lossy().as_bytes());
+        add(&[0]);
+        add(file.text.as_bytes());
+    }
+    for path in data {
+        add(path.to_string_lossy().as_bytes());
+        add(&[0]);
+        // A file that cannot be read counts as empty: the policy loaded without it.
+        add(&std::fs::read(path).unwrap_or_default());
     }
     format!("{h:016x}")
 }

@@ -17,7 +17,7 @@ use sql::{SqlSource, Verified};
 
 use serde_json::Value as J;
 
-use crate::check::model::{CheckedPolicy, DataFileRef, MapDef, SourceKind};
+use crate::check::model::{CheckedPolicy, DataFileRef, FactsGroup, MapDef, SourceKind, Type};
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
 use crate::exotel::Call;
 use crate::facts::{FactReader, Facts};
@@ -67,7 +67,8 @@ pub fn load_files(policy: &CheckedPolicy) -> (SourceData, Diagnostics) {
     let tables = policy
         .sources
         .iter()
-        .map(|source| {
+        .enumerate()
+        .map(|(index, source)| {
             if !source.kind.is_file() {
                 return None;
             }
@@ -93,17 +94,53 @@ pub fn load_files(policy: &CheckedPolicy) -> (SourceData, Diagnostics) {
                 ));
                 return Some(FileTable::default());
             }
-            let rows = match read_rows(&path, source.kind) {
-                Ok(rows) => rows,
+            let (columns, rows) = match read_rows(&path, source.kind) {
+                Ok(read) => read,
                 Err((line, message)) => {
                     diagnostics.push(fail(line, message));
                     return Some(FileTable::default());
                 }
             };
             let key_column = source.key.as_deref().unwrap_or("phone");
+            let has_column = |name: &str| {
+                let head = name.split('.').next().unwrap_or(name);
+                columns.iter().any(|c| c == name || c == head)
+            };
+            // A key column missing altogether is one mistake, not one per row.
+            if !rows.is_empty() && !has_column(key_column) {
+                let message = format!(
+                    "no `{key_column}` column, the key: the columns are {}",
+                    columns
+                        .iter()
+                        .map(|c| format!("`{c}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                diagnostics.push(fail(Some(1), message));
+                return Some(FileTable::default());
+            }
+            let groups: Vec<&FactsGroup> =
+                policy.facts.iter().filter(|g| g.source == index).collect();
+            for group in &groups {
+                for field in group.fields.iter().filter(|f| !has_column(&f.name)) {
+                    diagnostics.push(Diagnostic::new(
+                        Kind::MissingColumn {
+                            path: shown.clone(),
+                            group: group.name.clone(),
+                            field: field.name.clone(),
+                        },
+                        source.span,
+                    ));
+                }
+            }
             let mut table = FileTable::default();
             let mut first_line: HashMap<String, usize> = HashMap::new();
             for row in rows {
+                for group in &groups {
+                    for problem in cell_problems(policy, group, &row.fields) {
+                        diagnostics.push(fail(Some(row.line), problem));
+                    }
+                }
                 let Some(raw) = row.fields.get(key_column).and_then(key_text) else {
                     diagnostics.push(fail(
                         Some(row.line),
@@ -273,7 +310,10 @@ pub fn normalise_key(raw: &str, country: &Country) -> String {
     phone::normalize(raw, country).unwrap_or_else(|| raw.trim().to_string())
 }
 
-fn read_rows(path: &Path, kind: SourceKind) -> Result<Vec<Row>, (Option<usize>, String)> {
+/// A data file's columns (a CSV header; the keys of a JSON or YAML table's rows) and rows.
+type Table = (Vec<String>, Vec<Row>);
+
+fn read_rows(path: &Path, kind: SourceKind) -> Result<Table, (Option<usize>, String)> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         (
             None,
@@ -332,9 +372,9 @@ fn csv_records(text: &str) -> Result<Records, (Option<usize>, String)> {
     Ok((headers, records))
 }
 
-fn read_csv(text: &str) -> Result<Vec<Row>, (Option<usize>, String)> {
+fn read_csv(text: &str) -> Result<Table, (Option<usize>, String)> {
     let (headers, records) = csv_records(text)?;
-    Ok(records
+    let rows = records
         .into_iter()
         .map(|(line, values)| Row {
             line,
@@ -346,12 +386,13 @@ fn read_csv(text: &str) -> Result<Vec<Row>, (Option<usize>, String)> {
                 .map(|(h, v)| (h.clone(), J::String(v)))
                 .collect(),
         })
-        .collect())
+        .collect();
+    Ok((headers, rows))
 }
 
 /// A JSON or YAML table: a list of rows, or an object of rows by key.
-fn rows_of_document(doc: J) -> Result<Vec<Row>, (Option<usize>, String)> {
-    match doc {
+fn rows_of_document(doc: J) -> Result<Table, (Option<usize>, String)> {
+    let rows: Vec<Row> = match doc {
         J::Array(items) => items
             .into_iter()
             .enumerate()
@@ -362,9 +403,78 @@ fn rows_of_document(doc: J) -> Result<Vec<Row>, (Option<usize>, String)> {
                 }),
                 _ => Err((None, format!("row {} is not an object", i + 1))),
             })
-            .collect(),
-        _ => Err((None, "expected a list of rows".into())),
+            .collect::<Result<_, _>>()?,
+        _ => return Err((None, "expected a list of rows".into())),
+    };
+    let mut columns: Vec<String> = Vec::new();
+    for key in rows.iter().flat_map(|r| r.fields.keys()) {
+        if !columns.contains(key) {
+            columns.push(key.clone());
+        }
     }
+    Ok((columns, rows))
+}
+
+/// What is wrong with a row's values for a facts group's declared fields: a value that is no
+/// value of its type, an agent no agent is, a phone field that is no phone number.
+fn cell_problems(
+    policy: &CheckedPolicy,
+    group: &FactsGroup,
+    row: &serde_json::Map<String, J>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for field in &group.fields {
+        let Some(raw) = crate::facts::lookup(row, &field.name) else {
+            continue;
+        };
+        if raw.is_null() {
+            continue;
+        }
+        let shown = match raw {
+            J::String(s) => format!("`{s}`"),
+            other => format!("`{other}`"),
+        };
+        let name = &field.name;
+        let problem = match (field.ty, crate::facts::read_value(policy, field.ty, raw)) {
+            (Type::Enum(e), None) => {
+                let variants = &policy.enums[e].variants;
+                let hint = crate::check::nearest(
+                    raw.as_str().unwrap_or(""),
+                    variants.iter().map(String::as_str),
+                )
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+                Some(format!(
+                    "`{name}` is {shown}, not a variant of `{}`{hint}",
+                    policy.enums[e].name
+                ))
+            }
+            (ty, None) => Some(format!(
+                "`{name}` is {shown}, not a {}",
+                crate::facts::type_noun(policy, ty)
+            )),
+            (Type::Agent, Some(crate::facts::FactValue::Agent(a))) => {
+                let number = phone::normalize(&a, policy.country);
+                let known = policy
+                    .agents
+                    .iter()
+                    .any(|x| x.name == a || Some(&x.number) == number.as_ref());
+                (!known).then(|| {
+                    let hint =
+                        crate::check::nearest(&a, policy.agents.iter().map(|x| x.name.as_str()))
+                            .map(|s| format!(" (did you mean `{s}`?)"))
+                            .unwrap_or_default();
+                    format!("`{name}` is {shown}, which is no agent's name or number{hint}")
+                })
+            }
+            (Type::Phone, Some(crate::facts::FactValue::Phone(p))) if !p.e164 => {
+                Some(format!("`{name}` is {shown}, not a phone number"))
+            }
+            _ => None,
+        };
+        problems.extend(problem);
+    }
+    problems
 }
 
 /// Fills the facts groups a case did not give from the policy's file tables, keyed by the

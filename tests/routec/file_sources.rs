@@ -65,20 +65,66 @@ fn a_caller_with_no_row_is_unknown() {
     assert_eq!(d["degraded"], serde_json::json!([]));
 }
 
+/// Data files are checked like the policy: each bad cell is an error with its file and line,
+/// found by `routec check` rather than by a call routed elsewhere.
 #[test]
-fn a_value_of_the_wrong_type_is_missing_with_a_reason() {
-    let csv = "phone,tier,spend\n09845000002,gold,lots\n";
-    let d = decided_rule("csv", "c.csv", csv, &[]);
-    assert_eq!(d["rule"], "otherwise");
-    let degraded = d["degraded"].to_string();
-    assert!(
-        degraded.contains("source customers: `caller.tier` is not a `Tier`"),
-        "{degraded}"
+fn data_file_cells_are_checked_against_the_declared_types() {
+    let csv = "phone,tier,spend,manager\n\
+               09845000001,standard,10,asha\n\
+               09845000002,platinum,lots,ashaa\n\
+               09845000003,premium,20,+919800000001\n";
+    let output = Test::new()
+        .file("p/policy.route", policy("csv", "c.csv"))
+        .file("p/data/c.csv", csv)
+        .args(["check", "--format", "json", "p"])
+        .status(1)
+        .run();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let messages: Vec<&str> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "`data/c.csv` line 3: `tier` is `platinum`, not a variant of `Tier`",
+            "`data/c.csv` line 3: `spend` is `lots`, not a number",
+            "`data/c.csv` line 3: `manager` is `ashaa`, which is no agent's name or number (did you mean `asha`?)",
+        ]
     );
-    assert!(
-        degraded.contains("`caller.spend` is not a number"),
-        "{degraded}"
-    );
+    assert_eq!(report["errors"], 3);
+    // JSON and YAML tables too, with booleans and phone numbers.
+    let policy = "source people json \"data/p.json\" key phone\n\
+                  facts caller from people { vip: bool  home: phone }\n\
+                  rule vip: when caller.vip -> queue vip\n\
+                  rule home: when caller.home starts_with \"+9180\" -> queue blr\n\
+                  otherwise -> queue rest\n";
+    let json = r#"[{"phone": "09845000001", "vip": "maybe", "home": "sip:desk"}]"#;
+    Test::new()
+        .file("p/policy.route", policy)
+        .file("p/data/p.json", json)
+        .args(["check", "p"])
+        .status(1)
+        .stderr_contains("`data/p.json` line 1: `vip` is `maybe`, not a bool")
+        .stderr_contains("`data/p.json` line 1: `home` is `sip:desk`, not a phone number")
+        .run();
+}
+
+/// A field the policy declares but the file never gives is always missing: a warning.
+#[test]
+fn a_declared_field_with_no_column_is_a_warning() {
+    Test::new()
+        .file("p/policy.route", policy("csv", "c.csv"))
+        .file(
+            "p/data/c.csv",
+            "phone,tier,spend\n09845000002,enterprise,10\n",
+        )
+        .args(["check", "p"])
+        .stderr_contains("route::missing-column")
+        .stderr_contains("`data/c.csv` has no `manager` column for `caller.manager`")
+        .success();
 }
 
 #[test]
@@ -135,7 +181,16 @@ fn malformed_and_missing_files_are_check_errors_with_file_and_line() {
         .run();
     Test::new()
         .file("p/policy.route", policy("csv", "c.csv"))
-        .file("p/data/c.csv", "tier\nenterprise\n")
+        .file("p/data/c.csv", "tier\nenterprise\nstandard\npremium\n")
+        .args(["check", "--format", "json", "p"])
+        .status(1)
+        .stdout_contains("`data/c.csv` line 1: no `phone` column, the key: the columns are `tier`")
+        .stdout_contains("\"errors\": 1,")
+        .run();
+    // A row with an empty key is its own mistake.
+    Test::new()
+        .file("p/policy.route", policy("csv", "c.csv"))
+        .file("p/data/c.csv", "phone,tier\n,enterprise\n")
         .args(["check", "p"])
         .status(1)
         .stderr_contains("`data/c.csv` line 2: no `phone` value, the key column")
@@ -231,4 +286,33 @@ fn the_shipped_std_table_covers_the_largest_cities() {
     ] {
         assert!(text.contains(&format!(",{city}\n")), "{city}");
     }
+}
+
+/// The policy's `version` covers its data files: a changed CSV is a new version, served.
+#[test]
+fn changing_a_data_file_changes_the_version() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("policy.route"), policy("csv", "c.csv")).unwrap();
+    let csv = |tier: &str| format!("phone,tier,spend,manager\n09845000002,{tier},10,asha\n");
+    std::fs::write(dir.path().join("data/c.csv"), csv("standard")).unwrap();
+    let server =
+        crate::serve::Server::start_with(dir.path(), &["."], &[("ROUTEC_LOG_DECISIONS", "false")]);
+    let version = |server: &crate::serve::Server| {
+        let (_, body) = server.get("/v1/policy");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["version"].clone()
+    };
+    let before = version(&server);
+    std::fs::write(dir.path().join("data/c.csv"), csv("enterprise")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while version(&server) == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the version never changed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (_, body) = server.get("/v1/decide?CallFrom=09845000002");
+    assert!(body.contains("\"rule\":\"vip\""), "{body}");
+    assert!(server.stop().success());
 }
