@@ -855,6 +855,22 @@ pub struct JsonDiagnostic {
 }
 
 impl JsonDiagnostic {
+    /// A path that could not be read as a policy: an error of its own, with no span.
+    pub fn io(path: &std::path::Path, message: &str) -> JsonDiagnostic {
+        JsonDiagnostic {
+            file: path.display().to_string(),
+            line: 0,
+            column: 0,
+            end_line: 0,
+            end_column: 0,
+            severity: Severity::Error,
+            code: "route::io".into(),
+            message: message.to_string(),
+            label: "cannot be read".into(),
+            help: Some("give a `.route` file or a directory of them".into()),
+        }
+    }
+
     pub fn new(files: &SourceFiles, d: &Diagnostic) -> JsonDiagnostic {
         let file = files.get(d.span.file);
         let (line, column) = file.line_col(d.span.start as usize);

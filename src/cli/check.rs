@@ -20,16 +20,25 @@ pub fn run(paths: &[PathBuf], format: Format, deny_warnings: bool) -> ExitCode {
         let files = match SourceFiles::load(path) {
             Ok(files) => files,
             Err(e) => {
-                let _ = writeln!(stderr.lock(), "error: {e}");
+                // Counted and reported like any error: never "no problems".
+                errors += 1;
                 io_failed = true;
+                match format {
+                    Format::Human => {
+                        let _ = writeln!(stderr.lock(), "error: {e}");
+                    }
+                    Format::Json => json.push(JsonDiagnostic::io(path, &e.to_string())),
+                }
                 continue;
             }
         };
+        let several = several_policies(path);
         // The data files and databases a policy reads are checked with it.
         let diagnostics = match super::prepare(&files) {
             Ok((_, diagnostics)) => diagnostics,
             Err(code) => return code,
         };
+        let had_errors = errors;
         for d in diagnostics.sorted() {
             match d.severity() {
                 Severity::Error => errors += 1,
@@ -41,6 +50,20 @@ pub fn run(paths: &[PathBuf], format: Format, deny_warnings: bool) -> ExitCode {
                 }
                 Format::Json => json.push(JsonDiagnostic::new(&files, d)),
             }
+        }
+        if errors > had_errors
+            && format == Format::Human
+            && let Some(policies) = several
+        {
+            let dir = path.display().to_string();
+            let dir = dir.trim_end_matches('/');
+            let _ = writeln!(
+                stderr.lock(),
+                "help: `{dir}/` holds {} policies ({}), read here as one; \
+                 check each on its own with `routec check {dir}/*/`",
+                policies.len(),
+                policies.join(", ")
+            );
         }
     }
     match format {
@@ -77,4 +100,29 @@ pub fn run(paths: &[PathBuf], format: Format, deny_warnings: bool) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The subdirectories of `path` that each hold a policy, when `path` holds no `.route` file of
+/// its own and two or more of them do: `examples/` rather than `examples/vip/`.
+fn several_policies(path: &std::path::Path) -> Option<Vec<String>> {
+    let is_route = |p: &std::path::Path| p.extension().is_some_and(|e| e == "route");
+    let entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .ok()?
+        .filter_map(|e| Some(e.ok()?.path()))
+        .collect();
+    if entries.iter().any(|p| p.is_file() && is_route(p)) {
+        return None;
+    }
+    let mut policies: Vec<String> = entries
+        .iter()
+        .filter(|p| p.is_dir())
+        .filter(|dir| {
+            std::fs::read_dir(dir)
+                .map(|mut d| d.any(|e| e.is_ok_and(|e| is_route(&e.path()))))
+                .unwrap_or(false)
+        })
+        .filter_map(|dir| Some(format!("`{}`", dir.file_name()?.to_string_lossy())))
+        .collect();
+    policies.sort();
+    (policies.len() >= 2).then_some(policies)
 }

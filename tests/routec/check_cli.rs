@@ -143,3 +143,39 @@ fn json_output_carries_warnings_with_their_severity() {
         .stdout_contains("\"code\": \"route::unused\"")
         .success();
 }
+
+/// A path that cannot be read is an error in every format, never "no problems".
+#[test]
+fn an_unreadable_path_is_an_error_in_the_json_too() {
+    let output = Test::new()
+        .args(["check", "--format", "json", "missing.route"])
+        .status(2)
+        .run();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["errors"], 1);
+    assert_eq!(report["diagnostics"][0]["code"], "route::io");
+    assert_eq!(report["diagnostics"][0]["file"], "missing.route");
+    Test::new()
+        .args(["check", "missing.route"])
+        .status(2)
+        .stderr_contains("1 error, 0 warnings")
+        .run();
+}
+
+/// A folder of policies read as one policy gives duplicate errors: say what was meant.
+#[test]
+fn a_folder_of_policies_hints_at_checking_each() {
+    let policy = "agent a \"+919800000001\"\notherwise -> agent a\n";
+    Test::new()
+        .file("all/one/p.route", policy)
+        .file("all/two/p.route", policy)
+        .args(["check", "all/"])
+        .status(1)
+        .stderr_contains("help: `all/` holds 2 policies (`one`, `two`), read here as one; check each on its own with `routec check all/*/`")
+        .run();
+    Test::new()
+        .file("all/one/p.route", policy)
+        .file("all/two/p.route", policy)
+        .args(["check", "all/one", "all/two"])
+        .success();
+}
