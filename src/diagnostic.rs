@@ -157,6 +157,12 @@ pub enum Kind {
         what: What,
         name: String,
     },
+    /// A comparison with a value the field never takes.
+    ImpossibleValue {
+        field: String,
+        value: String,
+        expected: String,
+    },
     // structure
     MissingOtherwise,
     DuplicateOtherwise,
@@ -245,6 +251,11 @@ pub enum Kind {
         key: String,
         first: usize,
     },
+    /// A test that decides nothing: `in []` is never true, `starts_with ""` always.
+    Vacuous {
+        test: String,
+        always: bool,
+    },
     Unused {
         what: What,
         name: String,
@@ -256,6 +267,19 @@ pub enum Kind {
         rule: String,
         by: Vec<String>,
     },
+}
+
+/// `Sunday` for `now.weekday` reads as `sun`.
+fn near_weekday(field: &str, value: &str) -> Option<&'static str> {
+    let head = value.get(..3)?.to_ascii_lowercase();
+    (field == "now.weekday")
+        .then(|| {
+            crate::check::domain::WEEKDAYS
+                .iter()
+                .find(|d| **d == head)
+                .copied()
+        })
+        .flatten()
 }
 
 fn tick(s: &str) -> String {
@@ -280,6 +304,7 @@ impl Kind {
             | Kind::Unreachable { .. }
             | Kind::DuplicateDataKey { .. }
             | Kind::MissingColumn { .. }
+            | Kind::Vacuous { .. }
             | Kind::SourceUnreachable { .. }
             | Kind::DataFileMissing { .. } => Severity::Warning,
             _ => Severity::Error,
@@ -307,6 +332,8 @@ impl Kind {
             | Kind::NotLiteral => "type-mismatch",
             Kind::BareWord { .. } => "unknown-name",
             Kind::HasNoFields { .. } => "unknown-field",
+            Kind::ImpossibleValue { .. } => "impossible-value",
+            Kind::Vacuous { .. } => "vacuous-test",
             Kind::MissingOtherwise => "missing-otherwise",
             Kind::DuplicateOtherwise => "duplicate-otherwise",
             Kind::EmptyTeam { .. } => "empty-team",
@@ -360,6 +387,9 @@ impl Kind {
             Kind::NotLiteral => "not a literal".into(),
             Kind::BareWord { .. } => "no name of this kind".into(),
             Kind::HasNoFields { .. } => "has no fields".into(),
+            Kind::ImpossibleValue { .. } => "never this value".into(),
+            Kind::Vacuous { always: false, .. } => "never true".into(),
+            Kind::Vacuous { always: true, .. } => "always true".into(),
             Kind::MissingOtherwise => "the policy ends here, without `otherwise`".into(),
             Kind::DuplicateOtherwise => "a second `otherwise`".into(),
             Kind::EmptyTeam { .. } => "no agents".into(),
@@ -436,6 +466,20 @@ impl Kind {
             }
             Kind::NotCondition { .. } => {
                 Some("compare it with a value, e.g. `== \"x\"`, or test it with `exists`".into())
+            }
+            Kind::ImpossibleValue {
+                field,
+                value,
+                expected,
+            } => Some(match near_weekday(field, value) {
+                Some(day) => format!("did you mean `{day}`?"),
+                None => format!("`{field}` is {expected}"),
+            }),
+            Kind::Vacuous { always: false, .. } => {
+                Some("a rule with it never fires: list the values it should match".into())
+            }
+            Kind::Vacuous { always: true, .. } => {
+                Some("it matches every value: remove it, or give a prefix".into())
             }
             Kind::MissingOtherwise => {
                 Some("add a fallback rule at the end, e.g. `otherwise -> queue general`".into())
@@ -623,6 +667,14 @@ impl fmt::Display for Kind {
             Kind::MissingColumn { path, group, field } => {
                 write!(f, "`{path}` has no `{field}` column for `{group}.{field}`")
             }
+            Kind::ImpossibleValue { field, value, .. } => {
+                write!(f, "`{field}` is never `{value}`")
+            }
+            Kind::Vacuous { test, always } => write!(
+                f,
+                "`{test}` is {} true",
+                if *always { "always" } else { "never" }
+            ),
             Kind::Unused { what, name } => write!(f, "{} `{name}` is never used", what.noun()),
             Kind::UnreadSource { source } => {
                 write!(f, "facts of source `{source}` are never read")

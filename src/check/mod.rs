@@ -1,5 +1,6 @@
 //! Check: syntax tree in; checked policy (names resolved, types checked) and diagnostics out.
 
+pub mod domain;
 pub mod model;
 pub mod similar;
 
@@ -1262,7 +1263,17 @@ impl<'a> Checker<'a> {
                 right,
                 ..
             } => self.compare(left, compare_op(*op), op.symbol(), *op_span, right),
-            ast::Expr::In { left, list, .. } => self.in_list(left, list),
+            ast::Expr::In { left, list, span } => {
+                if list.is_empty() {
+                    let test = "in []".to_string();
+                    let kind = Kind::Vacuous {
+                        test,
+                        always: false,
+                    };
+                    self.diags.push(Diagnostic::new(kind, *span));
+                }
+                self.in_list(left, list)
+            }
         }
     }
 
@@ -1337,6 +1348,26 @@ impl<'a> Checker<'a> {
             let lv = self.coerce(l, ty, false, left.span())?;
             (lv, rv)
         };
+        let domain = match (&l, &r) {
+            (_, Value::Literal(lit)) => domain::impossible(&l, op, lit).map(|k| (k, right.span())),
+            (Value::Literal(lit), _) => {
+                domain::impossible(&r, domain::flipped(op), lit).map(|k| (k, left.span()))
+            }
+            _ => None,
+        };
+        if let Some((kind, span)) = domain {
+            self.error(kind, span);
+            return None;
+        }
+        if op == CompareOp::StartsWith
+            && matches!(&r, Value::Literal(Literal::String(p) | Literal::Phone(p)) if p.is_empty())
+        {
+            let test = "starts_with \"\"".to_string();
+            self.diags.push(Diagnostic::new(
+                Kind::Vacuous { test, always: true },
+                right.span(),
+            ));
+        }
         Some(Cond::Compare {
             left: l,
             op,
@@ -1373,7 +1404,13 @@ impl<'a> Checker<'a> {
         for item in list {
             let term = self.term(item);
             match self.coerce(term, ty, false, item.span()) {
-                Some(Value::Literal(l)) => literals.push(l),
+                Some(Value::Literal(l)) => {
+                    if let Some(kind) = domain::impossible(&value, CompareOp::Eq, &l) {
+                        self.error(kind, item.span());
+                        ok = false;
+                    }
+                    literals.push(l);
+                }
                 Some(_) => {
                     self.error(Kind::NotLiteral, item.span());
                     ok = false;
