@@ -487,6 +487,12 @@ impl Kind {
             Kind::DuplicateOtherwise => Some("keep a single `otherwise` rule".into()),
             Kind::EmptyTeam { .. } => Some("list at least one agent: `team T [asha]`".into()),
             Kind::InvalidTimezone {
+                name,
+                suggestion: Some(s),
+            } if name.chars().all(|c| c.is_ascii_uppercase()) => Some(format!(
+                "`{name}` is an abbreviation, not a zone: did you mean `{s}`?"
+            )),
+            Kind::InvalidTimezone {
                 suggestion: Some(s),
                 ..
             } => Some(format!("did you mean `{s}`?")),

@@ -188,8 +188,41 @@ fn parse_time(text: &str) -> Option<u16> {
     Some(h * 60 + m)
 }
 
+/// Common abbreviations and the zone people mean by them. None is a zone to write: most are
+/// no IANA name, and those that are (`EST`, `MST`, `CET`) never change to summer time.
+const ABBREVIATIONS: [(&str, &str); 22] = [
+    ("IST", "Asia/Kolkata"),
+    ("BST", "Europe/London"),
+    ("WET", "Europe/London"),
+    ("CET", "Europe/Paris"),
+    ("CEST", "Europe/Paris"),
+    ("EET", "Europe/Athens"),
+    ("EST", "America/New_York"),
+    ("EDT", "America/New_York"),
+    ("ET", "America/New_York"),
+    ("CST", "America/Chicago"),
+    ("CDT", "America/Chicago"),
+    ("MST", "America/Denver"),
+    ("MDT", "America/Denver"),
+    ("PST", "America/Los_Angeles"),
+    ("PDT", "America/Los_Angeles"),
+    ("PT", "America/Los_Angeles"),
+    ("GST", "Asia/Dubai"),
+    ("SGT", "Asia/Singapore"),
+    ("HKT", "Asia/Hong_Kong"),
+    ("JST", "Asia/Tokyo"),
+    ("PKT", "Asia/Karachi"),
+    ("AEST", "Australia/Sydney"),
+];
+
 /// Looks up an IANA time zone; on failure, the nearest known name.
 fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, Option<String>> {
+    if let Some((_, meant)) = ABBREVIATIONS
+        .iter()
+        .find(|(abbreviation, _)| abbreviation.eq_ignore_ascii_case(name))
+    {
+        return Err(Some((*meant).to_string()));
+    }
     jiff::tz::TimeZone::get(name).map_err(|_| {
         let names: Vec<String> = jiff::tz::db()
             .available()
