@@ -10,6 +10,9 @@ pub struct Country {
     pub national_len: (usize, usize),
     /// The trunk prefix dialled before national numbers (`0` in India).
     pub trunk_prefix: &'static str,
+    /// National numbers of another length, by their first digits: India's toll-free
+    /// `1800…` and shared-cost `1860…` numbers. Dialled without the trunk prefix.
+    pub special: &'static [(&'static str, usize, usize)],
 }
 
 const fn country(
@@ -24,12 +27,16 @@ const fn country(
         calling_code,
         national_len: (min, max),
         trunk_prefix,
+        special: &[],
     }
 }
 
 /// Countries routec can read national numbers of. Others can still use E.164 numbers.
 pub const COUNTRIES: &[Country] = &[
-    country("IN", "91", 10, 10, "0"),
+    Country {
+        special: &[("1800", 10, 11), ("1860", 11, 11)],
+        ..country("IN", "91", 10, 10, "0")
+    },
     country("AE", "971", 8, 9, "0"),
     country("AU", "61", 9, 9, "0"),
     country("BD", "880", 10, 10, "0"),
@@ -71,6 +78,38 @@ pub fn india() -> &'static Country {
     &COUNTRIES[0]
 }
 
+impl Country {
+    /// Whether `national` (digits, no trunk prefix) is as long as this country's numbers are.
+    fn fits(&self, national: &str) -> bool {
+        let (min, max) = self.national_len;
+        let special = self
+            .special
+            .iter()
+            .find(|(p, _, _)| national.starts_with(p));
+        match special {
+            Some((_, min, max)) => (*min..=*max).contains(&national.len()),
+            None => (min..=max).contains(&national.len()),
+        }
+    }
+}
+
+/// Whether international digits (after `+`) are a number: as long as numbers of their country
+/// are, where routec knows the country; else 8 to 15 digits.
+fn fits_international(digits: &str) -> bool {
+    if !(8..=15).contains(&digits.len()) {
+        return false;
+    }
+    // Calling codes are prefix-free: at most one matches.
+    COUNTRIES
+        .iter()
+        .find(|c| digits.starts_with(c.calling_code))
+        .is_none_or(|c| {
+            digits
+                .get(c.calling_code.len()..)
+                .is_some_and(|n| c.fits(n))
+        })
+}
+
 /// Normalises a phone number to E.164 (`+919845012345`).
 ///
 /// Accepts E.164, `00` international form, national form with the trunk prefix
@@ -91,17 +130,16 @@ pub fn normalize(raw: &str, country: &Country) -> Option<String> {
             _ => return None,
         }
     }
-    let international = |d: &str| (8..=15).contains(&d.len()).then(|| format!("+{d}"));
+    let international = |d: &str| fits_international(d).then(|| format!("+{d}"));
     if plus {
         return international(&digits);
     }
     if let Some(d) = digits.strip_prefix("00") {
         return international(d);
     }
-    let (min, max) = country.national_len;
     let national = |d: &str| {
-        (min..=max)
-            .contains(&d.len())
+        country
+            .fits(d)
             .then(|| format!("+{}{d}", country.calling_code))
     };
     if !country.trunk_prefix.is_empty()
@@ -110,8 +148,17 @@ pub fn normalize(raw: &str, country: &Country) -> Option<String> {
     {
         return Some(n);
     }
+    // `18001234567` is a toll-free number, not `+1` and the rest.
+    if country
+        .special
+        .iter()
+        .any(|(p, _, _)| digits.starts_with(p))
+        && let Some(n) = national(&digits)
+    {
+        return Some(n);
+    }
     if let Some(d) = digits.strip_prefix(country.calling_code)
-        && (min..=max).contains(&d.len())
+        && country.fits(d)
     {
         return Some(format!("+{digits}"));
     }
@@ -137,6 +184,10 @@ pub fn normalize_prefix(raw: &str, country: &Country) -> Option<String> {
         && let Some(d) = raw.strip_prefix(country.trunk_prefix)
     {
         return digits_only(d).then(|| format!("+{}{d}", country.calling_code));
+    }
+    // Toll-free numbers are written without the trunk prefix: `1800` is `+911800`.
+    if digits_only(raw) && country.special.iter().any(|(p, _, _)| raw.starts_with(p)) {
+        return Some(format!("+{}{raw}", country.calling_code));
     }
     None
 }
@@ -179,6 +230,55 @@ mod tests {
         ] {
             assert_eq!(normalize(raw, c), None, "{raw}");
         }
+    }
+
+    #[test]
+    fn indian_toll_free_numbers_are_numbers() {
+        let c = india();
+        for raw in [
+            "18001234567",
+            "1800-123-4567",
+            "+9118001234567",
+            "9118001234567",
+        ] {
+            assert_eq!(
+                normalize(raw, c).as_deref(),
+                Some("+9118001234567"),
+                "{raw}"
+            );
+        }
+        assert_eq!(normalize("1800123456", c).as_deref(), Some("+911800123456"));
+        assert_eq!(
+            normalize("18601234567", c).as_deref(),
+            Some("+9118601234567")
+        );
+        assert_eq!(normalize_prefix("1800", c).as_deref(), Some("+911800"));
+        // Too short or too long for a toll-free number.
+        assert_eq!(normalize("180012345", c), None);
+        assert_eq!(normalize("180012345678", c), None);
+    }
+
+    #[test]
+    fn e164_numbers_have_their_countrys_length() {
+        let c = india();
+        // An Indian mobile number with a digit missing, or one too many.
+        assert_eq!(normalize("+91980000000", c), None);
+        assert_eq!(normalize("+9198000000012", c), None);
+        assert_eq!(
+            normalize("+919800000001", c).as_deref(),
+            Some("+919800000001")
+        );
+        // Other countries by their own lengths; unknown ones by E.164's 8 to 15 digits.
+        assert_eq!(
+            normalize("+442071234567", c).as_deref(),
+            Some("+442071234567")
+        );
+        assert_eq!(
+            normalize("+12125550123", c).as_deref(),
+            Some("+12125550123")
+        );
+        assert_eq!(normalize("+1212555012", c), None);
+        assert_eq!(normalize("+3725551234", c).as_deref(), Some("+3725551234"));
     }
 
     #[test]

@@ -268,3 +268,26 @@ fn a_case_with_a_fact_of_the_wrong_json_type_is_an_error() {
             .run();
     }
 }
+
+/// Indian toll-free numbers (`1800…`) are phone numbers: as literals, prefixes and callers.
+#[test]
+fn toll_free_numbers_are_phone_numbers() {
+    let policy = "rule free: when call.to == \"1800-123-4567\" -> queue free\n\
+                  rule any_free: when call.to starts_with \"1800\" -> queue any_free\n\
+                  otherwise -> queue rest\n";
+    for (to, queue) in [
+        ("18001234567", "free"),
+        ("+9118001234567", "free"),
+        ("18009876543", "any_free"),
+        ("08069891522", "rest"),
+    ] {
+        let case = format!(r#"{{"call": {{"CallSid": "t", "CallTo": "{to}"}}}}"#);
+        let output = Test::new()
+            .file("p.route", policy)
+            .file("case.json", &case)
+            .args(["eval", "p.route", "--input", "case.json"])
+            .success();
+        let d: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(d["queue"], queue, "{to}");
+    }
+}
