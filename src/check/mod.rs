@@ -1207,11 +1207,18 @@ impl<'a> Checker<'a> {
         let name = match &r.name {
             Some(n) => n.name.clone(),
             None => {
-                let (line, _) = self
-                    .files
-                    .get(r.span.file)
-                    .line_col(r.when_span.start as usize);
-                format!("line {line}")
+                let file = self.files.get(r.span.file);
+                let (line, _) = file.line_col(r.when_span.start as usize);
+                // In a policy of several files, a line number alone names no rule.
+                if self.files.files.len() > 1 {
+                    let name = file
+                        .path
+                        .strip_prefix(&self.files.base_dir)
+                        .unwrap_or(&file.path);
+                    format!("{}:{line}", name.display())
+                } else {
+                    format!("line {line}")
+                }
             }
         };
         let condition = self.cond(&r.condition);

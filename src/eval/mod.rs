@@ -417,23 +417,37 @@ impl<'a> Context<'a> {
             Target::Team(id) => Some(*id),
             _ => None,
         });
+        // As the team would be rung, but for who is free: `ring N` and `ring_all` hold.
+        let shaped = |d: &mut Decision, mut members: Vec<AgentId>, strategy, ring: Option<u32>| {
+            if let Some(ring) = ring {
+                members.truncate(ring as usize);
+            }
+            d.parallel = strategy == crate::check::model::Strategy::RingAll;
+            d.set_agents(self.policy, members);
+        };
         match last_team {
             Some(id) => {
+                let team = &checked.teams[id];
                 d.target = TargetKind::Team;
                 d.team = Some(id);
-                d.set_agents(self.policy, checked.teams[id].members.clone());
+                shaped(&mut d, team.members.clone(), team.strategy, team.ring);
             }
             None => {
                 let last = otherwise.targets.last();
                 if let Some(Target::Agent(id)) = last {
                     d.target = TargetKind::Agent;
                     d.set_agents(self.policy, vec![*id]);
-                } else if let Some(Target::Agents { filter, .. }) = last {
+                } else if let Some(Target::Agents {
+                    filter,
+                    strategy,
+                    ring,
+                }) = last
+                {
                     d.target = TargetKind::Agents;
                     let all = (0..checked.agents.len())
                         .filter(|&a| self.filter(filter, a) == Truth::True)
                         .collect();
-                    d.set_agents(self.policy, all);
+                    shaped(&mut d, all, *strategy, *ring);
                 } else {
                     d.target = TargetKind::Agent;
                 }

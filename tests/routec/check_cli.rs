@@ -179,3 +179,22 @@ fn a_folder_of_policies_hints_at_checking_each() {
         .args(["check", "all/one", "all/two"])
         .success();
 }
+
+/// In a policy of several files, an anonymous rule is named by its file and line.
+#[test]
+fn anonymous_rules_of_several_files_are_named_by_file_and_line() {
+    Test::new()
+        .file(
+            "p/a.route",
+            "agent a \"+919800000001\"\nwhen call.digits == \"1\" -> agent a\n",
+        )
+        .file(
+            "p/b.route",
+            "when call.digits == \"1\" -> agent a\notherwise -> agent a\n",
+        )
+        .args(["check", "p"])
+        .stderr_contains(
+            "rule `b.route:1` can never fire: earlier rule `a.route:2` takes every call it would",
+        )
+        .success();
+}

@@ -291,3 +291,30 @@ fn toll_free_numbers_are_phone_numbers() {
         assert_eq!(d["queue"], queue, "{to}");
     }
 }
+
+/// With every agent busy, the last resort rings the team as the team is rung: `ring N` and
+/// `ring_all` hold.
+#[test]
+fn the_last_resort_keeps_ring_and_ring_all() {
+    let agents =
+        "agent a \"+919800000001\"\nagent b \"+919800000002\"\nagent c \"+919800000003\"\n";
+    let busy = r#"{"agents": {"a": {"status": "busy"}, "b": {"status": "busy"}, "c": {"status": "busy"}}}"#;
+    for (team, numbers, parallel) in [
+        ("team T [a, b, c] strategy sequential ring 2", 2, false),
+        ("team T [a, b, c] strategy ring_all", 3, true),
+    ] {
+        let output = Test::new()
+            .file("p.route", format!("{agents}{team}\notherwise -> team T\n"))
+            .file("case.json", busy)
+            .args(["eval", "p.route", "--input", "case.json"])
+            .success();
+        let d: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            d["degraded"],
+            serde_json::json!(["no_available_agent"]),
+            "{team}"
+        );
+        assert_eq!(d["numbers"].as_array().unwrap().len(), numbers, "{team}");
+        assert_eq!(d["parallel_ringing"], parallel, "{team}");
+    }
+}
