@@ -265,6 +265,29 @@ fn with_article(noun: &str) -> String {
     format!("{} {noun}", if vowel { "an" } else { "a" })
 }
 
+/// Whether `key` names an `agents where` target as its cursor is kept: `RULE#N`, the rule's
+/// name (or `otherwise`) and the target's position from 0.
+fn agents_target(policy: &CheckedPolicy, key: &str) -> bool {
+    let Some((rule, position)) = key.rsplit_once('#') else {
+        return false;
+    };
+    let Ok(position) = position.parse::<usize>() else {
+        return false;
+    };
+    let targets = if rule == "otherwise" {
+        Some(&policy.otherwise.targets)
+    } else {
+        policy
+            .rules
+            .iter()
+            .find(|r| r.name == rule)
+            .map(|r| &r.targets)
+    };
+    targets
+        .and_then(|t| t.get(position))
+        .is_some_and(|t| matches!(t, crate::check::model::Target::Agents { .. }))
+}
+
 /// Whether a JSON value is of the kind a field of `ty` is written as in a case: numbers and
 /// bools as themselves, everything else as a string.
 fn json_fits(ty: Type, v: &J) -> bool {
@@ -369,31 +392,42 @@ fn read_teams(
     let teams: Vec<&str> = policy.teams.iter().map(|t| t.name.as_str()).collect();
     for (name, state) in object(v, path)? {
         let team_path = join(path, name);
-        let Some(id) = teams.iter().position(|t| t == name) else {
-            return Err(unknown_key(path, name, &teams));
-        };
+        // A team by its name, or an `agents where` target by `RULE#N`, as cursors are kept.
+        let members: Option<Vec<crate::check::model::AgentId>> =
+            match teams.iter().position(|t| t == name) {
+                Some(id) => Some(policy.teams[id].members.clone()),
+                None if agents_target(policy, name) => None,
+                None => {
+                    let mut known = teams.clone();
+                    known.push("RULE#N");
+                    return Err(unknown_key(path, name, &known));
+                }
+            };
         for (key, value) in object(state, &team_path)? {
             let field_path = join(&team_path, key);
             match key.as_str() {
                 "last" => {
                     let agent = value.as_str().unwrap_or("");
-                    let member = policy.teams[id]
-                        .members
-                        .iter()
-                        .find(|&&m| policy.agents[m].name == agent)
-                        .ok_or_else(|| {
-                            error(
-                                &field_path,
-                                format!("{} is no member of `{name}`", describe_json(value)),
-                            )
-                        })?;
-                    snapshot.cursors.insert(name.clone(), *member);
+                    let found = match &members {
+                        Some(members) => members
+                            .iter()
+                            .copied()
+                            .find(|&m| policy.agents[m].name == agent),
+                        None => policy.agents.iter().position(|a| a.name == agent),
+                    };
+                    let member = found.ok_or_else(|| {
+                        error(
+                            &field_path,
+                            format!("{} is no member of `{name}`", describe_json(value)),
+                        )
+                    })?;
+                    snapshot.cursors.insert(name.clone(), member);
                 }
                 "weights" => {
                     let list = value
                         .as_array()
                         .and_then(|a| a.iter().map(J::as_i64).collect::<Option<Vec<i64>>>())
-                        .filter(|w| w.len() == policy.teams[id].members.len())
+                        .filter(|w| members.as_ref().is_none_or(|m| w.len() == m.len()))
                         .ok_or_else(|| {
                             error(&field_path, "expected one whole number per team member")
                         })?;

@@ -21,7 +21,8 @@ pub fn run(policy_path: &Path, input: &Path, explain: bool, offline: bool) -> Ex
             let _ = writeln!(stderr.lock(), "error: cannot read stdin: {e}");
             return ExitCode::from(EXIT_USAGE);
         }
-        serde_json::from_str(&text).map_err(|e| format!("stdin is not valid JSON: {e}"))
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        serde_json::from_str(text).map_err(|e| format!("stdin is not valid JSON: {e}"))
     } else {
         read_document(input)
     };

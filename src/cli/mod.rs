@@ -96,6 +96,8 @@ pub fn read_document(path: &Path) -> Result<serde_json::Value, String> {
             e.to_string().to_lowercase()
         )
     })?;
+    // Editors on Windows start a file with a byte-order mark; it is no part of the document.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
     if yaml {
         // YAML 1.2 booleans only (`CallSid: y` is text), and numbers with a leading zero stay
@@ -103,10 +105,10 @@ pub fn read_document(path: &Path) -> Result<serde_json::Value, String> {
         let mut options = serde_saphyr::Options::default();
         options.strict_booleans = true;
         options.leading_zero_numbers_as_strings = true;
-        serde_saphyr::from_str_with_options::<serde_json::Value>(&text, options)
-            .map_err(|e| routec::diagnostic::render_yaml_error(&e, &text, path))
+        serde_saphyr::from_str_with_options::<serde_json::Value>(text, options)
+            .map_err(|e| routec::diagnostic::render_yaml_error(&e, text, path))
     } else {
-        serde_json::from_str(&text)
+        serde_json::from_str(text)
             .map_err(|e| format!("`{}` is not valid JSON: {e}", path.display()))
     }
 }

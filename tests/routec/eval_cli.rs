@@ -318,3 +318,43 @@ fn the_last_resort_keeps_ring_and_ring_all() {
         assert_eq!(d["parallel_ringing"], parallel, "{team}");
     }
 }
+
+/// A case sets an `agents where` target's cursor by the name the docs give it, `RULE#N`.
+#[test]
+fn a_case_sets_the_cursor_of_an_agents_where_target() {
+    let policy = "agent a \"+919800000001\" languages [es]\n\
+                  agent b \"+919800000002\" languages [es]\n\
+                  agent c \"+919800000003\" languages [es]\n\
+                  rule es: when call.digits == \"3\" -> agents where speaks \"es\" using round_robin\n\
+                  otherwise -> agent a\n";
+    for (last, first) in [("a", "+919800000002"), ("c", "+919800000001")] {
+        let case =
+            format!(r#"{{"call": {{"digits": "3"}}, "teams": {{"es#0": {{"last": "{last}"}}}}}}"#);
+        let output = Test::new()
+            .file("p.route", policy)
+            .file("case.json", &case)
+            .args(["eval", "p.route", "--input", "case.json"])
+            .success();
+        let d: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(d["numbers"][0], first, "after {last}");
+    }
+    Test::new()
+        .file("p.route", policy)
+        .file("case.json", r#"{"teams": {"es#1": {"last": "a"}}}"#)
+        .args(["eval", "p.route", "--input", "case.json"])
+        .status(2)
+        .stderr_contains("teams.es#1: unknown field")
+        .run();
+}
+
+/// A JSON input saved with a byte-order mark reads as the same document.
+#[test]
+fn a_json_input_with_a_byte_order_mark_is_read() {
+    let case = "\u{feff}{\"call\": {\"CallSid\": \"c\", \"digits\": \"1\"}}";
+    Test::new()
+        .file("p.route", POLICY)
+        .file("case.json", case)
+        .args(["eval", "p.route", "--input", "case.json", "--offline"])
+        .stdout_contains("\"rule\": \"tech\"")
+        .success();
+}
