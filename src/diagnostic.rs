@@ -187,6 +187,8 @@ pub enum Kind {
     InvalidTime {
         text: String,
     },
+    /// `24:00` as the start of a window: it only ends one.
+    StartAtEndOfDay,
     EmptyWindow,
     InvalidDate {
         text: String,
@@ -341,7 +343,7 @@ impl Kind {
             Kind::SameNumber { .. } => "duplicate-number",
             Kind::InvalidTimezone { .. } => "invalid-timezone",
             Kind::InvalidCountry { .. } => "invalid-country",
-            Kind::InvalidTime { .. } | Kind::EmptyWindow => "invalid-time",
+            Kind::InvalidTime { .. } | Kind::StartAtEndOfDay | Kind::EmptyWindow => "invalid-time",
             Kind::InvalidDate { .. } => "invalid-date",
             Kind::InvalidPhone { .. } => "invalid-phone",
             Kind::InvalidPrefix { .. } => "invalid-prefix",
@@ -398,6 +400,7 @@ impl Kind {
             Kind::InvalidTimezone { .. } => "no time zone of this name".into(),
             Kind::InvalidCountry { .. } => "no country of this code".into(),
             Kind::InvalidTime { .. } => "no such time".into(),
+            Kind::StartAtEndOfDay => "the end of the day".into(),
             Kind::EmptyWindow => "an empty window".into(),
             Kind::InvalidDate { .. } => "no such date".into(),
             Kind::InvalidPhone { .. } => "not a phone number".into(),
@@ -503,6 +506,10 @@ impl Kind {
                 Some("use a two-letter ISO country code, such as `IN`".into())
             }
             Kind::InvalidTime { .. } => Some("times are `HH:MM`, from 00:00 to 24:00".into()),
+            Kind::StartAtEndOfDay => Some(
+                "`24:00` ends a window (`18:00-24:00`); one that starts at midnight starts at `00:00`"
+                    .into(),
+            ),
             Kind::EmptyWindow => Some("for a whole day write `00:00-24:00`".into()),
             Kind::InvalidDate { .. } => Some("dates are `YYYY-MM-DD`".into()),
             Kind::InvalidPhone { .. } => Some(
@@ -629,6 +636,7 @@ impl fmt::Display for Kind {
             Kind::InvalidTimezone { name, .. } => write!(f, "unknown time zone `{name}`"),
             Kind::InvalidCountry { code } => write!(f, "unknown country `{code}`"),
             Kind::InvalidTime { text } => write!(f, "invalid time `{text}`"),
+            Kind::StartAtEndOfDay => write!(f, "a window cannot start at `24:00`"),
             Kind::EmptyWindow => write!(f, "window opens and shuts at the same time"),
             Kind::InvalidDate { text } => write!(f, "invalid date `{text}`"),
             Kind::InvalidPhone { text } => write!(f, "`{text}` is not a phone number"),

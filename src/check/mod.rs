@@ -1185,20 +1185,15 @@ impl<'a> Checker<'a> {
     }
 
     fn time(&mut self, t: &ast::Time, is_end: bool) -> Option<u16> {
-        match parse_time(&t.text) {
-            Some(m) if m == 24 * 60 && !is_end => None,
-            Some(m) => Some(m),
-            None => None,
-        }
-        .or_else(|| {
-            self.error(
-                Kind::InvalidTime {
-                    text: t.text.clone(),
-                },
-                t.span,
-            );
-            None
-        })
+        let kind = match parse_time(&t.text) {
+            Some(m) if m == 24 * 60 && !is_end => Kind::StartAtEndOfDay,
+            Some(m) => return Some(m),
+            None => Kind::InvalidTime {
+                text: t.text.clone(),
+            },
+        };
+        self.error(kind, t.span);
+        None
     }
 
     // ---- rules ---------------------------------------------------------------------------
