@@ -93,6 +93,8 @@ pub enum Kind {
     Syntax {
         expected: Vec<String>,
         found: String,
+        /// What was probably meant (`==` for `=`), where the text says.
+        hint: Option<String>,
     },
     InvalidUtf8 {
         offset: usize,
@@ -426,7 +428,8 @@ impl Kind {
 
     pub fn help(&self) -> Option<String> {
         match self {
-            Kind::Syntax { .. } | Kind::InvalidUtf8 { .. } => None,
+            Kind::Syntax { hint, .. } => hint.clone(),
+            Kind::InvalidUtf8 { .. } => None,
             Kind::UnknownEscape { .. } => {
                 Some("the escapes are `\\\"`, `\\\\`, `\\n` and `\\t`".into())
             }
@@ -560,7 +563,9 @@ impl Kind {
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Kind::Syntax { expected, found } => {
+            Kind::Syntax {
+                expected, found, ..
+            } => {
                 if expected.is_empty() {
                     write!(f, "unexpected {found}")
                 } else {

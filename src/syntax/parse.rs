@@ -237,10 +237,64 @@ fn syntax_error(id: FileId, text: &str, at: usize, err: &pest::error::Error<Rule
     Diagnostic::new(
         Kind::Syntax {
             expected: describe_expected(&positives),
+            hint: hint(text, at, &positives),
             found,
         },
         Span::new(id, at, at + len),
     )
+}
+
+/// What the text at a syntax error probably meant, said as help: habits from other languages
+/// (`=`, `||`, `&&`), names written with `-`, dates written short.
+fn hint(text: &str, at: usize, positives: &[Rule]) -> Option<String> {
+    let rest = &text[at..];
+    let before = &text[..at];
+    if rest.starts_with('=') && !rest.starts_with("==") {
+        return Some("did you mean `==`?".into());
+    }
+    if rest.starts_with("||") {
+        return Some("write `or` for `||`".into());
+    }
+    if rest.starts_with("&&") {
+        return Some("write `and` for `&&`".into());
+    }
+    if rest.starts_with('!') && !rest.starts_with("!=") {
+        return Some("write `not` for `!`".into());
+    }
+    let word = |s: &str| {
+        s.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .count()
+    };
+    let head = before.len()
+        - before
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .count();
+    if let Some(after) = rest.strip_prefix('-')
+        && head < at
+        && word(after) > 0
+    {
+        let mut name = format!("{}_{}", &before[head..], &after[..word(after)]);
+        // `round-robin-ish`: every part joined.
+        let mut tail = &after[word(after)..];
+        while let Some(more) = tail.strip_prefix('-').filter(|m| word(m) > 0) {
+            name = format!("{name}_{}", &more[..word(more)]);
+            tail = &more[word(more)..];
+        }
+        let known = crate::syntax::ast::STRATEGIES.contains(&name.as_str());
+        return Some(if known {
+            format!("names are written with `_`: did you mean `{name}`?")
+        } else {
+            format!("names are written with `_`, not `-`: `{name}`")
+        });
+    }
+    let is_number = rest.starts_with(|c: char| c.is_ascii_digit());
+    if positives.contains(&Rule::date) && is_number {
+        return Some("dates are `YYYY-MM-DD`, with two-digit months and days: `2026-01-26`".into());
+    }
+    None
 }
 
 /// How the token at the error position is named in the message, and its length.
