@@ -108,6 +108,16 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    // Said at start, not found out at the first call: the server still starts.
+    if let StateStore::Redis(redis) = &store
+        && !redis.ping().await
+    {
+        say(&format!(
+            "routec: warning: redis at {} does not answer; decisions use this replica's own \
+             state (`state: redis unavailable`) until it does",
+            config.state.redis_url
+        ));
+    }
     let mut state = AppState::with_store(serving, config, store);
     state.policy_path = Some(policy_path);
     let state = Arc::new(state);

@@ -281,6 +281,10 @@ mod tests {
                 "no agent number",
             ),
             (
+                vec![("CallSid", "c"), ("DialWhomNumber", "09800000002")],
+                "no `CallType` says nothing about an agent",
+            ),
+            (
                 vec![
                     ("CallSid", "c"),
                     ("CallType", "completed"),

@@ -191,6 +191,8 @@ fn decide_health_and_bad_requests() {
 pub struct Server {
     child: Child,
     pub addr: String,
+    /// What the server said before it listened.
+    pub said: Vec<String>,
 }
 
 impl Server {
@@ -210,6 +212,7 @@ impl Server {
             .spawn()
             .expect("start routec serve");
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut said = Vec::new();
         let addr = loop {
             let line = lines
                 .next()
@@ -218,8 +221,9 @@ impl Server {
             if let Some(url) = line.split("http://").nth(1) {
                 break url.trim().to_string();
             }
+            said.push(line);
         };
-        Server { child, addr }
+        Server { child, addr, said }
     }
 
     pub fn get(&self, target: &str) -> (u16, String) {

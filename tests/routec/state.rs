@@ -448,3 +448,22 @@ fn redis_stopped_mid_run_fails_no_call_and_state_converges_after() {
         .unwrap();
     assert_eq!(calls.as_deref(), Some("1"));
 }
+
+/// A Redis that does not answer is said at start, not found out at the first call.
+#[test]
+fn the_server_says_on_start_when_redis_is_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.route"), TEAM).unwrap();
+    // Nothing listens on port 1.
+    let server = replica(dir.path(), "redis://127.0.0.1:1", "nobody", "0");
+    assert!(
+        server
+            .said
+            .iter()
+            .any(|l| l.contains("redis at redis://127.0.0.1:1 does not answer")),
+        "{:?}",
+        server.said
+    );
+    let (status, _) = server.get("/exotel/connect?CallSid=u1");
+    assert_eq!(status, 200);
+}
