@@ -45,8 +45,9 @@ pub fn impossible(value: &Value, op: CompareOp, literal: &Literal) -> Option<Kin
             } else {
                 last
             };
-            let whole = n.fract() == 0.0;
-            (!(whole || !exact) || *n < 0.0 || *n > top).then(|| Kind::ImpossibleValue {
+            // `== 9.5` names no hour; `< 9.5` is still a bound.
+            let fraction = exact && n.fract() != 0.0;
+            (fraction || *n < 0.0 || *n > top).then(|| Kind::ImpossibleValue {
                 field: name.into(),
                 value: n.to_string(),
                 expected: format!("a whole number from 0 to {last}"),

@@ -366,10 +366,7 @@ async fn decide_call(
     };
     let decision = match state.store.decide(&ctx, &evaluate).await {
         Routed::Decided(decision) => decision,
-        Routed::Known(known) => {
-            state.metrics.decision("repeat", "repeat", &[]);
-            return Answered::Known(call, known);
-        }
+        Routed::Known(known) => return Answered::Known(call, known),
     };
     let decided = Decided {
         serving: Some(Arc::clone(&serving)),
