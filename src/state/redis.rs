@@ -549,11 +549,6 @@ impl RedisStore {
         decision: &mut Decision,
     ) -> Result<(), ::redis::RedisError> {
         let mut con = self.connection.clone();
-        let names = |ids: &[usize]| -> Vec<String> {
-            ids.iter()
-                .filter_map(|&a| ctx.policy.checked.agents.get(a).map(|a| a.name.clone()))
-                .collect()
-        };
         let reservation = ctx.reservation();
         let mut pipe = ::redis::pipe();
         for update in &decision.updates {
@@ -564,7 +559,7 @@ impl RedisStore {
                         .arg(1)
                         .arg(self.key("cursors"))
                         .arg(key)
-                        .arg(names(members))
+                        .arg(agent_names(ctx.policy, members))
                         .arg(availability(snapshot, members));
                 }
                 StateUpdate::Weights {
@@ -584,7 +579,7 @@ impl RedisStore {
             }
         }
         let reserved = reservation
-            .map(|_| names(offered(decision)))
+            .map(|_| agent_names(ctx.policy, offered(decision)))
             .filter(|w| !w.is_empty());
         if let (Some((sid, until)), Some(wanted)) = (reservation, &reserved) {
             pipe.cmd("EVAL")
@@ -664,11 +659,6 @@ impl RedisStore {
         mut taken: Vec<String>,
     ) -> Result<(), ::redis::RedisError> {
         let mut con = self.connection.clone();
-        let names = |ids: &[usize]| -> Vec<String> {
-            ids.iter()
-                .filter_map(|&a| ctx.policy.checked.agents.get(a).map(|a| a.name.clone()))
-                .collect()
-        };
         let Some((sid, until)) = ctx.reservation() else {
             return Ok(());
         };
@@ -686,7 +676,7 @@ impl RedisStore {
                 }
                 *decision = eval(snapshot);
             }
-            let wanted = names(offered(decision));
+            let wanted = agent_names(ctx.policy, offered(decision));
             if wanted.is_empty() || reserved.as_ref() == Some(&wanted) {
                 return Ok(());
             }
@@ -850,6 +840,13 @@ impl RedisStore {
             .await
             .is_ok()
     }
+}
+
+/// The names of agents, by id.
+fn agent_names(policy: &Policy, ids: &[usize]) -> Vec<String> {
+    ids.iter()
+        .filter_map(|&a| policy.checked.agents.get(a).map(|a| a.name.clone()))
+        .collect()
 }
 
 /// `1` for each member available in the snapshot, `0` for the others.

@@ -213,12 +213,7 @@ fn eval_and_test_use_the_calls_own_time() {
         ("2026-11-24 10:00:00", "closed"),
     ] {
         let case = format!(r#"{{"call": {{"CallSid": "t1", "CurrentTime": "{time}"}}}}"#);
-        let output = Test::new()
-            .file("p.route", policy)
-            .file("case.json", &case)
-            .args(["eval", "p.route", "--input", "case.json"])
-            .success();
-        let d: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let d = decide(policy, &case);
         assert_eq!(d["queue"], queue, "{time} IST");
     }
     let tests = r#"
@@ -282,12 +277,7 @@ fn toll_free_numbers_are_phone_numbers() {
         ("08069891522", "rest"),
     ] {
         let case = format!(r#"{{"call": {{"CallSid": "t", "CallTo": "{to}"}}}}"#);
-        let output = Test::new()
-            .file("p.route", policy)
-            .file("case.json", &case)
-            .args(["eval", "p.route", "--input", "case.json"])
-            .success();
-        let d: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let d = decide(policy, &case);
         assert_eq!(d["queue"], queue, "{to}");
     }
 }
@@ -303,12 +293,7 @@ fn the_last_resort_keeps_ring_and_ring_all() {
         ("team T [a, b, c] strategy sequential ring 2", 2, false),
         ("team T [a, b, c] strategy ring_all", 3, true),
     ] {
-        let output = Test::new()
-            .file("p.route", format!("{agents}{team}\notherwise -> team T\n"))
-            .file("case.json", busy)
-            .args(["eval", "p.route", "--input", "case.json"])
-            .success();
-        let d: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let d = decide(format!("{agents}{team}\notherwise -> team T\n"), busy);
         assert_eq!(
             d["degraded"],
             serde_json::json!(["no_available_agent"]),
@@ -330,12 +315,7 @@ fn a_case_sets_the_cursor_of_an_agents_where_target() {
     for (last, first) in [("a", "+919800000002"), ("c", "+919800000001")] {
         let case =
             format!(r#"{{"call": {{"digits": "3"}}, "teams": {{"es#0": {{"last": "{last}"}}}}}}"#);
-        let output = Test::new()
-            .file("p.route", policy)
-            .file("case.json", &case)
-            .args(["eval", "p.route", "--input", "case.json"])
-            .success();
-        let d: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let d = decide(policy, &case);
         assert_eq!(d["numbers"][0], first, "after {last}");
     }
     Test::new()
@@ -357,4 +337,14 @@ fn a_json_input_with_a_byte_order_mark_is_read() {
         .args(["eval", "p.route", "--input", "case.json", "--offline"])
         .stdout_contains("\"rule\": \"tech\"")
         .success();
+}
+
+/// The decision `routec eval` prints for a case, with the policy in `p.route`.
+fn decide(policy: impl AsRef<[u8]>, case: impl AsRef<[u8]>) -> serde_json::Value {
+    let output = Test::new()
+        .file("p.route", policy)
+        .file("case.json", case)
+        .args(["eval", "p.route", "--input", "case.json"])
+        .success();
+    serde_json::from_slice(&output.stdout).expect("stdout is JSON")
 }
