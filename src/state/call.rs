@@ -1,11 +1,9 @@
 //! One call's life, by `CallSid`: the numbers its decision dials and the Connect answer given
 //! after each attempt, so that a repeated request is the same call and takes no new step.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
-use super::{AgentEvent, EventKind, Reservation, StoredState};
+use super::{AgentEvent, EventKind, Reservation, Status, StoredState};
 use crate::compile::Policy;
 use crate::eval::Decision;
 
@@ -15,21 +13,23 @@ pub const KEEP_CALL_MS: i64 = 3600 * 1000;
 /// Above this many calls, calls past their time are swept out.
 const SWEEP_ABOVE: usize = 10_000;
 
-/// What a store keeps of one call.
+/// What a store keeps of one call. Kept small: every routed call has one, so the first
+/// answer and what it offered are counted, not copied.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CallRecord {
     /// The decision's numbers, in order, E.164.
     pub numbers: Vec<String>,
-    /// The agent (name) each number belongs to; empty for a plain number.
-    pub agents: Vec<String>,
     /// The numbers ring at once (`ring_all`).
     pub parallel: bool,
-    /// Every number answered or tried so far.
+    /// The request the call was decided for: the number it said was tried last, if any.
+    pub first_after: Option<String>,
+    /// How many of `numbers`, from the start, that request was answered with.
+    pub first: usize,
+    /// Numbers tried or answered since.
     pub offered: Vec<String>,
-    /// The answer given after each attempt, by the number Exotel tried last (`""`: the
-    /// call's first request).
-    pub answers: BTreeMap<String, Vec<String>>,
+    /// The answer given after each later attempt, by the number tried.
+    pub answers: Vec<(String, Vec<String>)>,
     /// Until when the call is remembered, ms since the epoch.
     pub until: i64,
 }
@@ -44,13 +44,6 @@ pub struct Ask<'a> {
     pub one_at_a_time: bool,
 }
 
-impl Ask<'_> {
-    /// The key of this request's answer in [`CallRecord::answers`].
-    pub fn key(&self) -> &str {
-        self.tried.unwrap_or("")
-    }
-}
-
 /// The answer to one Connect request of a call decided before.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownAnswer {
@@ -60,47 +53,52 @@ pub struct KnownAnswer {
 
 impl CallRecord {
     /// The record of a call decided now, with its first answer.
-    pub fn new(policy: &Policy, decision: &Decision, ask: &Ask, until: i64) -> CallRecord {
-        let by_number = |n: &String| {
-            policy
-                .agent_by_number
-                .get(n)
-                .map(|&a| policy.checked.agents[a].name.clone())
-                .unwrap_or_default()
-        };
-        let first: Vec<String> = if ask.one_at_a_time && !decision.parallel {
-            decision.numbers.iter().take(1).cloned().collect()
+    pub fn new(decision: &Decision, ask: &Ask, until: i64) -> CallRecord {
+        let first = if ask.one_at_a_time && !decision.parallel {
+            decision.numbers.len().min(1)
         } else {
-            decision.numbers.clone()
+            decision.numbers.len()
         };
-        let mut answers = BTreeMap::new();
-        answers.insert(ask.key().to_string(), first.clone());
         CallRecord {
-            agents: decision.numbers.iter().map(by_number).collect(),
             numbers: decision.numbers.clone(),
             parallel: decision.parallel,
-            offered: first,
-            answers,
+            first_after: ask.tried.map(str::to_string),
+            first,
+            offered: Vec::new(),
+            answers: Vec::new(),
             until,
         }
     }
 
+    /// The numbers the first request was answered with.
+    pub fn first_answer(&self) -> &[String] {
+        &self.numbers[..self.first.min(self.numbers.len())]
+    }
+
     /// The answer this request was given before, if it is a repeat.
     pub fn repeat(&self, ask: &Ask) -> Option<KnownAnswer> {
-        self.answers.get(ask.key()).map(|numbers| KnownAnswer {
-            numbers: numbers.clone(),
+        let numbers = if ask.tried == self.first_after.as_deref() {
+            self.first_answer().to_vec()
+        } else {
+            let tried = ask.tried?;
+            self.answers.iter().find(|(t, _)| t == tried)?.1.clone()
+        };
+        Some(KnownAnswer {
+            numbers,
             parallel: self.parallel,
         })
     }
 
-    /// The agent a number of this call belongs to.
-    pub fn agent_of(&self, number: &str) -> Option<&str> {
-        let i = self.numbers.iter().position(|n| n == number)?;
-        self.agents
-            .get(i)
-            .map(String::as_str)
-            .filter(|a| !a.is_empty())
+    /// Whether `number` was answered or tried already.
+    pub fn was_offered(&self, number: &str) -> bool {
+        self.first_answer().iter().any(|n| n == number) || self.offered.iter().any(|n| n == number)
     }
+}
+
+/// The agent (name) a number belongs to in `policy`.
+pub fn agent_of<'p>(policy: &'p Policy, number: &str) -> Option<&'p str> {
+    let id = *policy.agent_by_number.get(number)?;
+    Some(policy.checked.agents.get(id)?.name.as_str())
 }
 
 impl StoredState {
@@ -108,6 +106,7 @@ impl StoredState {
     /// `one_at_a_time`, the next number after the one tried. `None`: decide the call now.
     pub fn known_call(
         &mut self,
+        policy: &Policy,
         ask: &Ask,
         now_ms: i64,
         reserve_until: Option<i64>,
@@ -121,84 +120,70 @@ impl StoredState {
             return Some(known);
         }
         let tried = ask.tried.filter(|_| ask.one_at_a_time)?;
-        Some(self.next_attempt(ask.call_sid, tried, now_ms, reserve_until, today))
+        let at = Attempt {
+            sid: ask.call_sid,
+            tried,
+            now_ms,
+            reserve_until,
+            today,
+        };
+        Some(self.next_attempt(policy, &at))
     }
 
-    /// After an unanswered attempt of `tried`: its agent is released (one missed offer, once)
-    /// and the next number not yet tried whose agent is free is answered and reserved.
-    fn next_attempt(
-        &mut self,
-        sid: &str,
-        tried: &str,
-        now_ms: i64,
-        reserve_until: Option<i64>,
-        today: &str,
-    ) -> KnownAnswer {
-        let released = self
-            .calls
-            .get(sid)
-            .and_then(|r| r.agent_of(tried))
-            .map(str::to_string);
-        if let Some(agent) = released {
+    /// After an unanswered attempt: the agent tried is released (one missed offer, once) and
+    /// the next number not yet tried whose agent is free is answered and reserved.
+    fn next_attempt(&mut self, policy: &Policy, at: &Attempt) -> KnownAnswer {
+        if let Some(agent) = agent_of(policy, at.tried) {
             self.event(&AgentEvent {
-                call_sid: sid.to_string(),
-                agent,
+                call_sid: at.sid.to_string(),
+                agent: agent.to_string(),
                 kind: EventKind::Missed,
                 caller: None,
-                at: now_ms,
-                today: today.to_string(),
+                at: at.now_ms,
+                today: at.today.to_string(),
             });
         }
-        let Some(record) = self.calls.get(sid) else {
+        let Some(record) = self.calls.get(at.sid) else {
             return KnownAnswer {
                 numbers: Vec::new(),
                 parallel: false,
             };
         };
-        let free = |agent: &str| {
-            agent.is_empty()
-                || (self
-                    .agents
+        let free = |number: &str| {
+            agent_of(policy, number).is_none_or(|agent| {
+                let status = self.agents.get(agent).and_then(|a| a.status);
+                let reserved = self
+                    .reservations
                     .get(agent)
-                    .is_none_or(|a| matches!(a.status, None | Some(super::Status::Available)))
-                    && self
-                        .reservations
-                        .get(agent)
-                        .is_none_or(|r| r.call_sid == sid || r.until <= now_ms))
+                    .is_some_and(|r| r.call_sid != at.sid && r.until > at.now_ms);
+                matches!(status, None | Some(Status::Available)) && !reserved
+            })
         };
         let mut untried = record
             .numbers
             .iter()
-            .zip(&record.agents)
-            .filter(|(n, a)| n.as_str() != tried && !record.offered.contains(n) && free(a));
-        let answer: Vec<(String, String)> = if record.parallel {
-            untried.map(|(n, a)| (n.clone(), a.clone())).collect()
+            .filter(|n| n.as_str() != at.tried && !record.was_offered(n) && free(n));
+        let numbers: Vec<String> = if record.parallel {
+            untried.cloned().collect()
         } else {
-            untried
-                .next()
-                .map(|(n, a)| (n.clone(), a.clone()))
-                .into_iter()
-                .collect()
+            untried.next().cloned().into_iter().collect()
         };
         let parallel = record.parallel;
-        if let Some(until) = reserve_until {
-            for (_, agent) in answer.iter().filter(|(_, a)| !a.is_empty()) {
-                self.reservations.insert(
-                    agent.clone(),
-                    Reservation {
-                        call_sid: sid.to_string(),
-                        until,
-                    },
-                );
+        if let Some(until) = at.reserve_until {
+            for agent in numbers.iter().filter_map(|n| agent_of(policy, n)) {
+                let reservation = Reservation {
+                    call_sid: at.sid.to_string(),
+                    until,
+                };
+                self.reservations.insert(agent.to_string(), reservation);
             }
         }
-        let numbers: Vec<String> = answer.into_iter().map(|(n, _)| n).collect();
-        if let Some(record) = self.calls.get_mut(sid) {
-            if !record.offered.iter().any(|o| o == tried) {
-                record.offered.push(tried.to_string());
+        if let Some(record) = self.calls.get_mut(at.sid) {
+            if !record.was_offered(at.tried) {
+                record.offered.push(at.tried.to_string());
             }
             record.offered.extend(numbers.iter().cloned());
-            record.answers.insert(tried.to_string(), numbers.clone());
+            record.answers.push((at.tried.to_string(), numbers.clone()));
         }
         KnownAnswer { numbers, parallel }
     }
@@ -212,4 +197,15 @@ impl StoredState {
         }
         self.calls.insert(sid.to_string(), record);
     }
+}
+
+/// One request after an unanswered attempt.
+struct Attempt<'a> {
+    sid: &'a str,
+    /// The number tried.
+    tried: &'a str,
+    now_ms: i64,
+    reserve_until: Option<i64>,
+    /// The local date, for the missed offer's count.
+    today: &'a str,
 }

@@ -244,13 +244,13 @@ impl DecideContext<'_> {
     pub fn known_call(&self, state: &mut StoredState) -> Option<KnownAnswer> {
         let ask = self.ask()?;
         let until = self.reservation().map(|(_, until)| until);
-        state.known_call(&ask, self.now_ms, until, &self.today)
+        state.known_call(self.policy, &ask, self.now_ms, until, &self.today)
     }
 
     /// Records a call decided now (its reservations are [`StoredState::apply`]'s).
     pub fn record(&self, state: &mut StoredState, decision: &Decision) {
         if let Some(ask) = self.ask() {
-            let record = CallRecord::new(self.policy, decision, &ask, self.call_until());
+            let record = CallRecord::new(decision, &ask, self.call_until());
             state.record_call(ask.call_sid, record, self.now_ms);
         }
     }

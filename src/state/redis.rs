@@ -462,7 +462,7 @@ impl RedisStore {
             return Some(known);
         }
         let tried = ask.tried.filter(|_| ask.one_at_a_time)?;
-        let agent = record.agent_of(tried).unwrap_or("");
+        let agent = super::call::agent_of(ctx.policy, tried).unwrap_or("");
         let mut con = self.connection.clone();
         let mut script = self.scripts.attempt.prepare_invoke();
         script
@@ -691,7 +691,8 @@ impl RedisStore {
         Ok(())
     }
 
-    /// Adds the writing of a call's record, decided now, to `pipe` (no replies).
+    /// Adds the writing of a call's record, decided now, to `pipe` (no replies). The hash
+    /// spells out what the attempt script reads: every number's agent, and all offered.
     fn write_record(
         &self,
         pipe: &mut ::redis::Pipeline,
@@ -699,24 +700,27 @@ impl RedisStore {
         ask: &Ask<'_>,
         decision: &Decision,
     ) {
-        let record = CallRecord::new(ctx.policy, decision, ask, ctx.call_until());
+        let record = CallRecord::new(decision, ask, ctx.call_until());
         let key = self.call_key(ask.call_sid);
-        let mut fields = vec![
+        let agents: Vec<&str> = record
+            .numbers
+            .iter()
+            .map(|n| super::call::agent_of(ctx.policy, n).unwrap_or(""))
+            .collect();
+        let first_key = record.first_after.clone().unwrap_or_default();
+        let first = record.first_answer().join(",");
+        let fields = [
             ("numbers".to_string(), record.numbers.join(",")),
-            ("agents".to_string(), record.agents.join(",")),
+            ("agents".to_string(), agents.join(",")),
             (
                 "parallel".to_string(),
-                if record.parallel { "1" } else { "0" }.to_string(),
+                u8::from(record.parallel).to_string(),
             ),
-            ("offered".to_string(), record.offered.join(",")),
+            ("offered".to_string(), first.clone()),
+            ("first".to_string(), first_key.clone()),
+            (format!("a:{first_key}"), first),
             ("until".to_string(), record.until.to_string()),
         ];
-        fields.extend(
-            record
-                .answers
-                .iter()
-                .map(|(after, numbers)| (format!("a:{after}"), numbers.join(","))),
-        );
         pipe.del(&key)
             .ignore()
             .hset_multiple(&key, &fields)
@@ -887,22 +891,31 @@ async fn within<T>(
 /// A record read from its hash; `None` for a call only claimed so far.
 fn parse_record(hash: &std::collections::HashMap<String, String>) -> Option<CallRecord> {
     let numbers = split_list(hash.get("numbers")?);
+    let first_key = hash.get("first").cloned().unwrap_or_default();
+    let first = hash
+        .get(&format!("a:{first_key}"))
+        .map_or(0, |a| split_list(a).len());
+    let first_answer = &numbers[..first.min(numbers.len())];
+    let offered = hash
+        .get("offered")
+        .map(|o| split_list(o))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| !first_answer.contains(n))
+        .collect();
+    let answers = hash
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("a:")?.to_string(), split_list(v))))
+        .filter(|(after, _)| *after != first_key)
+        .collect();
     Some(CallRecord {
-        agents: hash
-            .get("agents")
-            .map(|a| a.split(',').map(str::to_string).collect())
-            .unwrap_or_default(),
-        numbers,
         parallel: hash.get("parallel").is_some_and(|p| p == "1"),
-        offered: hash
-            .get("offered")
-            .map(|o| split_list(o))
-            .unwrap_or_default(),
-        answers: hash
-            .iter()
-            .filter_map(|(k, v)| Some((k.strip_prefix("a:")?.to_string(), split_list(v))))
-            .collect(),
+        first_after: Some(first_key).filter(|k| !k.is_empty()),
+        first,
+        offered,
+        answers,
         until: hash.get("until").and_then(|u| u.parse().ok()).unwrap_or(0),
+        numbers,
     })
 }
 
