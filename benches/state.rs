@@ -9,12 +9,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use routec::call::Call;
 use routec::compile::Policy;
-use routec::exotel::Call;
+use routec::eval::AgentSnapshot;
 use routec::facts::Facts;
 use routec::state::memory::MemoryStore;
 use routec::state::redis::RedisStore;
-use routec::state::{AgentSnapshot, DecideContext, StateStore};
+use routec::state::{DecideContext, StateStore};
 
 const POLICY: &str = r#"
 agent a1 "+919800000001"

@@ -3,11 +3,11 @@
 
 use serde_json::Value as J;
 
+use crate::call::Call;
 use crate::check::model::{CheckedPolicy, Type};
 use crate::check::nearest;
-use crate::exotel::Call;
+use crate::eval::{AgentSnapshot, Status};
 use crate::facts::{self, Facts};
-use crate::state::{AgentSnapshot, Status};
 
 /// One call to decide, read from a case.
 #[derive(Debug, Clone)]

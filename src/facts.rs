@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::call::PhoneValue;
 use crate::check::model::{CheckedPolicy, EnumDef, FactsGroup, FactsId, SourceId, Type};
-use crate::exotel::PhoneValue;
 use crate::phone::Country;
 
 /// One looked-up value, of its field's declared type.

@@ -1,12 +1,14 @@
 //! Eval: compiled policy, call, facts, time and agent state in; a [`Decision`] out. Pure: no
 //! I/O, no clock, no randomness but a seed taken from the call.
 
+mod agents;
 mod decision;
 mod strategy;
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
 
+pub use agents::{AgentSnapshot, AgentState, Status};
 pub use decision::{Decision, Outcome, RuleRef, TargetKind, TraceStep, describe};
 pub use strategy::StateUpdate;
 
@@ -14,16 +16,15 @@ pub use strategy::StateUpdate;
 /// the last team of `otherwise` is rung as it is.
 pub const NO_AVAILABLE_AGENT: &str = "no_available_agent";
 
+use crate::call::{Call, PhoneValue};
 use crate::check::model::{
     AgentFilter, AgentId, CallField, CompareOp, Cond, Literal, NowField, RuleDef, Target, Truth,
     Value,
 };
 use crate::compile::Subject;
 use crate::compile::{DispatchKey, Policy};
-use crate::exotel::{Call, PhoneValue};
 use crate::facts::{FactValue, Facts};
 use crate::phone;
-use crate::state::AgentSnapshot;
 
 /// A value read during evaluation.
 #[derive(Debug, Clone, PartialEq)]

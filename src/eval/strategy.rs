@@ -1,7 +1,7 @@
 //! Strategies: orders the available agents of a team or filter, and the state to remember.
 
+use super::AgentSnapshot;
 use crate::check::model::{AgentId, Strategy};
-use crate::state::AgentSnapshot;
 
 /// Strategy state a decision changes, applied by whoever keeps the state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,7 +146,7 @@ fn splitmix64(state: &mut u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{AgentState, Status};
+    use crate::eval::{AgentState, Status};
 
     fn snapshot(n: usize) -> AgentSnapshot {
         AgentSnapshot::fresh(n)

@@ -1,44 +1,12 @@
-//! Exotel requests: reads the parameters Exotel sends into a [`Call`], numbers normalised.
+//! Everything in Exotel's vocabulary: the parameters Exotel sends read into a [`Call`]
+//! (numbers normalised, Indian time), its events, and the Connect answer.
 
-use crate::phone::{self, Country};
+pub mod answer;
+pub mod events;
+pub mod params;
 
-/// A phone value as a call carries it: E.164 when it reads as a number, else the raw text,
-/// which equals no phone literal and matches no prefix.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct PhoneValue {
-    pub value: String,
-    pub e164: bool,
-}
-
-impl PhoneValue {
-    pub fn read(raw: &str, country: &Country) -> PhoneValue {
-        match phone::normalize(raw, country) {
-            Some(value) => PhoneValue { value, e164: true },
-            None => PhoneValue {
-                value: raw.to_string(),
-                e164: false,
-            },
-        }
-    }
-}
-
-/// The call a decision is made for, filled from Exotel's request parameters.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct Call {
-    pub sid: Option<String>,
-    pub from: Option<PhoneValue>,
-    pub to: Option<PhoneValue>,
-    pub direction: Option<String>,
-    pub digits: Option<String>,
-    pub custom: Option<String>,
-    pub flow_id: Option<String>,
-    /// The agent Exotel dialled last (`DialWhomNumber`), E.164 when it reads as a number.
-    pub dial_whom: Option<PhoneValue>,
-    /// When Exotel says the request was made (`CurrentTime`, else `StartTime`, else
-    /// `Created`): Indian time without an offset (see [`indian_time`]).
-    #[serde(skip)]
-    pub time: Option<jiff::civil::DateTime>,
-}
+use crate::call::{Call, PhoneValue};
+use crate::phone::Country;
 
 /// Keeps what a caller can key in (`0-9 * #`) from Exotel's `digits`, which arrives wrapped in
 /// double quotes (`"1"`); nothing left means no digits.
@@ -59,12 +27,6 @@ pub fn indian_time() -> jiff::tz::TimeZone {
 }
 
 impl Call {
-    /// The instant Exotel says the call is at, its civil time read in `zone` (Exotel's own:
-    /// [`indian_time`]).
-    pub fn instant(&self, zone: &jiff::tz::TimeZone) -> Option<jiff::Timestamp> {
-        zone.to_timestamp(self.time?).ok()
-    }
-
     /// Reads Exotel's parameters: names case-insensitively, `CallFrom`/`CallTo` preferred over
     /// `From`/`To`, every parameter optional, empty values treated as absent.
     pub fn from_params<'a>(
@@ -116,6 +78,7 @@ pub fn read_exotel_time(text: &str) -> Option<jiff::civil::DateTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::phone;
 
     #[test]
     fn reads_the_real_request() {

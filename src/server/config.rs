@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::phone::Country;
+pub use crate::exotel::answer::{ConnectSettings, NumberFormat, RecordingChannels};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -102,76 +102,6 @@ impl<'de> Deserialize<'de> for Zone {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Zone, D::Error> {
         let name = String::deserialize(d)?;
         Zone::new(&name).map_err(serde::de::Error::custom)
-    }
-}
-
-/// What the Connect answer carries besides the numbers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ConnectSettings {
-    pub record: bool,
-    pub recording_channels: RecordingChannels,
-    /// Seconds each number rings; unset: Exotel's default.
-    pub max_ringing_duration: Option<u32>,
-    /// Seconds a conversation may last; unset: Exotel's default.
-    pub max_conversation_duration: Option<u32>,
-    /// The caller id the agent sees: an ExoPhone (`+918047115777`), or `call.to` for the
-    /// number the caller dialled. Either masks the caller's own number. Unset: Exotel's choice.
-    pub outgoing_phone_number: Option<String>,
-    pub number_format: NumberFormat,
-    /// Answer one agent at a time; Exotel asks again after each unanswered attempt.
-    pub fetch_after_attempt: bool,
-    /// The most numbers rung at once for `ring_all` (Exotel's cap is 5 or 10).
-    pub max_parallel_attempts: usize,
-}
-
-impl Default for ConnectSettings {
-    fn default() -> ConnectSettings {
-        ConnectSettings {
-            record: false,
-            recording_channels: RecordingChannels::Single,
-            max_ringing_duration: None,
-            max_conversation_duration: None,
-            outgoing_phone_number: None,
-            number_format: NumberFormat::E164,
-            fetch_after_attempt: false,
-            max_parallel_attempts: 5,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RecordingChannels {
-    Single,
-    Dual,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NumberFormat {
-    /// `+919812345678`
-    E164,
-    /// `09812345678`: the country's trunk prefix and the national number.
-    National,
-}
-
-impl NumberFormat {
-    /// Writes an E.164 number in this format; numbers of other countries stay E.164.
-    pub fn write(self, e164: &str, country: &Country) -> String {
-        match self {
-            NumberFormat::E164 => e164.to_string(),
-            NumberFormat::National => e164
-                .strip_prefix('+')
-                .and_then(|n| n.strip_prefix(country.calling_code))
-                .filter(|national| {
-                    (country.national_len.0..=country.national_len.1).contains(&national.len())
-                })
-                .map_or_else(
-                    || e164.to_string(),
-                    |national| format!("{}{national}", country.trunk_prefix),
-                ),
-        }
     }
 }
 

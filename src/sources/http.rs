@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::guard::{Answer, Guard};
+use crate::call::Call;
 use crate::check::model::{CallField, HeaderValue, SourceDef};
-use crate::exotel::Call;
 use crate::facts::FactReader;
 
 /// The timeout of a source that sets none.
@@ -177,7 +177,7 @@ impl HttpSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exotel::PhoneValue;
+    use crate::call::PhoneValue;
 
     #[test]
     fn urls_are_rendered_percent_encoded() {

@@ -17,9 +17,9 @@ use sql::{SqlSource, Verified};
 
 use serde_json::Value as J;
 
+use crate::call::Call;
 use crate::check::model::{CheckedPolicy, DataFileRef, FactsGroup, MapDef, SourceKind, Type};
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
-use crate::exotel::Call;
 use crate::facts::{FactReader, Facts};
 use crate::phone::{self, Country};
 

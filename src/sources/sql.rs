@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value as J;
 
 use super::guard::{Answer, Guard};
+use crate::call::Call;
 use crate::check::model::{SourceDef, SourceKind, Type};
-use crate::exotel::Call;
 use crate::facts::FactReader;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_millis(800);

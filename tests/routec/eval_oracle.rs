@@ -4,9 +4,9 @@
 use proptest::prelude::*;
 use routec::case::Case;
 use routec::check::model::CheckedPolicy;
+use routec::eval::{AgentSnapshot, AgentState, Status};
 use routec::eval::{Decision, eval, eval_reference};
 use routec::source::SourceFiles;
-use routec::state::{AgentSnapshot, AgentState, Status};
 
 const PREAMBLE: &str = r#"
 enum Tier { t0, t1, t2, t3 }

@@ -1,0 +1,96 @@
+//! Operators' endpoints: the policy served, reloads, health, readiness, metrics, and the
+//! timing of every request.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::AppState;
+use super::request::same_secret;
+
+pub(super) async fn policy_info(State(state): State<Arc<AppState>>) -> Response {
+    let serving = state.current.load_full();
+    let body = json!({
+        "policy": serving.as_ref().map(|s| s.prepared.policy.checked.name.clone()),
+        "version": serving.as_ref().map(|s| s.version.clone()),
+        "rules": serving.as_ref().map(|s| s.prepared.policy.checked.rules.len()),
+        "loaded_at": serving.as_ref().map(|s| s.loaded_at.to_string()),
+        "last_reload_error": state.last_error(),
+    });
+    let status = if serving.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+/// Admin endpoints need `Authorization: Bearer TOKEN`; with no token configured they are off.
+pub(crate) fn admin_refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let Some(token) = &state.config.admin_token else {
+        let reason = "admin endpoints are off: set ROUTEC_ADMIN_TOKEN to turn them on";
+        return Some((StatusCode::FORBIDDEN, reason).into_response());
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    (!same_secret(given.as_bytes(), token.as_bytes()))
+        .then(|| (StatusCode::UNAUTHORIZED, "wrong or missing admin token").into_response())
+}
+
+pub(super) async fn reload(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = admin_refusal(&state, &headers) {
+        return refusal;
+    }
+    match state.reload().await {
+        Ok(version) => axum::Json(json!({"reloaded": true, "version": version})).into_response(),
+        Err(error) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            axum::Json(json!({"reloaded": false, "error": error})),
+        )
+            .into_response(),
+    }
+}
+
+/// Times every request, by endpoint.
+pub(super) async fn track(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let endpoint = match request.uri().path() {
+        "/exotel/connect" => "exotel_connect",
+        "/exotel/passthru" => "exotel_passthru",
+        "/exotel/events" => "exotel_events",
+        "/v1/agents" => "agents",
+        "/v1/decide" => "decide",
+        "/v1/policy" => "policy",
+        "/v1/reload" => "reload",
+        "/healthz" | "/readyz" => "health",
+        "/metrics" => "metrics",
+        _ => "other",
+    };
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state.metrics.request(endpoint, started.elapsed());
+    response
+}
+
+pub(super) async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
+    let content = [(header::CONTENT_TYPE, "text/plain; version=0.0.4")];
+    (content, state.metrics.render()).into_response()
+}
+
+pub(super) async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    if state.current.load().is_some() {
+        "ready".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded").into_response()
+    }
+}

@@ -1,0 +1,344 @@
+//! The decision path: an Exotel request (or `/v1/decide`) in; facts looked up, the state store
+//! asked, the decision logged; the Connect answer, the Passthru branch or the decision JSON out.
+
+use std::borrow::Cow;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{AppState, Config, ExotelRequest, Serving, exotel_refusal};
+use crate::call::Call;
+use crate::eval::{AgentSnapshot, Decision};
+use crate::facts::Facts;
+use crate::state::{DecideContext, KnownAnswer, Routed};
+
+/// A decision for one request, and the policy version that made it (`None`: the static
+/// fallback, before any policy loaded).
+struct Decided {
+    serving: Option<Arc<Serving>>,
+    call: Call,
+    decision: Decision,
+}
+
+impl Decided {
+    fn rule(&self) -> &str {
+        match &self.serving {
+            Some(s) => self.decision.rule.name(&s.prepared.policy.checked),
+            None => "fallback",
+        }
+    }
+}
+
+/// Reads a request's parameters into a call, with the policy's country (India before any
+/// policy loaded).
+fn read_call(serving: Option<&Serving>, request: &ExotelRequest) -> Call {
+    let pairs = crate::exotel::params::pairs(request.query.as_deref(), request.json, &request.body);
+    let country = serving.map_or(crate::phone::india(), |s| s.prepared.policy.checked.country);
+    Call::from_params(pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())), country)
+}
+
+/// How a request about a call is answered.
+enum Answered {
+    Decided(Decided),
+    /// The call was decided before (a repeat, or a request after an attempt): its answer.
+    Known(Call, KnownAnswer),
+}
+
+/// What a request asks of the decision.
+#[derive(Clone, Copy)]
+struct Asking {
+    /// The decision routes the call: its cursors move, its agents are reserved, and the call
+    /// is recorded (Connect, `/v1/decide`); a Passthru only reads.
+    commit: bool,
+    /// Every rule before the one that decided is traced (`/v1/decide`).
+    explained: bool,
+}
+
+/// When a call is, by Exotel's clock (Indian time, or `exotel.timezone`): without it, ours.
+pub(crate) fn call_time(config: &Config, call: &Call) -> jiff::Timestamp {
+    call.instant(config.exotel.timezone.zone())
+        .unwrap_or_else(jiff::Timestamp::now)
+}
+
+/// Decides a call: with the policy the request loaded (once, so that it reads the call and
+/// decides with one version), or the configured static fallback when none has loaded. A call
+/// decided before is answered from its record.
+async fn decide_call(
+    state: &AppState,
+    serving: Option<Arc<Serving>>,
+    call: Call,
+    started: Instant,
+    asking: Asking,
+) -> Answered {
+    let Some(serving) = serving else {
+        let decided = Decided {
+            serving: None,
+            decision: static_fallback(&state.config, "no policy is loaded: static fallback"),
+            call,
+        };
+        state.log_decision(&decided, started.elapsed());
+        state
+            .metrics
+            .decision("fallback", "fallback", &decided.decision.degraded);
+        return Answered::Decided(decided);
+    };
+    let policy = &serving.prepared.policy;
+    let mut facts = Facts::none(&policy.checked);
+    let given = vec![false; policy.checked.facts.len()];
+    let deadline = started + state.config.budget();
+    serving
+        .prepared
+        .lookups
+        .lookup(&policy.checked, &call, &mut facts, &given, deadline)
+        .await;
+    let now = call_time(&state.config, &call);
+    let ctx = DecideContext {
+        policy,
+        call_sid: call.sid.as_deref(),
+        tried: call.dial_whom.as_ref().map(|p| p.value.as_str()),
+        one_at_a_time: state.config.connect.fetch_after_attempt,
+        caller: call
+            .from
+            .as_ref()
+            .filter(|p| p.e164)
+            .map(|p| p.value.as_str()),
+        // Reservations run on the real clock, whatever time the request says it is.
+        now_ms: jiff::Timestamp::now().as_millisecond(),
+        today: policy.checked.timezone.to_datetime(now).date().to_string(),
+        deadline,
+        reserve_for: Duration::from_secs(state.config.state.reservation_secs),
+        commit: asking.commit,
+    };
+    // A bug in evaluation must not leave a caller in silence: fall back instead.
+    let evaluate = |agents: &AgentSnapshot| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if asking.explained {
+                crate::eval::eval_explained(policy, &call, &facts, now, agents)
+            } else {
+                crate::eval::eval(policy, &call, &facts, now, agents)
+            }
+        }))
+        .unwrap_or_else(|_| static_fallback(&state.config, "internal error: evaluation failed"))
+    };
+    let decision = match state.store.decide(&ctx, &evaluate).await {
+        Routed::Decided(decision) => decision,
+        Routed::Known(known) => return Answered::Known(call, known),
+    };
+    let decided = Decided {
+        serving: Some(Arc::clone(&serving)),
+        call,
+        decision,
+    };
+    state.log_decision(&decided, started.elapsed());
+    state.metrics.decision(
+        decided.rule(),
+        decided.decision.target.name(),
+        &decided.decision.degraded,
+    );
+    Answered::Decided(decided)
+}
+
+/// The configured static fallback, for `reason` (with none configured: nobody is dialled, and
+/// Exotel takes its "nobody dialled" branch).
+fn static_fallback(config: &Config, reason: &str) -> Decision {
+    let mut d = Decision::empty();
+    let india = crate::phone::india();
+    d.numbers = config
+        .fallback
+        .numbers
+        .iter()
+        .map(|n| crate::phone::normalize(n, india).unwrap_or_else(|| n.clone()))
+        .collect();
+    d.flow.clone_from(&config.fallback.branch);
+    d.degraded.push(reason.into());
+    d
+}
+
+impl AppState {
+    /// One JSON line per decision on stdout: why every call went where it went.
+    fn log_decision(&self, decided: &Decided, took: Duration) {
+        if !self.config.log.decisions {
+            return;
+        }
+        let from = decided.call.from.as_ref().map(|p| {
+            if self.config.log.mask_caller {
+                Cow::Owned(mask(&p.value))
+            } else {
+                Cow::Borrowed(p.value.as_str())
+            }
+        });
+        let decision = &decided.decision;
+        let line = DecisionLine {
+            call_sid: decided.call.sid.as_deref(),
+            from,
+            policy: decided
+                .serving
+                .as_ref()
+                .map(|s| s.prepared.policy.checked.name.as_str()),
+            version: decided.serving.as_ref().map(|s| s.version.as_str()),
+            rule: decided.rule(),
+            target: decision.target.name(),
+            numbers: &decision.numbers,
+            queue: decision.queue.as_deref(),
+            flow: decision.flow.as_deref(),
+            degraded: &decision.degraded,
+            latency_us: took.as_micros() as u64,
+        };
+        let mut buffer = Vec::with_capacity(256);
+        if serde_json::to_writer(&mut buffer, &line).is_ok() {
+            buffer.push(b'\n');
+            // A closed or full stdout must not take a call down with it: the line is dropped.
+            let _ = std::io::stdout().lock().write_all(&buffer);
+        }
+    }
+}
+
+/// The decision log's line, written without building a JSON tree first.
+#[derive(serde::Serialize)]
+struct DecisionLine<'a> {
+    call_sid: Option<&'a str>,
+    from: Option<Cow<'a, str>>,
+    policy: Option<&'a str>,
+    version: Option<&'a str>,
+    rule: &'a str,
+    target: &'a str,
+    numbers: &'a [String],
+    queue: Option<&'a str>,
+    flow: Option<&'a str>,
+    degraded: &'a [String],
+    latency_us: u64,
+}
+
+/// Hides a caller's number in logs: the country code and the last four digits stay.
+fn mask(number: &str) -> String {
+    let chars: Vec<char> = number.chars().collect();
+    let keep_start = if number.starts_with('+') { 3 } else { 0 };
+    let keep_end = chars.len().saturating_sub(4).max(keep_start);
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if i < keep_start || i >= keep_end {
+                *c
+            } else {
+                '*'
+            }
+        })
+        .collect()
+}
+
+/// The Connect answer as JSON.
+fn answer(config: &Config, call: &Call, numbers: &[String], parallel: bool) -> Response {
+    let answer = crate::exotel::answer::connect_answer(&config.connect, call, numbers, parallel);
+    axum::Json(answer).into_response()
+}
+
+pub(super) async fn connect(
+    State(state): State<Arc<AppState>>,
+    request: ExotelRequest,
+) -> Response {
+    let query = request.query.as_deref();
+    if let Some(refusal) = exotel_refusal(&state, request.secret.as_deref(), query) {
+        return refusal;
+    }
+    let started = Instant::now();
+    let serving = state.current.load_full();
+    let call = read_call(serving.as_deref(), &request);
+    let asking = Asking {
+        commit: true,
+        explained: false,
+    };
+    // Always 200 with JSON: Exotel must get an answer whatever happened.
+    match decide_call(&state, serving, call, started, asking).await {
+        Answered::Known(call, known) => {
+            answer(&state.config, &call, &known.numbers, known.parallel)
+        }
+        Answered::Decided(decided) => {
+            let decision = &decided.decision;
+            // One number at a time when Exotel asks again after each attempt.
+            let numbers = if state.config.connect.fetch_after_attempt
+                && decided.call.sid.is_some()
+                && !decision.parallel
+            {
+                &decision.numbers[..decision.numbers.len().min(1)]
+            } else {
+                &decision.numbers[..]
+            };
+            answer(&state.config, &decided.call, numbers, decision.parallel)
+        }
+    }
+}
+
+pub(super) async fn passthru(
+    State(state): State<Arc<AppState>>,
+    request: ExotelRequest,
+) -> Response {
+    let query = request.query.as_deref();
+    if let Some(refusal) = exotel_refusal(&state, request.secret.as_deref(), query) {
+        return refusal;
+    }
+    let started = Instant::now();
+    let branch = query.and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k.eq_ignore_ascii_case("branch"))
+            .map(|(_, v)| v.into_owned())
+    });
+    let serving = state.current.load_full();
+    let call = read_call(serving.as_deref(), &request);
+    let asking = Asking {
+        commit: false,
+        explained: false,
+    };
+    let takes_branch = match decide_call(&state, serving, call, started, asking).await {
+        Answered::Decided(decided) => branch.is_some_and(|branch| {
+            let decision = &decided.decision;
+            decision.flow.as_deref() == Some(branch.as_str())
+                || decision.queue.as_deref() == Some(branch.as_str())
+                || (decided.serving.is_some() && decided.rule() == branch)
+        }),
+        // Not committed: never a known call.
+        Answered::Known(..) => false,
+    };
+    let content = [(header::CONTENT_TYPE, "text/plain")];
+    if takes_branch {
+        (StatusCode::OK, content).into_response()
+    } else {
+        (StatusCode::FOUND, content, [(header::LOCATION, "/")]).into_response()
+    }
+}
+
+pub(super) async fn decide(State(state): State<Arc<AppState>>, request: ExotelRequest) -> Response {
+    let query = request.query.as_deref();
+    if let Some(refusal) = exotel_refusal(&state, request.secret.as_deref(), query) {
+        return refusal;
+    }
+    let started = Instant::now();
+    let Some(serving) = state.current.load_full() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded").into_response();
+    };
+    let call = read_call(Some(&serving), &request);
+    let mut asking = Asking {
+        commit: true,
+        explained: true,
+    };
+    let decided = loop {
+        match decide_call(
+            &state,
+            Some(Arc::clone(&serving)),
+            call.clone(),
+            started,
+            asking,
+        )
+        .await
+        {
+            Answered::Decided(decided) => break decided,
+            // A call decided before takes no new step: shown as decided from the state now.
+            Answered::Known(..) => asking.commit = false,
+        }
+    };
+    axum::Json(decided.decision.to_json(&serving.prepared.policy)).into_response()
+}
