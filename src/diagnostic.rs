@@ -278,7 +278,7 @@ fn near_weekday(field: &str, value: &str) -> Option<&'static str> {
     let head = value.get(..3)?.to_ascii_lowercase();
     (field == "now.weekday")
         .then(|| {
-            crate::check::domain::WEEKDAYS
+            crate::vocabulary::WEEKDAYS
                 .iter()
                 .find(|d| **d == head)
                 .copied()
@@ -446,7 +446,12 @@ impl Kind {
                 ..
             } => Some(format!(
                 "the strategies are {}",
-                list(&crate::syntax::ast::STRATEGIES.map(String::from), "and")
+                list(
+                    &crate::vocabulary::Strategy::names()
+                        .map(String::from)
+                        .collect::<Vec<_>>(),
+                    "and",
+                )
             )),
             Kind::Unknown {
                 what: What::Type, ..

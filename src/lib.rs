@@ -15,6 +15,7 @@ pub mod source;
 pub mod sources;
 pub mod state;
 pub mod syntax;
+pub mod vocabulary;
 
 use check::model::CheckedPolicy;
 use compile::Policy;

@@ -22,7 +22,7 @@ pub fn policy(rules: usize) -> String {
             1 + a % 3
         );
     }
-    let strategies = routec::syntax::ast::STRATEGIES;
+    let strategies = routec::vocabulary::Strategy::ALL.map(|(name, _)| name);
     for t in 0..teams {
         let members: Vec<String> = (0..4)
             .map(|i| format!("a{}", (t * 4 + i) % agents))

@@ -5,8 +5,7 @@
 use super::model::{CallField, CompareOp, Literal, NowField, Value};
 use crate::diagnostic::Kind;
 
-/// What `now.weekday` reads.
-pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+pub use crate::vocabulary::WEEKDAYS;
 
 /// What Exotel sends as `Direction`: `incoming` to an ExoPhone, `outbound-dial` and
 /// `outbound-api` for calls it places.

@@ -25,7 +25,7 @@ const BUILTIN_TYPES: [(&str, Type); 5] = [
     ("agent", Type::Agent),
 ];
 
-const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+use crate::vocabulary::WEEKDAYS;
 
 /// Checks a parsed policy. The checked policy is returned only when there are no errors.
 pub fn check(policy: &ast::Policy, files: &SourceFiles) -> (Option<CheckedPolicy>, Diagnostics) {
@@ -146,19 +146,6 @@ fn type_name(ty: Type, enums: &[EnumDef]) -> String {
         Type::Phone => "phone".into(),
         Type::Agent => "agent".into(),
         Type::Enum(id) => enums.get(id).map_or("enum".into(), |e| e.name.clone()),
-    }
-}
-
-fn compare_op(op: ast::CompareOp) -> CompareOp {
-    match op {
-        ast::CompareOp::Eq => CompareOp::Eq,
-        ast::CompareOp::Ne => CompareOp::Ne,
-        ast::CompareOp::Lt => CompareOp::Lt,
-        ast::CompareOp::Le => CompareOp::Le,
-        ast::CompareOp::Gt => CompareOp::Gt,
-        ast::CompareOp::Ge => CompareOp::Ge,
-        ast::CompareOp::StartsWith => CompareOp::StartsWith,
-        ast::CompareOp::Contains => CompareOp::Contains,
     }
 }
 
@@ -873,7 +860,7 @@ impl<'a> Checker<'a> {
 
     fn strategy(&mut self, ident: &ast::Ident) -> Strategy {
         Strategy::from_name(&ident.name).unwrap_or_else(|| {
-            let suggestion = nearest(&ident.name, ast::STRATEGIES);
+            let suggestion = nearest(&ident.name, crate::vocabulary::Strategy::names());
             self.error(
                 Kind::Unknown {
                     what: What::Strategy,
@@ -1152,11 +1139,11 @@ impl<'a> Checker<'a> {
 
     fn day(&mut self, ident: &ast::Ident) -> Option<u8> {
         let lower = ident.name.to_lowercase();
-        if let Some(i) = DAYS.iter().position(|d| *d == lower) {
+        if let Some(i) = WEEKDAYS.iter().position(|d| *d == lower) {
             return Some(i as u8);
         }
         // "monday" → mon: accept full names too.
-        if let Some(i) = DAYS.iter().position(|d| {
+        if let Some(i) = WEEKDAYS.iter().position(|d| {
             lower.len() > 3 && lower.starts_with(d) && {
                 let full = [
                     "monday",
@@ -1176,7 +1163,7 @@ impl<'a> Checker<'a> {
             Kind::Unknown {
                 what: What::Day,
                 name: ident.name.clone(),
-                suggestion: nearest(&lower, DAYS),
+                suggestion: nearest(&lower, WEEKDAYS),
                 scope: None,
             },
             ident.span,
@@ -1297,7 +1284,7 @@ impl<'a> Checker<'a> {
                 op_span,
                 right,
                 ..
-            } => self.compare(left, compare_op(*op), op.symbol(), *op_span, right),
+            } => self.compare(left, *op, op.symbol(), *op_span, right),
             ast::Expr::In { left, list, span } => {
                 if list.is_empty() {
                     let test = "in []".to_string();
@@ -1962,7 +1949,7 @@ impl<'a> Checker<'a> {
                 let (op, level) = match test {
                     None => (CompareOp::Ge, 1.0),
                     Some((op, op_span, level)) => {
-                        let op = compare_op(*op);
+                        let op = *op;
                         if matches!(op, CompareOp::StartsWith | CompareOp::Contains) {
                             self.error(
                                 Kind::OperatorType {

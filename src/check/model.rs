@@ -1,5 +1,7 @@
 //! The checked policy: names resolved to indices, literals typed and normalised.
 
+pub use crate::vocabulary::{CompareOp, Strategy};
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -128,32 +130,6 @@ pub struct AgentDef {
     pub skills: Vec<(String, f64)>,
     pub languages: Vec<String>,
     pub weight: u32,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Strategy {
-    Sequential,
-    RoundRobin,
-    LeastCalls,
-    LongestIdle,
-    Weighted,
-    Random,
-    RingAll,
-}
-
-impl Strategy {
-    pub fn from_name(name: &str) -> Option<Strategy> {
-        Some(match name {
-            "sequential" => Strategy::Sequential,
-            "round_robin" => Strategy::RoundRobin,
-            "least_calls" => Strategy::LeastCalls,
-            "longest_idle" => Strategy::LongestIdle,
-            "weighted" => Strategy::Weighted,
-            "random" => Strategy::Random,
-            "ring_all" => Strategy::RingAll,
-            _ => return None,
-        })
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -292,18 +268,6 @@ pub enum Literal {
     /// E.164.
     Phone(String),
     Agent(AgentId),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CompareOp {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    StartsWith,
-    Contains,
 }
 
 /// A condition, evaluated with SQL three-valued logic over missing values.
@@ -448,20 +412,5 @@ impl Truth {
             }
         }
         result
-    }
-}
-
-impl CompareOp {
-    pub fn symbol(self) -> &'static str {
-        match self {
-            CompareOp::Eq => "==",
-            CompareOp::Ne => "!=",
-            CompareOp::Lt => "<",
-            CompareOp::Le => "<=",
-            CompareOp::Gt => ">",
-            CompareOp::Ge => ">=",
-            CompareOp::StartsWith => "starts_with",
-            CompareOp::Contains => "contains",
-        }
     }
 }

@@ -49,7 +49,7 @@ struct Context<'a> {
     local: OnceCell<jiff::civil::DateTime>,
 }
 
-const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+use crate::vocabulary::WEEKDAYS;
 
 impl<'a> Context<'a> {
     fn new(

@@ -2,16 +2,7 @@
 
 use crate::source::Span;
 
-/// The strategies a team or `agents where` may use, in documentation order.
-pub const STRATEGIES: [&str; 7] = [
-    "sequential",
-    "round_robin",
-    "least_calls",
-    "longest_idle",
-    "weighted",
-    "random",
-    "ring_all",
-];
+pub use crate::vocabulary::CompareOp;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ident {
@@ -254,40 +245,6 @@ pub struct RuleDecl {
 pub struct OtherwiseDecl {
     pub targets: Vec<Target>,
     pub span: Span,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompareOp {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    StartsWith,
-    Contains,
-}
-
-impl CompareOp {
-    pub fn symbol(self) -> &'static str {
-        match self {
-            CompareOp::Eq => "==",
-            CompareOp::Ne => "!=",
-            CompareOp::Lt => "<",
-            CompareOp::Le => "<=",
-            CompareOp::Gt => ">",
-            CompareOp::Ge => ">=",
-            CompareOp::StartsWith => "starts_with",
-            CompareOp::Contains => "contains",
-        }
-    }
-
-    pub fn is_order(self) -> bool {
-        matches!(
-            self,
-            CompareOp::Lt | CompareOp::Le | CompareOp::Gt | CompareOp::Ge
-        )
-    }
 }
 
 /// A condition. `and`/`or` chains are flat lists, so long chains never nest deeply.

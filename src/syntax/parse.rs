@@ -283,7 +283,7 @@ fn hint(text: &str, at: usize, positives: &[Rule]) -> Option<String> {
             name = format!("{name}_{}", &more[..word(more)]);
             tail = &more[word(more)..];
         }
-        let known = crate::syntax::ast::STRATEGIES.contains(&name.as_str());
+        let known = crate::vocabulary::Strategy::from_name(&name).is_some();
         return Some(if known {
             format!("names are written with `_`: did you mean `{name}`?")
         } else {

@@ -141,7 +141,7 @@ fn target(r: &mut Rng) -> String {
                 "in team T1 and not speaks \"hi\"",
                 "skill api or speaks \"es\""
             ]),
-            r.pick(&routec::syntax::ast::STRATEGIES),
+            r.pick(&routec::vocabulary::Strategy::ALL.map(|(name, _)| name)),
             1 + r.below(3)
         ),
         6 => format!("queue q{} priority {}", r.below(3), r.below(9)),
