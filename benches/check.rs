@@ -6,7 +6,7 @@ mod generate;
 
 use std::time::{Duration, Instant};
 
-use routec::source::SourceFiles;
+use routec::policy_files::SourceFiles;
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use routec::case::Case;
 use routec::compile::Policy;
-use routec::source::SourceFiles;
+use routec::policy_files::SourceFiles;
 
 /// Counts live heap bytes, to measure the compiled policy's memory. Bench-only.
 struct Counting;

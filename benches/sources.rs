@@ -29,7 +29,7 @@ rule big: when caller.spend >= 1000 -> team T
 otherwise -> queue general
 "#
     );
-    let files = routec::source::SourceFiles::single("bench.route", text);
+    let files = routec::policy_files::SourceFiles::single("bench.route", text);
     routec::load(&files).0.expect("policy")
 }
 

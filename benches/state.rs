@@ -31,7 +31,7 @@ otherwise -> team RR or queue waiting
 "#;
 
 fn policy() -> Policy {
-    let files = routec::source::SourceFiles::single("bench.route", POLICY);
+    let files = routec::policy_files::SourceFiles::single("bench.route", POLICY);
     routec::load(&files).0.expect("policy")
 }
 

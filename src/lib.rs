@@ -10,8 +10,8 @@ pub mod eval;
 pub mod exotel;
 pub mod facts;
 pub mod phone;
+pub mod policy_files;
 pub mod server;
-pub mod source;
 pub mod sources;
 pub mod state;
 pub mod syntax;
@@ -20,7 +20,7 @@ pub mod vocabulary;
 use check::model::CheckedPolicy;
 use compile::Policy;
 use diagnostic::Diagnostics;
-use source::SourceFiles;
+use policy_files::SourceFiles;
 
 /// Parses and checks a policy's files. Checking is skipped when a file does not parse, since
 /// names declared in a broken item would show up as a cascade of unknown names.

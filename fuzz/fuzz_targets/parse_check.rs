@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let files = routec::source::SourceFiles::single("fuzz.route", data.to_vec());
+    let files = routec::policy_files::SourceFiles::single("fuzz.route", data.to_vec());
     let (_, diagnostics) = routec::check_files(&files);
     // Rendering reads spans back out of the source: it must not panic either.
     for d in diagnostics.sorted().into_iter().take(8) {

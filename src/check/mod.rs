@@ -11,7 +11,7 @@ use model::*;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind, What};
 use crate::phone::{self, Country};
-use crate::source::{SourceFiles, Span};
+use crate::policy_files::{SourceFiles, Span};
 use crate::syntax::ast;
 
 pub use similar::nearest;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::phone::Country;
-use crate::source::Span;
+use crate::policy_files::Span;
 
 pub type EnumId = usize;
 pub type SourceId = usize;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use routec::diagnostic::{self, JsonDiagnostic, Severity};
-use routec::source::SourceFiles;
+use routec::policy_files::SourceFiles;
 
 use super::{EXIT_ERRORS, EXIT_USAGE, Format, color_on_stderr};
 

@@ -30,7 +30,7 @@ use routec::Prepared;
 use routec::compile::Policy;
 use routec::diagnostic;
 use routec::diagnostic::Diagnostics;
-use routec::source::SourceFiles;
+use routec::policy_files::SourceFiles;
 use routec::sources::Lookups;
 
 /// Exit codes: 0 clean, 1 errors in a policy (or failed tests), 2 usage or I/O problems.

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use routec::policy_files::SourceFiles;
 use routec::server::config::{StateSettings, StoreKind};
 use routec::server::{AppState, Config, Serving, app, say};
-use routec::source::SourceFiles;
 use routec::state::StateStore;
 use routec::state::memory::MemoryStore;
 use routec::state::redis::RedisStore;

@@ -99,7 +99,7 @@ mod tests {
     use super::*;
 
     fn policy() -> Policy {
-        let files = crate::source::SourceFiles::single(
+        let files = crate::policy_files::SourceFiles::single(
             "p.route",
             "agent ravi \"+919800000002\"\notherwise -> agent ravi\n",
         );

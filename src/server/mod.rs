@@ -20,7 +20,7 @@ use axum::Router;
 use axum::routing::get;
 
 use crate::Prepared;
-use crate::source::SourceFiles;
+use crate::policy_files::SourceFiles;
 use crate::state::StateStore;
 pub(crate) use admin::admin_refusal;
 use admin::{metrics_text, policy_info, ready, reload, track};

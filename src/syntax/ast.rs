@@ -1,6 +1,6 @@
 //! The syntax tree of `.route` files: every node carries the span it was parsed from.
 
-use crate::source::Span;
+use crate::policy_files::Span;
 
 pub use crate::vocabulary::CompareOp;
 

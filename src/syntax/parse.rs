@@ -9,7 +9,7 @@ use pest::pratt_parser::{Assoc, Op, PrattParser};
 
 use super::ast::*;
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
-use crate::source::{FileId, SourceFile, SourceFiles, Span};
+use crate::policy_files::{FileId, SourceFile, SourceFiles, Span};
 
 #[derive(pest_derive::Parser)]
 #[grammar = "../grammar/route.pest"]

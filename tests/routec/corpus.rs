@@ -2,7 +2,7 @@
 //! lines (TEXT is the underlined source text); the rendered report is snapshot-tested.
 
 use routec::diagnostic::render;
-use routec::source::SourceFiles;
+use routec::policy_files::SourceFiles;
 
 use crate::test::repo;
 

@@ -6,7 +6,7 @@ use routec::case::Case;
 use routec::check::model::CheckedPolicy;
 use routec::eval::{AgentSnapshot, AgentState, Status};
 use routec::eval::{Decision, eval, eval_reference};
-use routec::source::SourceFiles;
+use routec::policy_files::SourceFiles;
 
 const PREAMBLE: &str = r#"
 enum Tier { t0, t1, t2, t3 }

@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use routec::diagnostic::Kind;
-use routec::source::SourceFiles;
+use routec::policy_files::SourceFiles;
 
 fn check(text: impl Into<Vec<u8>>) -> routec::diagnostic::Diagnostics {
     let files = SourceFiles::single("hostile.route", text);

@@ -22,7 +22,7 @@ otherwise -> queue general
 "#,
         crm.url()
     );
-    let files = routec::source::SourceFiles::single("crm.route", text);
+    let files = routec::policy_files::SourceFiles::single("crm.route", text);
     let (policy, diagnostics) = routec::load(&files);
     policy.unwrap_or_else(|| panic!("{:#?}", diagnostics.errors))
 }
@@ -121,7 +121,7 @@ fn failures_leave_facts_missing_with_a_reason() {
         assert_eq!(caller, None);
         assert_eq!(degraded, [reason]);
     }
-    let p = routec::load(&routec::source::SourceFiles::single(
+    let p = routec::load(&routec::policy_files::SourceFiles::single(
         "down.route",
         "source crm http \"http://127.0.0.1:9/c?p={call.from}\"\nfacts caller from crm { tier: string }\nrule a: when caller.tier == \"x\" -> queue a\notherwise -> queue b\n",
     ))

@@ -13,6 +13,7 @@ mod http_sources;
 mod policies;
 mod semantics;
 mod serve;
+mod shape;
 mod sql_sources;
 mod state;
 mod test;

@@ -21,7 +21,7 @@ fn shipped_policies() -> Vec<std::path::PathBuf> {
 #[test]
 fn shipped_policies_check_clean() {
     for policy in shipped_policies() {
-        let files = routec::source::SourceFiles::load(&policy).unwrap();
+        let files = routec::policy_files::SourceFiles::load(&policy).unwrap();
         let (checked, diagnostics) = routec::check_files(&files);
         let codes: Vec<String> = diagnostics
             .sorted()
@@ -65,9 +65,10 @@ fn check_cli_accepts_every_shipped_policy_with_deny_warnings() {
 
 #[test]
 fn language_reference_example_checks_clean() {
-    let files =
-        routec::source::SourceFiles::load(&repo().join("tests/fixtures/language_example.route"))
-            .unwrap();
+    let files = routec::policy_files::SourceFiles::load(
+        &repo().join("tests/fixtures/language_example.route"),
+    )
+    .unwrap();
     let (checked, diagnostics) = routec::check_files(&files);
     assert!(
         diagnostics.errors.is_empty() && diagnostics.warnings.is_empty(),
@@ -95,7 +96,7 @@ fn every_shipped_policy_has_passing_tests() {
 
 #[test]
 fn default_rules_have_a_case_for_every_rule() {
-    let files = routec::source::SourceFiles::load(&repo().join("rules")).unwrap();
+    let files = routec::policy_files::SourceFiles::load(&repo().join("rules")).unwrap();
     let (policy, _) = routec::check_files(&files);
     let policy = policy.unwrap();
     let tests = std::fs::read_to_string(repo().join("rules/tests.yaml")).unwrap();

@@ -1,6 +1,6 @@
 //! The language's meaning, case by case, as LANGUAGE.md §2–§4 states it.
 
-use routec::source::SourceFiles;
+use routec::policy_files::SourceFiles;
 use serde_json::{Value, json};
 
 const AGENTS: &str = r#"

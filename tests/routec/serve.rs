@@ -44,7 +44,7 @@ fn state(policy: &str) -> Arc<AppState> {
 }
 
 pub fn state_with(policy: &str, config: Config) -> Arc<AppState> {
-    let files = routec::source::SourceFiles::single("serve.route", policy);
+    let files = routec::policy_files::SourceFiles::single("serve.route", policy);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let prepared = rt.block_on(routec::prepare(&files)).0.expect("policy");
     let serving = Serving::new(prepared, &files);
