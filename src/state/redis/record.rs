@@ -1,0 +1,42 @@
+//! A call's record as a Redis hash: what the attempt script reads, and back.
+
+use super::CallRecord;
+
+/// A record read from its hash; `None` for a call only claimed so far.
+pub(super) fn parse_record(hash: &std::collections::HashMap<String, String>) -> Option<CallRecord> {
+    let numbers = split_list(hash.get("numbers")?);
+    let first_key = hash.get("first").cloned().unwrap_or_default();
+    let first = hash
+        .get(&format!("a:{first_key}"))
+        .map_or(0, |a| split_list(a).len());
+    let first_answer = &numbers[..first.min(numbers.len())];
+    let offered = hash
+        .get("offered")
+        .map(|o| split_list(o))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| !first_answer.contains(n))
+        .collect();
+    let answers = hash
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("a:")?.to_string(), split_list(v))))
+        .filter(|(after, _)| *after != first_key)
+        .collect();
+    Some(CallRecord {
+        parallel: hash.get("parallel").is_some_and(|p| p == "1"),
+        first_after: Some(first_key).filter(|k| !k.is_empty()),
+        first,
+        offered,
+        answers,
+        until: hash.get("until").and_then(|u| u.parse().ok()).unwrap_or(0),
+        numbers,
+    })
+}
+
+/// A comma-separated list; empty for an empty text.
+pub(super) fn split_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect()
+}
