@@ -2,5 +2,7 @@
 
 pub mod ast;
 mod parse;
+mod tree;
+mod wording;
 
 pub use parse::{MAX_NESTING, parse};
