@@ -56,13 +56,15 @@ pub struct Prepared {
 /// files, and checks its SQL sources' queries where their databases can be reached. The
 /// prepared policy is returned only when there are no errors.
 pub async fn prepare(files: &SourceFiles) -> (Option<Prepared>, Diagnostics) {
-    let (policy, mut diagnostics) = load(files);
-    let Some(mut policy) = policy else {
+    let (checked, mut diagnostics) = check_files(files);
+    let Some(checked) = checked else {
         return (None, diagnostics);
     };
-    let (data, more) = sources::load_files(&policy.checked);
+    // Data files are read before compiling: the compiled policy is never changed after.
+    let (data, file_data, more) = sources::load_files(&checked);
     diagnostics.extend(more);
-    policy.attach_data(&data.map_entries, &data.closed_days);
+    let (policy, warnings) = compile::compile_with(checked, &file_data);
+    diagnostics.extend(warnings);
     let lookups = sources::Lookups::new(&policy.checked, data);
     diagnostics.extend(lookups.verify(&policy.checked).await);
     if diagnostics.has_errors() {

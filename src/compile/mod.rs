@@ -15,7 +15,16 @@ pub use trie::PrefixTrie;
 use crate::check::model::{AgentFilter, AgentId, CheckedPolicy, RuleDef, Target};
 use crate::diagnostic::Diagnostics;
 
-/// A policy ready to evaluate calls: built once per (re)load, then shared read-only.
+/// What a policy's data files add to it, read before compiling: map entries (by map, E.164
+/// prefix and value) and closed days (by schedule).
+#[derive(Debug, Clone, Default)]
+pub struct FileData {
+    pub map_entries: Vec<Vec<(String, String)>>,
+    pub closed_days: Vec<Vec<jiff::civil::Date>>,
+}
+
+/// A policy ready to evaluate calls: built once per (re)load, then shared read-only; nothing
+/// changes it after [`compile`].
 #[derive(Debug)]
 pub struct Policy {
     pub checked: CheckedPolicy,
@@ -33,28 +42,6 @@ pub struct Policy {
 impl Policy {
     pub fn rules(&self) -> &[RuleDef] {
         &self.checked.rules
-    }
-
-    /// Adds what the policy's data files hold: map entries (by map) and closed days (by
-    /// schedule). File entries never override the policy's own entries.
-    pub fn attach_data(
-        &mut self,
-        maps: &[Vec<(String, String)>],
-        closed: &[Vec<jiff::civil::Date>],
-    ) {
-        for (id, entries) in maps.iter().enumerate() {
-            let Some(trie) = self.maps.get_mut(id) else {
-                continue;
-            };
-            for (prefix, value) in entries {
-                trie.entry(prefix, || value.clone());
-            }
-        }
-        for (id, days) in closed.iter().enumerate() {
-            if let Some(schedule) = self.schedules.get_mut(id) {
-                schedule.add_closed(days.iter().copied());
-            }
-        }
     }
 
     /// The precomputed agents of an `agents where` target of rule `rule` (the index of a
@@ -84,18 +71,35 @@ fn static_members(policy: &CheckedPolicy, filter: &AgentFilter) -> Vec<AgentId> 
 
 /// Compiles a checked policy. The diagnostics are warnings (unreachable rules).
 pub fn compile(checked: CheckedPolicy) -> (Policy, Diagnostics) {
+    compile_with(checked, &FileData::default())
+}
+
+/// [`compile`], with what the policy's data files hold. File entries never override the
+/// policy's own.
+pub fn compile_with(checked: CheckedPolicy, data: &FileData) -> (Policy, Diagnostics) {
+    let none = Vec::new();
     let schedules = checked
         .schedules
         .iter()
-        .map(|s| CompiledSchedule::new(s, &checked.timezone))
+        .enumerate()
+        .map(|(id, s)| {
+            let mut schedule = CompiledSchedule::new(s, &checked.timezone);
+            schedule.add_closed(data.closed_days.get(id).unwrap_or(&none).iter().copied());
+            schedule
+        })
         .collect();
+    let no_entries = Vec::new();
     let maps = checked
         .maps
         .iter()
-        .map(|m| {
+        .enumerate()
+        .map(|(id, m)| {
             let mut trie = PrefixTrie::default();
             for (prefix, value) in &m.entries {
                 trie.insert(prefix, value.clone());
+            }
+            for (prefix, value) in data.map_entries.get(id).unwrap_or(&no_entries) {
+                trie.entry(prefix, || value.clone());
             }
             trie
         })

@@ -19,6 +19,7 @@ use serde_json::Value as J;
 
 use crate::call::Call;
 use crate::check::model::{CheckedPolicy, DataFileRef, FactsGroup, MapDef, SourceKind, Type};
+use crate::compile::FileData;
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
 use crate::facts::{FactReader, Facts};
 use crate::phone::{self, Country};
@@ -48,10 +49,6 @@ impl FileTable {
 pub struct SourceData {
     /// By source index; `None` for sources that are not files.
     pub tables: Vec<Option<FileTable>>,
-    /// Map entries read from files (`map … from "file"`), by map index: E.164 prefix, value.
-    pub map_entries: Vec<Vec<(String, String)>>,
-    /// Closed days read from files (`closed from "file"`), by schedule index.
-    pub closed_days: Vec<Vec<jiff::civil::Date>>,
 }
 
 /// A row as read from a file, with the line it came from.
@@ -60,9 +57,10 @@ struct Row {
     fields: serde_json::Map<String, J>,
 }
 
-/// Reads every file source of a policy; a file that cannot be read or parsed is an error,
-/// a key listed twice a warning (the first row counts).
-pub fn load_files(policy: &CheckedPolicy) -> (SourceData, Diagnostics) {
+/// Reads every data file of a policy: the file sources' tables, and the map entries and closed
+/// days the compiler adds. A file that cannot be read or parsed is an error, a key listed twice
+/// a warning (the first row counts).
+pub fn load_files(policy: &CheckedPolicy) -> (SourceData, FileData, Diagnostics) {
     let mut diagnostics = Diagnostics::default();
     let tables = policy
         .sources
@@ -186,14 +184,11 @@ pub fn load_files(policy: &CheckedPolicy) -> (SourceData, Diagnostics) {
                 .collect()
         })
         .collect();
-    (
-        SourceData {
-            tables,
-            map_entries,
-            closed_days,
-        },
-        diagnostics,
-    )
+    let file_data = FileData {
+        map_entries,
+        closed_days,
+    };
+    (SourceData { tables }, file_data, diagnostics)
 }
 
 fn data_error(file: &DataFileRef, line: Option<usize>, message: String) -> Diagnostic {
