@@ -254,8 +254,7 @@ fn read_facts(policy: &CheckedPolicy, v: &J, path: &str, case: &mut Case) -> Res
                 ));
             }
         }
-        case.facts
-            .set_group_from_json(policy, id, fields, || "input".into());
+        case.facts.set_group_from_json(policy, id, fields, "input");
     }
     Ok(())
 }

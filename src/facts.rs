@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::call::PhoneValue;
 use crate::check::model::{CheckedPolicy, EnumDef, FactsGroup, FactsId, SourceId, Type};
+use crate::degraded::Degraded;
 use crate::phone::Country;
 
 /// One looked-up value, of its field's declared type.
@@ -29,7 +30,7 @@ pub type GroupValues = Arc<[Option<FactValue>]>;
 pub struct Facts {
     pub groups: Vec<Option<GroupValues>>,
     /// Why facts are missing that should not be (`source crm: timeout`).
-    pub degraded: Vec<String>,
+    pub degraded: Vec<Degraded>,
 }
 
 impl Facts {
@@ -52,13 +53,16 @@ impl Facts {
         policy: &CheckedPolicy,
         group: FactsId,
         object: &serde_json::Map<String, serde_json::Value>,
-        origin: impl Fn() -> String,
+        origin: &str,
     ) {
-        let (values, wrong) =
-            read_group(&policy.enums, policy.country, &policy.facts[group], object);
-        for reason in wrong {
-            self.degraded.push(format!("{}: {reason}", origin()));
-        }
+        let (values, wrong) = read_group(
+            &policy.enums,
+            policy.country,
+            &policy.facts[group],
+            object,
+            origin,
+        );
+        self.degraded.extend(wrong);
         self.groups[group] = Some(values);
     }
 }
@@ -70,7 +74,8 @@ fn read_group(
     country: &Country,
     def: &FactsGroup,
     object: &serde_json::Map<String, serde_json::Value>,
-) -> (GroupValues, Vec<String>) {
+    origin: &str,
+) -> (GroupValues, Vec<Degraded>) {
     let mut wrong = Vec::new();
     let values = def
         .fields
@@ -80,12 +85,11 @@ fn read_group(
             Some(v) => {
                 let read = read_typed(enums, country, field.ty, v);
                 if read.is_none() {
-                    wrong.push(format!(
-                        "`{}.{}` is not a {}",
-                        def.name,
-                        field.name,
-                        noun(enums, field.ty)
-                    ));
+                    wrong.push(Degraded::WrongType {
+                        origin: origin.to_string(),
+                        field: format!("{}.{}", def.name, field.name),
+                        expected: noun(enums, field.ty),
+                    });
                 }
                 read
             }
@@ -107,7 +111,7 @@ pub struct FactReader {
 /// The facts one answer gives, by group, each with why some of its values are missing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadFacts {
-    pub groups: Vec<(FactsId, GroupValues, Vec<String>)>,
+    pub groups: Vec<(FactsId, GroupValues, Vec<Degraded>)>,
 }
 
 impl FactReader {
@@ -131,12 +135,9 @@ impl FactReader {
             .groups
             .iter()
             .map(|(id, def)| {
-                let (values, wrong) = read_group(&self.enums, self.country, def, object);
-                let degraded = wrong
-                    .into_iter()
-                    .map(|w| format!("{}: {w}", self.origin))
-                    .collect();
-                (*id, values, degraded)
+                let (values, wrong) =
+                    read_group(&self.enums, self.country, def, object, &self.origin);
+                (*id, values, wrong)
             })
             .collect();
         ReadFacts { groups }

@@ -5,6 +5,7 @@ pub mod call;
 pub mod case;
 pub mod check;
 pub mod compile;
+pub mod degraded;
 pub mod diagnostic;
 pub mod eval;
 pub mod exotel;

@@ -7,6 +7,7 @@ use crate::check::model::{
     AgentId, CallField, CheckedPolicy, Cond, Literal, NowField, TeamId, Value,
 };
 use crate::compile::Policy;
+use crate::degraded::Degraded;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleRef {
@@ -102,7 +103,7 @@ pub struct Decision {
     /// Ring every number at once (`ring_all`).
     pub parallel: bool,
     /// Why the decision may not be what the policy intends (`source crm: timeout`).
-    pub degraded: Vec<String>,
+    pub degraded: Vec<Degraded>,
     /// The rules tried, in order.
     pub trace: Vec<TraceStep>,
     /// Strategy state to remember (round-robin cursors, weights).
@@ -216,7 +217,8 @@ impl Decision {
         };
         out.push_str(&format!("decision: {} ({target})\n", self.target.name()));
         if !self.degraded.is_empty() {
-            out.push_str(&format!("degraded: {}\n", self.degraded.join("; ")));
+            let reasons: Vec<String> = self.degraded.iter().map(ToString::to_string).collect();
+            out.push_str(&format!("degraded: {}\n", reasons.join("; ")));
         }
         out
     }

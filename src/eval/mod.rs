@@ -12,10 +12,6 @@ pub use agents::{AgentSnapshot, AgentState, Status};
 pub use decision::{Decision, Outcome, RuleRef, TargetKind, TraceStep, describe};
 pub use strategy::StateUpdate;
 
-/// The degraded reason of a last-resort decision: nobody the policy names is available, so
-/// the last team of `otherwise` is rung as it is.
-pub const NO_AVAILABLE_AGENT: &str = "no_available_agent";
-
 use crate::call::{Call, PhoneValue};
 use crate::check::model::{
     AgentFilter, AgentId, CallField, CompareOp, Cond, Literal, NowField, RuleDef, Target, Truth,
@@ -23,6 +19,7 @@ use crate::check::model::{
 };
 use crate::compile::Subject;
 use crate::compile::{DispatchKey, Policy};
+use crate::degraded::Degraded;
 use crate::facts::{FactValue, Facts};
 use crate::phone;
 
@@ -454,7 +451,7 @@ impl<'a> Context<'a> {
                 }
             }
         }
-        d.degraded.push(NO_AVAILABLE_AGENT.into());
+        d.degraded.push(Degraded::NoAvailableAgent);
         d
     }
 }

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::{AppState, Config, ExotelRequest, Serving, exotel_refusal};
 use crate::call::Call;
+use crate::degraded::Degraded;
 use crate::eval::{AgentSnapshot, Decision};
 use crate::facts::Facts;
 use crate::state::{DecideContext, KnownAnswer, Routed};
@@ -77,7 +78,7 @@ async fn decide_call(
     let Some(serving) = serving else {
         let decided = Decided {
             serving: None,
-            decision: static_fallback(&state.config, "no policy is loaded: static fallback"),
+            decision: static_fallback(&state.config, Degraded::NoPolicy),
             call,
         };
         state.log_decision(&decided, started.elapsed());
@@ -122,7 +123,7 @@ async fn decide_call(
                 crate::eval::eval(policy, &call, &facts, now, agents)
             }
         }))
-        .unwrap_or_else(|_| static_fallback(&state.config, "internal error: evaluation failed"))
+        .unwrap_or_else(|_| static_fallback(&state.config, Degraded::EvaluationFailed))
     };
     let decision = match state.store.decide(&ctx, &evaluate).await {
         Routed::Decided(decision) => decision,
@@ -144,7 +145,7 @@ async fn decide_call(
 
 /// The configured static fallback, for `reason` (with none configured: nobody is dialled, and
 /// Exotel takes its "nobody dialled" branch).
-fn static_fallback(config: &Config, reason: &str) -> Decision {
+fn static_fallback(config: &Config, reason: Degraded) -> Decision {
     let mut d = Decision::empty();
     let india = crate::phone::india();
     d.numbers = config
@@ -154,7 +155,7 @@ fn static_fallback(config: &Config, reason: &str) -> Decision {
         .map(|n| crate::phone::normalize(n, india).unwrap_or_else(|| n.clone()))
         .collect();
     d.flow.clone_from(&config.fallback.branch);
-    d.degraded.push(reason.into());
+    d.degraded.push(reason);
     d
 }
 
@@ -209,7 +210,7 @@ struct DecisionLine<'a> {
     numbers: &'a [String],
     queue: Option<&'a str>,
     flow: Option<&'a str>,
-    degraded: &'a [String],
+    degraded: &'a [Degraded],
     latency_us: u64,
 }
 

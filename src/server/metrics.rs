@@ -1,5 +1,6 @@
 //! Counters and latency histograms, written as Prometheus text at `/metrics`.
 
+use crate::degraded::Degraded;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
@@ -54,7 +55,7 @@ impl Metrics {
         h.sum += seconds;
     }
 
-    pub fn decision(&self, rule: &str, target: &'static str, degraded: &[String]) {
+    pub fn decision(&self, rule: &str, target: &'static str, degraded: &[Degraded]) {
         let mut inner = self.inner();
         // Looked up by `&str` first: a rule's name is allocated once, not per decision.
         match inner.decisions.get_mut(rule) {
@@ -66,10 +67,8 @@ impl Metrics {
             }
         }
         for reason in degraded {
-            // `source crm: timeout` counts as `source crm`: reasons carry details that would
-            // make a label per call.
-            let key = reason.split(':').next().unwrap_or(reason).to_string();
-            *inner.degraded.entry(key).or_default() += 1;
+            // `source crm: timeout` counts as `source crm`: details would make a label per call.
+            *inner.degraded.entry(reason.label()).or_default() += 1;
         }
     }
 

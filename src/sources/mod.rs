@@ -20,6 +20,7 @@ use serde_json::Value as J;
 use crate::call::Call;
 use crate::check::model::{CheckedPolicy, DataFileRef, FactsGroup, MapDef, SourceKind, Type};
 use crate::compile::FileData;
+use crate::degraded::Degraded;
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
 use crate::facts::{FactReader, Facts};
 use crate::phone::{self, Country};
@@ -491,7 +492,7 @@ pub fn lookup_files(
         };
         if let Some(row) = table.get(&from.value) {
             let name = &policy.sources[group.source].name;
-            facts.set_group_from_json(policy, id, row, || format!("source {name}"));
+            facts.set_group_from_json(policy, id, row, &format!("source {name}"));
         }
     }
 }
@@ -654,7 +655,10 @@ impl Lookups {
                     }
                 }
                 Answer::NotFound => {}
-                Answer::Failed(reason) => facts.degraded.push(format!("source {name}: {reason}")),
+                Answer::Failed(failure) => facts.degraded.push(Degraded::SourceFailed {
+                    source: name.clone(),
+                    failure,
+                }),
             }
         }
     }

@@ -369,8 +369,7 @@ impl StoredState {
 pub fn offered(decision: &Decision) -> &[AgentId] {
     if decision
         .degraded
-        .iter()
-        .any(|d| d == crate::eval::NO_AVAILABLE_AGENT)
+        .contains(&crate::degraded::Degraded::NoAvailableAgent)
     {
         &[]
     } else if decision.parallel {
@@ -426,7 +425,7 @@ impl StateStore {
         policy: &Policy,
         today: &str,
         now_ms: i64,
-    ) -> (Vec<AgentView>, Option<String>) {
+    ) -> (Vec<AgentView>, Option<crate::degraded::Degraded>) {
         match self {
             StateStore::Memory(m) => (m.view(policy, today, now_ms), None),
             StateStore::Redis(r) => r.view(policy, today, now_ms).await,

@@ -55,7 +55,7 @@ fn lookup(
     ));
     (
         c.facts.groups[0].as_deref().map(<[_]>::to_vec),
-        c.facts.degraded,
+        c.facts.degraded.iter().map(ToString::to_string).collect(),
     )
 }
 

@@ -19,6 +19,7 @@ use super::{
     LAST_AGENT_DAYS, Reservation, Routed, Status, StoredAgent, StoredState, offered,
 };
 use crate::compile::Policy;
+use crate::degraded::Degraded;
 use crate::eval::{Decision, StateUpdate};
 use record::{parse_record, split_list};
 use scripts::{ATTEMPT, EVENT, RESERVE, ROUND_ROBIN, WEIGHTED};
@@ -26,8 +27,6 @@ use scripts::{ATTEMPT, EVENT, RESERVE, ROUND_ROBIN, WEIGHTED};
 mod record;
 mod scripts;
 
-/// The degraded reason of a decision made without Redis.
-pub const UNAVAILABLE: &str = "state: redis unavailable";
 /// The longest one Redis exchange may take, whatever the request's budget.
 const ROUND_TRIP: Duration = Duration::from_millis(250);
 /// The least time a Redis exchange gets, even when data sources used up the request's
@@ -269,7 +268,7 @@ impl RedisStore {
         known.apply(ctx.policy, &decision, ctx.reservation());
         ctx.record(&mut known, &decision);
         if committed.is_err() {
-            decision.degraded.push(UNAVAILABLE.into());
+            decision.degraded.push(Degraded::StateUnavailable);
         }
         Routed::Decided(decision)
     }
@@ -363,7 +362,7 @@ impl RedisStore {
             known.apply(ctx.policy, &decision, ctx.reservation());
             ctx.record(&mut known, &decision);
         }
-        decision.degraded.push(UNAVAILABLE.into());
+        decision.degraded.push(Degraded::StateUnavailable);
         Routed::Decided(decision)
     }
 
@@ -653,7 +652,7 @@ impl RedisStore {
         policy: &Policy,
         today: &str,
         now_ms: i64,
-    ) -> (Vec<AgentView>, Option<String>) {
+    ) -> (Vec<AgentView>, Option<Degraded>) {
         match tokio::time::timeout(ROUND_TRIP, self.read(None, None)).await {
             Ok(Ok((state, _))) => {
                 let view = state.view(policy, today, now_ms);
@@ -662,7 +661,7 @@ impl RedisStore {
             }
             _ => (
                 self.known().view(policy, today, now_ms),
-                Some(UNAVAILABLE.into()),
+                Some(Degraded::StateUnavailable),
             ),
         }
     }
