@@ -116,8 +116,8 @@ pub fn compile_with(checked: CheckedPolicy, data: &FileData) -> (Policy, Diagnos
         .enumerate()
         .map(|(i, a)| (a.number.clone(), i))
         .collect();
-    // Rules often repeat a filter: compute each distinct one once.
-    let mut members_of: HashMap<String, Vec<AgentId>> = HashMap::new();
+    // Rules often repeat a filter: compute each distinct one once (compared as filters).
+    let mut members_of: Vec<(&AgentFilter, Vec<AgentId>)> = Vec::new();
     let static_agents = checked
         .rules
         .iter()
@@ -126,12 +126,18 @@ pub fn compile_with(checked: CheckedPolicy, data: &FileData) -> (Policy, Diagnos
             rule.targets
                 .iter()
                 .map(|target| match target {
-                    Target::Agents { filter, .. } if filter.is_static() => Some(
-                        members_of
-                            .entry(format!("{filter:?}"))
-                            .or_insert_with(|| static_members(&checked, filter))
-                            .clone(),
-                    ),
+                    Target::Agents { filter, .. } if filter.is_static() => {
+                        let known = members_of.iter().find(|(f, _)| *f == filter);
+                        let members = match known {
+                            Some((_, members)) => members.clone(),
+                            None => {
+                                let members = static_members(&checked, filter);
+                                members_of.push((filter, members.clone()));
+                                members
+                            }
+                        };
+                        Some(members)
+                    }
                     _ => None,
                 })
                 .collect()

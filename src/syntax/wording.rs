@@ -15,10 +15,12 @@ pub(super) fn syntax_error(
         pest::error::ErrorVariant::CustomError { .. } => Vec::new(),
     };
     let rest = &text[at..];
-    let (found, len) = found_token(rest);
-    if found == "unterminated string" {
-        return Diagnostic::new(Kind::UnterminatedString, Span::new(id, at, at + len));
-    }
+    let (found, len) = match found_token(rest) {
+        Found::Token(found, len) => (found, len),
+        Found::UnterminatedString(len) => {
+            return Diagnostic::new(Kind::UnterminatedString, Span::new(id, at, at + len));
+        }
+    };
     Diagnostic::new(
         Kind::Syntax {
             expected: describe_expected(&positives),
@@ -82,22 +84,27 @@ fn hint(text: &str, at: usize, positives: &[Rule]) -> Option<String> {
     None
 }
 
+/// What stands at a syntax error.
+enum Found {
+    /// A token, as the message names it, and its length.
+    Token(String, usize),
+    /// A string that never ends, and its length to the end of the line.
+    UnterminatedString(usize),
+}
+
 /// How the token at the error position is named in the message, and its length.
-fn found_token(rest: &str) -> (String, usize) {
+fn found_token(rest: &str) -> Found {
     let Some(c) = rest.chars().next() else {
-        return ("end of file".into(), 0);
+        return Found::Token("end of file".into(), 0);
     };
     if c == '\n' || c == '\r' {
-        return ("end of line".into(), 0);
+        return Found::Token("end of line".into(), 0);
     }
     if c == '"' {
         let end = rest[1..].find(['"', '\n']).map(|i| i + 1);
         return match end {
-            Some(e) if rest.as_bytes()[e] == b'"' => ("string".into(), e + 1),
-            _ => (
-                "unterminated string".into(),
-                rest.find('\n').unwrap_or(rest.len()),
-            ),
+            Some(e) if rest.as_bytes()[e] == b'"' => Found::Token("string".into(), e + 1),
+            _ => Found::UnterminatedString(rest.find('\n').unwrap_or(rest.len())),
         };
     }
     let len = if c.is_alphanumeric() || c == '_' {
@@ -109,7 +116,7 @@ fn found_token(rest: &str) -> (String, usize) {
     // Long tokens (a 1 MB line) are cut in the message; the span still covers them.
     let shown: String = rest[..len].chars().take(40).collect();
     let ellipsis = if shown.len() < len { "…" } else { "" };
-    (format!("`{shown}{ellipsis}`"), len)
+    Found::Token(format!("`{shown}{ellipsis}`"), len)
 }
 
 fn describe_expected(positives: &[Rule]) -> Vec<String> {
