@@ -223,18 +223,22 @@ fn main() {
 /// traces, strategies beyond what the rules need, or a policy to interpret.
 mod if_chain {
     use routec::case::Case;
+    use routec::check::model::{AgentId, FactsId};
     use routec::compile::Policy;
     use routec::facts::FactValue;
 
     fn fact(c: &Case, group: usize, field: usize) -> Option<&FactValue> {
-        c.facts.get(group, field)
+        c.facts.get(FactsId::new(group), field)
     }
 
-    fn available(c: &Case, agent: usize) -> bool {
-        c.agents.agents.get(agent).is_none_or(|s| s.is_available())
+    fn available(c: &Case, agent: AgentId) -> bool {
+        c.agents
+            .agents
+            .get(agent.index())
+            .is_none_or(|s| s.is_available())
     }
 
-    fn numbers(policy: &Policy, c: &Case, members: &[usize]) -> Vec<String> {
+    fn numbers(policy: &Policy, c: &Case, members: &[AgentId]) -> Vec<String> {
         members
             .iter()
             .filter(|&&a| available(c, a))

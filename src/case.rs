@@ -4,7 +4,7 @@
 use serde_json::Value as J;
 
 use crate::call::Call;
-use crate::check::model::{CheckedPolicy, Type};
+use crate::check::model::{AgentId, CheckedPolicy, FactsId, Type};
 use crate::check::nearest;
 use crate::eval::{AgentSnapshot, Status};
 use crate::facts::{self, Facts};
@@ -254,7 +254,8 @@ fn read_facts(policy: &CheckedPolicy, v: &J, path: &str, case: &mut Case) -> Res
                 ));
             }
         }
-        case.facts.set_group_from_json(policy, id, fields, "input");
+        case.facts
+            .set_group_from_json(policy, FactsId::new(id), fields, "input");
     }
     Ok(())
 }
@@ -412,7 +413,11 @@ fn read_teams(
                             .iter()
                             .copied()
                             .find(|&m| policy.agents[m].name == agent),
-                        None => policy.agents.iter().position(|a| a.name == agent),
+                        None => policy
+                            .agents
+                            .iter()
+                            .position(|a| a.name == agent)
+                            .map(AgentId::new),
                     };
                     let member = found.ok_or_else(|| {
                         error(

@@ -43,7 +43,11 @@ impl Facts {
     }
 
     pub fn get(&self, group: FactsId, field: usize) -> Option<&FactValue> {
-        self.groups.get(group)?.as_ref()?.get(field)?.as_ref()
+        self.groups
+            .get(group.index())?
+            .as_ref()?
+            .get(field)?
+            .as_ref()
     }
 
     /// Sets a group from a JSON object keyed by field name (dotted names read nested keys).
@@ -123,9 +127,9 @@ impl FactReader {
             groups: policy
                 .facts
                 .iter()
-                .enumerate()
-                .filter(|(_, g)| g.source == source)
-                .map(|(id, g)| (id, g.clone()))
+                .zip(FactsId::all(policy.facts.len()))
+                .filter(|(g, _)| g.source == source)
+                .map(|(g, id)| (id, g.clone()))
                 .collect(),
         }
     }

@@ -428,7 +428,7 @@ impl<'a> Checker<'a> {
         match self.agents.get(&ident.name) {
             Some(id) => {
                 self.used.agents[id] = true;
-                Some(id)
+                Some(AgentId::new(id))
             }
             None => {
                 let suggestion = self.agents.nearest(&ident.name);
@@ -454,7 +454,7 @@ impl<'a> Checker<'a> {
         match self.teams.get(&ident.name) {
             Some(id) => {
                 self.used.teams[id] = true;
-                Some(id)
+                Some(TeamId::new(id))
             }
             None => {
                 let suggestion = self.teams.nearest(&ident.name);

@@ -245,7 +245,9 @@ impl<'a> Checker<'a> {
                     }
                 }
                 ast::Item::Facts(f) => {
-                    if let Some(id) = self.declare_value(&f.name, ValueName::Facts) {
+                    if let Some(id) =
+                        self.declare_value(&f.name, |id| ValueName::Facts(FactsId::new(id)))
+                    {
                         self.facts.declare(&f.name, &mut self.diags);
                         debug_assert_eq!(id, facts.len());
                         facts.push(f);

@@ -10,9 +10,54 @@ use crate::policy_files::Span;
 
 pub type EnumId = usize;
 pub type SourceId = usize;
-pub type FactsId = usize;
-pub type AgentId = usize;
-pub type TeamId = usize;
+
+/// A typed index into one of the checked policy's lists: an agent id indexes agents only.
+macro_rules! id {
+    ($name:ident, $what:literal) => {
+        #[doc = concat!("The index of ", $what, " in the checked policy.")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub u32);
+
+        impl $name {
+            pub fn new(index: usize) -> $name {
+                $name(index as u32)
+            }
+
+            pub fn index(self) -> usize {
+                self.0 as usize
+            }
+
+            /// The ids of a list of `count` items, in order.
+            pub fn all(count: usize) -> impl Iterator<Item = $name> + Clone {
+                (0..count).map($name::new)
+            }
+        }
+
+        impl<T> std::ops::Index<$name> for Vec<T> {
+            type Output = T;
+            fn index(&self, id: $name) -> &T {
+                &self[id.index()]
+            }
+        }
+
+        impl<T> std::ops::IndexMut<$name> for Vec<T> {
+            fn index_mut(&mut self, id: $name) -> &mut T {
+                &mut self[id.index()]
+            }
+        }
+
+        impl<T> std::ops::Index<$name> for [T] {
+            type Output = T;
+            fn index(&self, id: $name) -> &T {
+                &self[id.index()]
+            }
+        }
+    };
+}
+
+id!(AgentId, "an agent");
+id!(TeamId, "a team");
+id!(FactsId, "a facts group");
 pub type MapId = usize;
 pub type ScheduleId = usize;
 

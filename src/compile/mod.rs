@@ -64,7 +64,7 @@ fn static_members(policy: &CheckedPolicy, filter: &AgentFilter) -> Vec<AgentId> 
             _ => false,
         }
     }
-    (0..policy.agents.len())
+    AgentId::all(policy.agents.len())
         .filter(|&a| passes(policy, filter, a))
         .collect()
 }
@@ -107,14 +107,14 @@ pub fn compile_with(checked: CheckedPolicy, data: &FileData) -> (Policy, Diagnos
     let agent_by_name = checked
         .agents
         .iter()
-        .enumerate()
-        .map(|(i, a)| (a.name.clone(), i))
+        .zip(AgentId::all(checked.agents.len()))
+        .map(|(a, id)| (a.name.clone(), id))
         .collect();
     let agent_by_number = checked
         .agents
         .iter()
-        .enumerate()
-        .map(|(i, a)| (a.number.clone(), i))
+        .zip(AgentId::all(checked.agents.len()))
+        .map(|(a, id)| (a.number.clone(), id))
         .collect();
     // Rules often repeat a filter: compute each distinct one once (compared as filters).
     let mut members_of: Vec<(&AgentFilter, Vec<AgentId>)> = Vec::new();

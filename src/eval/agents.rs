@@ -74,6 +74,6 @@ impl AgentSnapshot {
     }
 
     pub fn agent(&self, id: AgentId) -> AgentState {
-        self.agents.get(id).cloned().unwrap_or_default()
+        self.agents.get(id.index()).cloned().unwrap_or_default()
     }
 }

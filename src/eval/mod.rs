@@ -278,7 +278,12 @@ impl<'a> Context<'a> {
                 d.updates.extend(update);
             }
             Target::Agent(id) => {
-                if !self.agents.agents.get(*id).is_none_or(|s| s.is_available()) {
+                if !self
+                    .agents
+                    .agents
+                    .get(id.index())
+                    .is_none_or(|s| s.is_available())
+                {
                     return None;
                 }
                 d.target = TargetKind::Agent;
@@ -294,7 +299,12 @@ impl<'a> Context<'a> {
                 };
                 match self.resolve_agent(&reference) {
                     Some(id) => {
-                        if !self.agents.agents.get(id).is_none_or(|s| s.is_available()) {
+                        if !self
+                            .agents
+                            .agents
+                            .get(id.index())
+                            .is_none_or(|s| s.is_available())
+                        {
                             return None;
                         }
                         d.set_agents(self.policy, vec![id]);
@@ -314,7 +324,7 @@ impl<'a> Context<'a> {
                 };
                 let members: Vec<AgentId> = match self.policy.static_agents(rule_index, position) {
                     Some(members) => members.to_vec(),
-                    None => (0..checked.agents.len())
+                    None => AgentId::all(checked.agents.len())
                         .filter(|&a| self.filter(filter, a) == Truth::True)
                         .collect(),
                 };
@@ -442,7 +452,7 @@ impl<'a> Context<'a> {
                 }) = last
                 {
                     d.target = TargetKind::Agents;
-                    let all = (0..checked.agents.len())
+                    let all = AgentId::all(checked.agents.len())
                         .filter(|&a| self.filter(filter, a) == Truth::True)
                         .collect();
                     shaped(&mut d, all, *strategy, *ring);

@@ -33,7 +33,12 @@ pub fn order(
     key: &str,
     seed: u64,
 ) -> (Vec<AgentId>, Option<StateUpdate>) {
-    let available = |a: &AgentId| agents.agents.get(*a).is_none_or(|s| s.is_available());
+    let available = |a: &AgentId| {
+        agents
+            .agents
+            .get(a.index())
+            .is_none_or(|s| s.is_available())
+    };
     match strategy {
         Strategy::Sequential | Strategy::RingAll => {
             (members.iter().copied().filter(available).collect(), None)
@@ -58,13 +63,13 @@ pub fn order(
         }
         Strategy::LeastCalls => {
             let mut list: Vec<AgentId> = members.iter().copied().filter(available).collect();
-            list.sort_by_key(|&a| agents.agents.get(a).map_or(0, |s| s.calls_today));
+            list.sort_by_key(|&a| agents.agents.get(a.index()).map_or(0, |s| s.calls_today));
             (list, None)
         }
         Strategy::LongestIdle => {
             let mut list: Vec<AgentId> = members.iter().copied().filter(available).collect();
             // Never-called agents (no last call) first, then the oldest last call.
-            list.sort_by_key(|&a| agents.agents.get(a).and_then(|s| s.last_call_ended));
+            list.sort_by_key(|&a| agents.agents.get(a.index()).and_then(|s| s.last_call_ended));
             (list, None)
         }
         Strategy::Random => {
@@ -152,30 +157,34 @@ mod tests {
         AgentSnapshot::fresh(n)
     }
 
+    fn ids(list: &[u32]) -> Vec<AgentId> {
+        list.iter().copied().map(AgentId).collect()
+    }
+
     #[test]
     fn round_robin_rotates_and_skips_unavailable() {
         let mut s = snapshot(3);
-        let members = [0, 1, 2];
+        let members = ids(&[0, 1, 2]);
         let (list, update) = order(Strategy::RoundRobin, &members, &[], &s, "T", 0);
-        assert_eq!(list, [0, 1, 2]);
+        assert_eq!(list, ids(&[0, 1, 2]));
         assert_eq!(
             update,
             Some(StateUpdate::Cursor {
                 key: "T".into(),
-                agent: 0,
+                agent: AgentId(0),
                 members: members.to_vec(),
             })
         );
-        s.cursors.insert("T".into(), 0);
+        s.cursors.insert("T".into(), AgentId(0));
         s.agents[1].status = Some(Status::Busy);
         let (list, _) = order(Strategy::RoundRobin, &members, &[], &s, "T", 0);
-        assert_eq!(list, [2, 0]);
+        assert_eq!(list, ids(&[2, 0]));
     }
 
     #[test]
     fn smooth_weighted_round_robin_matches_nginx() {
         // Weights 5, 1, 1: nginx picks a a b a c a a.
-        let members = [0, 1, 2];
+        let members = ids(&[0, 1, 2]);
         let weights = [5, 1, 1];
         let mut s = snapshot(3);
         let mut picks = Vec::new();
@@ -187,7 +196,7 @@ mod tests {
                 s.weights.insert("W".into(), current);
             }
         }
-        assert_eq!(picks, [0, 0, 1, 0, 2, 0, 0]);
+        assert_eq!(picks, ids(&[0, 0, 1, 0, 2, 0, 0]));
     }
 
     #[test]
@@ -195,8 +204,8 @@ mod tests {
         let mut s = snapshot(3);
         s.agents[0].last_call_ended = Some("2026-11-23T09:00:00Z".parse().unwrap());
         s.agents[1].last_call_ended = Some("2026-11-23T08:00:00Z".parse().unwrap());
-        let (list, _) = order(Strategy::LongestIdle, &[0, 1, 2], &[], &s, "T", 0);
-        assert_eq!(list, [2, 1, 0]);
+        let (list, _) = order(Strategy::LongestIdle, &ids(&[0, 1, 2]), &[], &s, "T", 0);
+        assert_eq!(list, ids(&[2, 1, 0]));
     }
 
     #[test]
@@ -216,18 +225,18 @@ mod tests {
                 ..Default::default()
             },
         ];
-        let (list, _) = order(Strategy::LeastCalls, &[2, 1, 0], &[], &s, "T", 0);
-        assert_eq!(list, [2, 1, 0]);
+        let (list, _) = order(Strategy::LeastCalls, &ids(&[2, 1, 0]), &[], &s, "T", 0);
+        assert_eq!(list, ids(&[2, 1, 0]));
     }
 
     #[test]
     fn random_is_a_permutation_fixed_by_the_seed() {
         let s = snapshot(5);
-        let (a, _) = order(Strategy::Random, &[0, 1, 2, 3, 4], &[], &s, "T", 42);
-        let (b, _) = order(Strategy::Random, &[0, 1, 2, 3, 4], &[], &s, "T", 42);
+        let (a, _) = order(Strategy::Random, &ids(&[0, 1, 2, 3, 4]), &[], &s, "T", 42);
+        let (b, _) = order(Strategy::Random, &ids(&[0, 1, 2, 3, 4]), &[], &s, "T", 42);
         assert_eq!(a, b);
         let mut sorted = a.clone();
         sorted.sort();
-        assert_eq!(sorted, [0, 1, 2, 3, 4]);
+        assert_eq!(sorted, ids(&[0, 1, 2, 3, 4]));
     }
 }

@@ -18,7 +18,9 @@ use sql::{SqlSource, Verified};
 use serde_json::Value as J;
 
 use crate::call::Call;
-use crate::check::model::{CheckedPolicy, DataFileRef, FactsGroup, MapDef, SourceKind, Type};
+use crate::check::model::{
+    CheckedPolicy, DataFileRef, FactsGroup, FactsId, MapDef, SourceKind, Type,
+};
 use crate::compile::FileData;
 use crate::degraded::Degraded;
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
@@ -492,7 +494,7 @@ pub fn lookup_files(
         };
         if let Some(row) = table.get(&from.value) {
             let name = &policy.sources[group.source].name;
-            facts.set_group_from_json(policy, id, row, &format!("source {name}"));
+            facts.set_group_from_json(policy, FactsId::new(id), row, &format!("source {name}"));
         }
     }
 }
@@ -648,7 +650,7 @@ impl Lookups {
             match answer {
                 Answer::Found(read) => {
                     for (id, values, degraded) in &read.groups {
-                        if !given.get(*id).copied().unwrap_or(false) {
+                        if !given.get(id.index()).copied().unwrap_or(false) {
                             facts.groups[*id] = Some(Arc::clone(values));
                             facts.degraded.extend(degraded.iter().cloned());
                         }

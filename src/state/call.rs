@@ -98,7 +98,7 @@ impl CallRecord {
 /// The agent (name) a number belongs to in `policy`.
 pub fn agent_of<'p>(policy: &'p Policy, number: &str) -> Option<&'p str> {
     let id = *policy.agent_by_number.get(number)?;
-    Some(policy.checked.agents.get(id)?.name.as_str())
+    Some(policy.checked.agents.get(id.index())?.name.as_str())
 }
 
 impl StoredState {

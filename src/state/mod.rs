@@ -255,7 +255,7 @@ impl StoredState {
         for update in &decision.updates {
             match update {
                 StateUpdate::Cursor { key, agent, .. } => {
-                    if let Some(a) = policy.checked.agents.get(*agent) {
+                    if let Some(a) = policy.checked.agents.get(agent.index()) {
                         self.cursors.insert(key.clone(), a.name.clone());
                     }
                 }
@@ -268,7 +268,7 @@ impl StoredState {
             // A call decided again gives up what it held before.
             self.reservations.retain(|_, r| r.call_sid != sid);
             for &agent in offered(decision) {
-                if let Some(a) = policy.checked.agents.get(agent) {
+                if let Some(a) = policy.checked.agents.get(agent.index()) {
                     self.reservations.insert(
                         a.name.clone(),
                         Reservation {

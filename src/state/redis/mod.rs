@@ -18,6 +18,7 @@ use super::{
     AgentEvent, AgentSnapshot, AgentView, Ask, CallRecord, DecideContext, KnownAnswer,
     LAST_AGENT_DAYS, Reservation, Routed, Status, StoredAgent, StoredState, offered,
 };
+use crate::check::model::AgentId;
 use crate::compile::Policy;
 use crate::degraded::Degraded;
 use crate::eval::{Decision, StateUpdate};
@@ -498,7 +499,7 @@ impl RedisStore {
             if !taken.is_empty() {
                 for name in taken.drain(..) {
                     if let Some(&id) = ctx.policy.agent_by_name.get(&name)
-                        && let Some(agent) = snapshot.agents.get_mut(id)
+                        && let Some(agent) = snapshot.agents.get_mut(id.index())
                     {
                         agent.reserved = true;
                     }
@@ -676,18 +677,22 @@ impl RedisStore {
 }
 
 /// The names of agents, by id.
-fn agent_names(policy: &Policy, ids: &[usize]) -> Vec<String> {
+fn agent_names(policy: &Policy, ids: &[AgentId]) -> Vec<String> {
     ids.iter()
-        .filter_map(|&a| policy.checked.agents.get(a).map(|a| a.name.clone()))
+        .filter_map(|&a| policy.checked.agents.get(a.index()).map(|a| a.name.clone()))
         .collect()
 }
 
 /// `1` for each member available in the snapshot, `0` for the others.
-fn availability(snapshot: &AgentSnapshot, members: &[usize]) -> String {
+fn availability(snapshot: &AgentSnapshot, members: &[AgentId]) -> String {
     members
         .iter()
         .map(|&a| {
-            if snapshot.agents.get(a).is_none_or(|s| s.is_available()) {
+            if snapshot
+                .agents
+                .get(a.index())
+                .is_none_or(|s| s.is_available())
+            {
                 '1'
             } else {
                 '0'
