@@ -205,7 +205,7 @@ impl<'a> Checker<'a> {
         }
         FactsGroup {
             name: f.name.name.clone(),
-            source,
+            source: SourceId::new(source),
             fields,
         }
     }
@@ -216,7 +216,7 @@ impl<'a> Checker<'a> {
         }
         if let Some(id) = self.enums.get(&ident.name) {
             self.used.enums[id] = true;
-            return Type::Enum(id);
+            return Type::Enum(EnumId::new(id));
         }
         let candidates: Vec<&str> = BUILTIN_TYPES
             .iter()

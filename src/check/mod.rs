@@ -151,7 +151,9 @@ fn type_name(ty: Type, enums: &[EnumDef]) -> String {
         Type::Bool => "bool".into(),
         Type::Phone => "phone".into(),
         Type::Agent => "agent".into(),
-        Type::Enum(id) => enums.get(id).map_or("enum".into(), |e| e.name.clone()),
+        Type::Enum(id) => enums
+            .get(id.index())
+            .map_or("enum".into(), |e| e.name.clone()),
     }
 }
 
@@ -266,13 +268,19 @@ impl<'a> Checker<'a> {
                     }
                 }
                 ast::Item::Map(m) => {
-                    if self.declare_value(&m.name, ValueName::Map).is_some() {
+                    if self
+                        .declare_value(&m.name, |id| ValueName::Map(MapId::new(id)))
+                        .is_some()
+                    {
                         self.maps.declare(&m.name, &mut self.diags);
                         maps.push(m);
                     }
                 }
                 ast::Item::Schedule(s) => {
-                    if self.declare_value(&s.name, ValueName::Schedule).is_some() {
+                    if self
+                        .declare_value(&s.name, |id| ValueName::Schedule(ScheduleId::new(id)))
+                        .is_some()
+                    {
                         self.schedules.declare(&s.name, &mut self.diags);
                         schedules.push(s);
                     }

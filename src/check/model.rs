@@ -8,9 +8,6 @@ use std::time::Duration;
 use crate::phone::Country;
 use crate::policy_files::Span;
 
-pub type EnumId = usize;
-pub type SourceId = usize;
-
 /// A typed index into one of the checked policy's lists: an agent id indexes agents only.
 macro_rules! id {
     ($name:ident, $what:literal) => {
@@ -58,8 +55,10 @@ macro_rules! id {
 id!(AgentId, "an agent");
 id!(TeamId, "a team");
 id!(FactsId, "a facts group");
-pub type MapId = usize;
-pub type ScheduleId = usize;
+id!(EnumId, "an enum");
+id!(SourceId, "a source");
+id!(MapId, "a map");
+id!(ScheduleId, "a schedule");
 
 /// A policy that passed the checker: every name resolved, every literal of the right type.
 #[derive(Debug, Clone)]

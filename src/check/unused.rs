@@ -35,7 +35,7 @@ impl<'a> Checker<'a> {
         }
         for (i, s) in sources.iter().enumerate() {
             let groups: Vec<usize> = (0..self.facts_groups.len())
-                .filter(|g| self.facts_groups[*g].source == i)
+                .filter(|g| self.facts_groups[*g].source.index() == i)
                 .collect();
             if groups.is_empty() {
                 if !self.rejected_facts_sources.contains(&s.name.name) {

@@ -14,8 +14,8 @@ pub use strategy::StateUpdate;
 
 use crate::call::{Call, PhoneValue};
 use crate::check::model::{
-    AgentFilter, AgentId, CallField, CompareOp, Cond, Literal, NowField, RuleDef, Target, Truth,
-    Value,
+    AgentFilter, AgentId, CallField, CompareOp, Cond, Literal, NowField, RuleDef, ScheduleId,
+    Target, Truth, Value,
 };
 use crate::compile::Subject;
 use crate::compile::{DispatchKey, Policy};
@@ -72,7 +72,7 @@ impl<'a> Context<'a> {
             .get_or_init(|| self.policy.checked.timezone.to_datetime(self.now))
     }
 
-    fn schedule_open(&self, id: usize) -> bool {
+    fn schedule_open(&self, id: ScheduleId) -> bool {
         let s = &self.policy.schedules[id];
         if s.own_timezone {
             s.is_open(self.now)

@@ -19,7 +19,7 @@ use serde_json::Value as J;
 
 use crate::call::Call;
 use crate::check::model::{
-    CheckedPolicy, DataFileRef, FactsGroup, FactsId, MapDef, SourceKind, Type,
+    CheckedPolicy, DataFileRef, FactsGroup, FactsId, MapDef, SourceId, SourceKind, Type,
 };
 use crate::compile::FileData;
 use crate::degraded::Degraded;
@@ -120,8 +120,11 @@ pub fn load_files(policy: &CheckedPolicy) -> (SourceData, FileData, Diagnostics)
                 diagnostics.push(fail(Some(1), message));
                 return Some(FileTable::default());
             }
-            let groups: Vec<&FactsGroup> =
-                policy.facts.iter().filter(|g| g.source == index).collect();
+            let groups: Vec<&FactsGroup> = policy
+                .facts
+                .iter()
+                .filter(|g| g.source.index() == index)
+                .collect();
             for group in &groups {
                 for field in group.fields.iter().filter(|f| !has_column(&f.name)) {
                     diagnostics.push(Diagnostic::new(
@@ -489,7 +492,7 @@ pub fn lookup_files(
         if given.get(id).copied().unwrap_or(false) {
             continue;
         }
-        let Some(Some(table)) = data.tables.get(group.source) else {
+        let Some(Some(table)) = data.tables.get(group.source.index()) else {
             continue;
         };
         if let Some(row) = table.get(&from.value) {
@@ -532,7 +535,7 @@ impl Lookups {
                 (Some(client), SourceKind::Http) => Some(Arc::new(HttpSource::new(
                     s,
                     client.clone(),
-                    FactReader::new(policy, id),
+                    FactReader::new(policy, SourceId::new(id)),
                 ))),
                 _ => None,
             })
@@ -545,7 +548,7 @@ impl Lookups {
                 SourceKind::Sql | SourceKind::Sqlite => Some(Arc::new(SqlSource::new(
                     s,
                     &policy.base_dir,
-                    FactReader::new(policy, id),
+                    FactReader::new(policy, SourceId::new(id)),
                 ))),
                 _ => None,
             })
@@ -562,7 +565,7 @@ impl Lookups {
             let fields: Vec<(String, crate::check::model::Type)> = policy
                 .facts
                 .iter()
-                .filter(|g| g.source == id)
+                .filter(|g| g.source.index() == id)
                 .flat_map(|g| g.fields.iter().map(|f| (f.name.clone(), f.ty)))
                 .collect();
             let def = &policy.sources[id];
@@ -616,11 +619,9 @@ impl Lookups {
         let mut answers: Vec<(usize, Answer)> = Vec::new();
         let mut tasks = tokio::task::JoinSet::new();
         for source in 0..policy.sources.len() {
-            let wanted = policy
-                .facts
-                .iter()
-                .enumerate()
-                .any(|(id, g)| g.source == source && !given.get(id).copied().unwrap_or(false));
+            let wanted = policy.facts.iter().enumerate().any(|(id, g)| {
+                g.source.index() == source && !given.get(id).copied().unwrap_or(false)
+            });
             if !wanted {
                 continue;
             }
