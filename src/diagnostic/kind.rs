@@ -219,421 +219,452 @@ fn list(items: &[String], conjunction: &str) -> String {
     }
 }
 
+/// What one kind of problem says, all in one place: its code, severity, message, the label
+/// under its span, and a help line where one helps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Said {
+    /// The part after `route::`: `unknown-field`.
+    pub code: String,
+    pub severity: Severity,
+    pub message: String,
+    pub label: String,
+    pub help: Option<String>,
+}
+
+fn error(code: impl Into<String>, message: impl Into<String>, label: impl Into<String>) -> Said {
+    Said {
+        code: code.into(),
+        severity: Severity::Error,
+        message: message.into(),
+        label: label.into(),
+        help: None,
+    }
+}
+
+fn warning(code: impl Into<String>, message: impl Into<String>, label: impl Into<String>) -> Said {
+    Said {
+        severity: Severity::Warning,
+        ..error(code, message, label)
+    }
+}
+
+impl Said {
+    fn help(self, help: impl Into<String>) -> Said {
+        Said {
+            help: Some(help.into()),
+            ..self
+        }
+    }
+
+    fn help_if(self, help: Option<String>) -> Said {
+        Said { help, ..self }
+    }
+}
+
 impl Kind {
-    pub fn severity(&self) -> Severity {
+    /// The table of kinds: one arm per kind says everything about it.
+    pub fn said(&self) -> Said {
         match self {
-            Kind::Unused { .. }
-            | Kind::UnreadSource { .. }
-            | Kind::Unreachable { .. }
-            | Kind::DuplicateDataKey { .. }
-            | Kind::MissingColumn { .. }
-            | Kind::Vacuous { .. }
-            | Kind::SourceUnreachable { .. }
-            | Kind::DataFileMissing { .. } => Severity::Warning,
-            _ => Severity::Error,
-        }
-    }
-
-    /// A stable code, such as `route::unknown-field`.
-    pub fn code(&self) -> String {
-        let code = match self {
-            Kind::Syntax { .. } | Kind::UnterminatedString => "syntax",
-            Kind::InvalidUtf8 { .. } => "invalid-utf8",
-            Kind::UnknownEscape { .. } => "unknown-escape",
-            Kind::TooDeep { .. } => "too-deep",
-            Kind::Unknown { what, .. } => return format!("route::unknown-{}", what.code_suffix()),
-            Kind::Duplicate { .. } => "duplicate-definition",
-            Kind::NeedsField { .. } => "needs-field",
-            Kind::Reserved { .. } => "reserved-name",
-            Kind::Mismatch { .. }
-            | Kind::NotOrdered { .. }
-            | Kind::OperatorType { .. }
-            | Kind::NotCondition { .. }
-            | Kind::NotValue { .. }
-            | Kind::NotAgentValue { .. }
-            | Kind::NotText { .. }
-            | Kind::NotLiteral => "type-mismatch",
-            Kind::BareWord { .. } => "unknown-name",
-            Kind::HasNoFields { .. } => "unknown-field",
-            Kind::ImpossibleValue { .. } => "impossible-value",
-            Kind::Vacuous { .. } => "vacuous-test",
-            Kind::MissingOtherwise => "missing-otherwise",
-            Kind::DuplicateOtherwise => "duplicate-otherwise",
-            Kind::EmptyTeam { .. } => "empty-team",
-            Kind::DuplicateMember { .. } => "duplicate-member",
-            Kind::SameNumber { .. } => "duplicate-number",
-            Kind::InvalidTimezone { .. } => "invalid-timezone",
-            Kind::InvalidCountry { .. } => "invalid-country",
-            Kind::InvalidTime { .. } | Kind::StartAtEndOfDay | Kind::EmptyWindow => "invalid-time",
-            Kind::InvalidDate { .. } => "invalid-date",
-            Kind::InvalidPhone { .. } => "invalid-phone",
-            Kind::InvalidPrefix { .. } => "invalid-prefix",
-            Kind::DuplicatePrefix { .. } => "duplicate-prefix",
-            Kind::InvalidNumber { .. } => "invalid-number",
-            Kind::MissingKey { .. } | Kind::MissingQuery { .. } => "incomplete-source",
-            Kind::SettingNotAllowed { .. } | Kind::DuplicateSetting { .. } => "invalid-setting",
-            Kind::BadPlaceholder { .. } => "invalid-placeholder",
-            Kind::DataFile { .. } => "data-file",
-            Kind::SourceQuery { .. } => "source-query",
-            Kind::DataFileMissing { .. } => "data-file-missing",
-            Kind::SourceUnreachable { .. } => "source-unreachable",
-            Kind::DuplicateDataKey { .. } => "duplicate-data-key",
-            Kind::MissingColumn { .. } => "missing-column",
-            Kind::Unused { .. } => "unused",
-            Kind::UnreadSource { .. } => "unread-source",
-            Kind::Unreachable { .. } => "unreachable-rule",
-        };
-        format!("route::{code}")
-    }
-
-    /// The text under the primary span: every kind has one, so every diagnostic says what
-    /// is wrong at the place it points to.
-    pub fn label(&self) -> String {
-        match self {
-            Kind::Syntax { found, .. } if found.is_empty() => "here".into(),
-            Kind::Syntax { found, .. } => format!("unexpected {found}"),
-            Kind::InvalidUtf8 { .. } => "not UTF-8".into(),
-            Kind::UnterminatedString => "this string never ends".into(),
-            Kind::UnknownEscape { .. } => "no such escape".into(),
-            Kind::TooDeep { .. } => "nested too deep".into(),
-            Kind::Unknown { what, .. } => format!("no {} of this name", what.noun()),
-            Kind::Duplicate { .. } => "defined again here".into(),
-            Kind::NeedsField { .. } => "name a field".into(),
-            Kind::Reserved { .. } => "reserved".into(),
-            Kind::Mismatch { left, right } => format!("`{left}` compared with `{right}`"),
-            Kind::NotOrdered { ty, .. } => format!("`{ty}` values have no order"),
-            Kind::OperatorType { op, ty } => format!("`{op}` on a `{ty}`"),
-            Kind::NotCondition { .. } => "not a condition".into(),
-            Kind::NotValue { .. } => "not a value".into(),
-            Kind::NotAgentValue { .. } => "not an agent".into(),
-            Kind::NotText { .. } => "not text".into(),
-            Kind::NotLiteral => "not a literal".into(),
-            Kind::BareWord { .. } => "no name of this kind".into(),
-            Kind::HasNoFields { .. } => "has no fields".into(),
-            Kind::ImpossibleValue { .. } => "never this value".into(),
-            Kind::Vacuous { always: false, .. } => "never true".into(),
-            Kind::Vacuous { always: true, .. } => "always true".into(),
-            Kind::MissingOtherwise => "the policy ends here, without `otherwise`".into(),
-            Kind::DuplicateOtherwise => "a second `otherwise`".into(),
-            Kind::EmptyTeam { .. } => "no agents".into(),
-            Kind::DuplicateMember { .. } => "listed again here".into(),
-            Kind::SameNumber { other, .. } => format!("the number of `{other}` too"),
-            Kind::InvalidTimezone { .. } => "no time zone of this name".into(),
-            Kind::InvalidCountry { .. } => "no country of this code".into(),
-            Kind::InvalidTime { .. } => "no such time".into(),
-            Kind::StartAtEndOfDay => "the end of the day".into(),
-            Kind::EmptyWindow => "an empty window".into(),
-            Kind::InvalidDate { .. } => "no such date".into(),
-            Kind::InvalidPhone { .. } => "not a phone number".into(),
-            Kind::InvalidPrefix { .. } => "not a number prefix".into(),
-            Kind::DuplicatePrefix { .. } => "listed again here".into(),
-            Kind::InvalidNumber { expected, .. } => format!("expected {expected}"),
-            Kind::MissingKey { .. } => "no `key`".into(),
-            Kind::SettingNotAllowed { kind, .. } => format!("not a setting of a `{kind}` source"),
-            Kind::MissingQuery { .. } => "no `query`".into(),
-            Kind::BadPlaceholder { .. } => "not a call field".into(),
-            Kind::DuplicateSetting { .. } => "set again here".into(),
-            Kind::DataFile { .. } => "read here".into(),
-            Kind::SourceQuery { .. } => "this query".into(),
-            Kind::DataFileMissing { .. } => "no such file".into(),
-            Kind::SourceUnreachable { .. } => "not reachable".into(),
-            Kind::DuplicateDataKey { .. } => "read here".into(),
-            Kind::MissingColumn { .. } => "read here".into(),
-            Kind::Unused { .. } => "never used".into(),
-            Kind::UnreadSource { .. } => "looked up but never read".into(),
-            Kind::Unreachable { .. } => "never fires".into(),
-        }
-    }
-
-    pub fn help(&self) -> Option<String> {
-        match self {
-            Kind::Syntax { hint, .. } => hint.clone(),
-            Kind::InvalidUtf8 { .. } => None,
-            Kind::UnknownEscape { .. } => {
-                Some("the escapes are `\\\"`, `\\\\`, `\\n` and `\\t`".into())
+            Kind::Syntax {
+                expected,
+                found,
+                hint,
+            } => {
+                let message = match expected.split_last() {
+                    None => format!("unexpected {found}"),
+                    Some((last, [])) => format!("expected {last}"),
+                    Some((last, init)) => format!("expected {} or {last}", init.join(", ")),
+                };
+                let label = if found.is_empty() {
+                    "here".to_string()
+                } else {
+                    format!("unexpected {found}")
+                };
+                error("syntax", message, label).help_if(hint.clone())
             }
-            Kind::UnterminatedString => {
-                Some("close it with `\"` on the same line; write `\\\"` for a quote inside".into())
-            }
-            Kind::TooDeep { .. } => Some("split the condition into several rules".into()),
-            Kind::Unknown {
-                suggestion: Some(s),
-                ..
-            } => Some(format!("did you mean `{s}`?")),
-            Kind::Unknown {
-                what: What::Strategy,
-                ..
-            } => Some(format!(
-                "the strategies are {}",
-                list(
-                    &crate::vocabulary::Strategy::names()
-                        .map(String::from)
-                        .collect::<Vec<_>>(),
-                    "and",
-                )
-            )),
-            Kind::Unknown {
-                what: What::Type, ..
-            } => Some(
-                "the types are `string`, `number`, `bool`, `phone`, `agent` and declared enums"
-                    .into(),
+            Kind::InvalidUtf8 { offset } => error(
+                "invalid-utf8",
+                format!("file is not valid UTF-8: invalid byte at offset {offset}"),
+                "not UTF-8",
             ),
+            Kind::UnterminatedString => error(
+                "syntax",
+                "unterminated string",
+                "this string never ends",
+            )
+            .help("close it with `\"` on the same line; write `\\\"` for a quote inside"),
+            Kind::UnknownEscape { escape } => error(
+                "unknown-escape",
+                format!("unknown escape `{escape}` in string"),
+                "no such escape",
+            )
+            .help("the escapes are `\\\"`, `\\\\`, `\\n` and `\\t`"),
+            Kind::TooDeep { limit } => error(
+                "too-deep",
+                format!("nesting deeper than {limit} levels"),
+                "nested too deep",
+            )
+            .help("split the condition into several rules"),
             Kind::Unknown {
-                what: What::Day, ..
-            } => Some("days are `mon`, `tue`, `wed`, `thu`, `fri`, `sat` and `sun`".into()),
-            Kind::Unknown { .. } => None,
-            Kind::Duplicate { .. } => Some("give each one its own name".into()),
-            Kind::NeedsField { fields, .. } if !fields.is_empty() => {
-                Some(format!("its fields are {}", list(fields, "and")))
+                what,
+                name,
+                suggestion,
+                scope,
+            } => {
+                let message = match (what, scope) {
+                    (What::Variant, Some(e)) => format!("`{name}` is not a variant of enum `{e}`"),
+                    (What::Field, Some(g)) => format!("unknown field `{name}` in facts `{g}`"),
+                    _ => format!("unknown {} `{name}`", what.noun()),
+                };
+                let help = match (suggestion, what) {
+                    (Some(s), _) => Some(format!("did you mean `{s}`?")),
+                    (None, What::Strategy) => {
+                        let names: Vec<String> =
+                            crate::vocabulary::Strategy::names().map(String::from).collect();
+                        Some(format!("the strategies are {}", list(&names, "and")))
+                    }
+                    (None, What::Type) => Some(
+                        "the types are `string`, `number`, `bool`, `phone`, `agent` and declared enums"
+                            .into(),
+                    ),
+                    (None, What::Day) => {
+                        Some("days are `mon`, `tue`, `wed`, `thu`, `fri`, `sat` and `sun`".into())
+                    }
+                    (None, _) => None,
+                };
+                let label = format!("no {} of this name", what.noun());
+                error(format!("unknown-{}", what.code_suffix()), message, label).help_if(help)
             }
-            Kind::Reserved { .. } => {
-                Some("`call`, `now`, `otherwise` and the built-in type names are reserved".into())
-            }
-            Kind::BareWord { name } => Some(format!("to mean the text, quote it: `\"{name}\"`")),
-            Kind::NotLiteral => Some("list literals only: `in [\"1\", \"2\"]`".into()),
-            Kind::NotOrdered { .. } => {
-                Some("`<`, `<=`, `>` and `>=` compare numbers and enum variants".into())
-            }
-            Kind::NotCondition { .. } => {
-                Some("compare it with a value, e.g. `== \"x\"`, or test it with `exists`".into())
-            }
+            Kind::Duplicate { what, name } => error(
+                "duplicate-definition",
+                format!("{} `{name}` is defined more than once", what.noun()),
+                "defined again here",
+            )
+            .help("give each one its own name"),
+            Kind::NeedsField { name, what, fields } => error(
+                "needs-field",
+                format!("{} `{name}` needs a field: `{name}.FIELD`", what.noun()),
+                "name a field",
+            )
+            .help_if((!fields.is_empty()).then(|| format!("its fields are {}", list(fields, "and")))),
+            Kind::Reserved { name } => error(
+                "reserved-name",
+                format!("`{name}` is a reserved name"),
+                "reserved",
+            )
+            .help("`call`, `now`, `otherwise` and the built-in type names are reserved"),
+            Kind::Mismatch { left, right } => error(
+                "type-mismatch",
+                format!("cannot compare `{left}` with `{right}`"),
+                format!("`{left}` compared with `{right}`"),
+            ),
+            Kind::NotOrdered { ty, op } => error(
+                "type-mismatch",
+                format!("`{op}` does not apply to `{ty}` values"),
+                format!("`{ty}` values have no order"),
+            )
+            .help("`<`, `<=`, `>` and `>=` compare numbers and enum variants"),
+            Kind::OperatorType { op, ty } => error(
+                "type-mismatch",
+                format!("`{op}` does not apply to `{ty}` values"),
+                format!("`{op}` on a `{ty}`"),
+            ),
+            Kind::NotCondition { found } => error(
+                "type-mismatch",
+                format!("a condition must be `bool`, found `{found}`"),
+                "not a condition",
+            )
+            .help("compare it with a value, e.g. `== \"x\"`, or test it with `exists`"),
+            Kind::NotValue { what, name } => error(
+                "type-mismatch",
+                format!("{} `{name}` is not a value", what.noun()),
+                "not a value",
+            ),
+            Kind::NotAgentValue { found } => error(
+                "type-mismatch",
+                format!(
+                    "an agent target needs an `agent`, `phone` or `string` value, found `{found}`"
+                ),
+                "not an agent",
+            ),
+            Kind::NotText { found } => error(
+                "type-mismatch",
+                format!("expected a `string` value, found `{found}`"),
+                "not text",
+            ),
+            Kind::NotLiteral => error(
+                "type-mismatch",
+                "`in` lists need literal values",
+                "not a literal",
+            )
+            .help("list literals only: `in [\"1\", \"2\"]`"),
+            Kind::BareWord { name } => error(
+                "unknown-name",
+                format!("unknown name `{name}`"),
+                "no name of this kind",
+            )
+            .help(format!("to mean the text, quote it: `\"{name}\"`")),
+            Kind::HasNoFields { what, name } => error(
+                "unknown-field",
+                format!("{} `{name}` has no fields", what.noun()),
+                "has no fields",
+            ),
             Kind::ImpossibleValue {
                 field,
                 value,
                 expected,
-            } => Some(match near_weekday(field, value) {
+            } => error(
+                "impossible-value",
+                format!("`{field}` is never `{value}`"),
+                "never this value",
+            )
+            .help(match near_weekday(field, value) {
                 Some(day) => format!("did you mean `{day}`?"),
                 None => format!("`{field}` is {expected}"),
             }),
-            Kind::Vacuous { always: false, .. } => {
-                Some("a rule with it never fires: list the values it should match".into())
-            }
-            Kind::Vacuous { always: true, .. } => {
-                Some("it matches every value: remove it, or give a prefix".into())
-            }
-            Kind::MissingOtherwise => {
-                Some("add a fallback rule at the end, e.g. `otherwise -> queue general`".into())
-            }
-            Kind::DuplicateOtherwise => Some("keep a single `otherwise` rule".into()),
-            Kind::EmptyTeam { .. } => Some("list at least one agent: `team T [asha]`".into()),
-            Kind::InvalidTimezone {
-                name,
-                suggestion: Some(s),
-            } if name.chars().all(|c| c.is_ascii_uppercase()) => Some(format!(
-                "`{name}` is an abbreviation, not a zone: did you mean `{s}`?"
-            )),
-            Kind::InvalidTimezone {
-                suggestion: Some(s),
-                ..
-            } => Some(format!("did you mean `{s}`?")),
-            Kind::InvalidTimezone { .. } => {
-                Some("use an IANA time zone name, such as `Asia/Kolkata`".into())
-            }
-            Kind::InvalidCountry { .. } => {
-                Some("use a two-letter ISO country code, such as `IN`".into())
-            }
-            Kind::InvalidTime { .. } => Some("times are `HH:MM`, from 00:00 to 24:00".into()),
-            Kind::StartAtEndOfDay => Some(
-                "`24:00` ends a window (`18:00-24:00`); one that starts at midnight starts at `00:00`"
-                    .into(),
+            Kind::Vacuous { test, always: false } => warning(
+                "vacuous-test",
+                format!("`{test}` is never true"),
+                "never true",
+            )
+            .help("a rule with it never fires: list the values it should match"),
+            Kind::Vacuous { test, always: true } => warning(
+                "vacuous-test",
+                format!("`{test}` is always true"),
+                "always true",
+            )
+            .help("it matches every value: remove it, or give a prefix"),
+            Kind::MissingOtherwise => error(
+                "missing-otherwise",
+                "policy has no `otherwise` rule",
+                "the policy ends here, without `otherwise`",
+            )
+            .help("add a fallback rule at the end, e.g. `otherwise -> queue general`"),
+            Kind::DuplicateOtherwise => error(
+                "duplicate-otherwise",
+                "policy has more than one `otherwise` rule",
+                "a second `otherwise`",
+            )
+            .help("keep a single `otherwise` rule"),
+            Kind::EmptyTeam { team } => error(
+                "empty-team",
+                format!("team `{team}` has no agents"),
+                "no agents",
+            )
+            .help("list at least one agent: `team T [asha]`"),
+            Kind::DuplicateMember { agent, team } => error(
+                "duplicate-member",
+                format!("agent `{agent}` is listed twice in team `{team}`"),
+                "listed again here",
             ),
-            Kind::EmptyWindow => Some("for a whole day write `00:00-24:00`".into()),
-            Kind::InvalidDate { .. } => Some("dates are `YYYY-MM-DD`".into()),
-            Kind::InvalidPhone { .. } => Some(
-                "write the number in E.164 (`+919800000001`) or national form (`09800000001`)"
-                    .into(),
+            Kind::SameNumber { agent, other } => error(
+                "duplicate-number",
+                format!("agents `{other}` and `{agent}` have the same number"),
+                format!("the number of `{other}` too"),
             ),
-            Kind::InvalidPrefix { .. } => {
-                Some("a prefix starts with `+` and the country code, or with `0`".into())
-            }
-            Kind::MissingKey { .. } => Some("name the key column: `key phone`".into()),
-            Kind::MissingQuery { .. } => {
-                Some("add `{ query \"select … where phone = $1\" }`".into())
-            }
-            Kind::BadPlaceholder { .. } => {
-                Some("placeholders name call fields, e.g. `{call.from}`".into())
-            }
-            Kind::Unused {
-                what: What::Agent, ..
-            } => Some("add the agent to a team, or remove it".into()),
-            Kind::Unused { .. } => Some("remove it, or use it in a rule".into()),
-            Kind::UnreadSource { .. } => Some(
-                "no rule reads its facts, so every lookup is wasted: read a fact or remove it"
-                    .into(),
-            ),
-            Kind::Unreachable { .. } => {
-                Some("move it above the rule that takes its calls, or remove it".into())
-            }
-            Kind::DataFile { .. } => {
-                Some("routec reads the file with the policy: fix it, and the policy reloads".into())
-            }
-            Kind::DuplicateDataKey { .. } => Some("the first row is used".into()),
-            Kind::MissingColumn { field, .. } => Some(format!(
-                "add a `{field}` column, or remove the field: until then it is always missing"
-            )),
-            Kind::DataFileMissing { .. } => Some(
-                "until it exists, what it would give is missing (paths are relative to the policy)"
-                    .into(),
-            ),
-            Kind::SourceUnreachable { .. } => Some(
-                "its query is checked when the database can be reached; lookups will say if it fails"
-                    .into(),
-            ),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Kind::Syntax {
-                expected, found, ..
-            } => {
-                if expected.is_empty() {
-                    write!(f, "unexpected {found}")
-                } else {
-                    let (init, last) = expected.split_at(expected.len() - 1);
-                    if init.is_empty() {
-                        write!(f, "expected {}", last[0])
-                    } else {
-                        write!(f, "expected {} or {}", init.join(", "), last[0])
+            Kind::InvalidTimezone { name, suggestion } => {
+                let help = match suggestion {
+                    Some(s) if name.chars().all(|c| c.is_ascii_uppercase()) => {
+                        format!("`{name}` is an abbreviation, not a zone: did you mean `{s}`?")
                     }
-                }
-            }
-            Kind::InvalidUtf8 { offset } => {
-                write!(
-                    f,
-                    "file is not valid UTF-8: invalid byte at offset {offset}"
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => "use an IANA time zone name, such as `Asia/Kolkata`".into(),
+                };
+                error(
+                    "invalid-timezone",
+                    format!("unknown time zone `{name}`"),
+                    "no time zone of this name",
                 )
+                .help(help)
             }
-            Kind::UnterminatedString => write!(f, "unterminated string"),
-            Kind::UnknownEscape { escape } => write!(f, "unknown escape `{escape}` in string"),
-            Kind::TooDeep { limit } => write!(f, "nesting deeper than {limit} levels"),
-            Kind::Unknown {
-                what: What::Variant,
-                name,
-                scope: Some(e),
-                ..
-            } => {
-                write!(f, "`{name}` is not a variant of enum `{e}`")
-            }
-            Kind::Unknown {
-                what: What::Field,
-                name,
-                scope: Some(g),
-                ..
-            } => {
-                write!(f, "unknown field `{name}` in facts `{g}`")
-            }
-            Kind::Unknown { what, name, .. } => write!(f, "unknown {} `{name}`", what.noun()),
-            Kind::Duplicate { what, name } => {
-                write!(f, "{} `{name}` is defined more than once", what.noun())
-            }
-            Kind::NeedsField { name, what, .. } => {
-                write!(f, "{} `{name}` needs a field: `{name}.FIELD`", what.noun())
-            }
-            Kind::Reserved { name } => write!(f, "`{name}` is a reserved name"),
-            Kind::Mismatch { left, right } => {
-                write!(f, "cannot compare `{left}` with `{right}`")
-            }
-            Kind::NotOrdered { ty, op } => write!(f, "`{op}` does not apply to `{ty}` values"),
-            Kind::OperatorType { op, ty } => write!(f, "`{op}` does not apply to `{ty}` values"),
-            Kind::NotCondition { found } => {
-                write!(f, "a condition must be `bool`, found `{found}`")
-            }
-            Kind::NotValue { what, name } => {
-                write!(f, "{} `{name}` is not a value", what.noun())
-            }
-            Kind::NotAgentValue { found } => write!(
-                f,
-                "an agent target needs an `agent`, `phone` or `string` value, found `{found}`"
+            Kind::InvalidCountry { code } => error(
+                "invalid-country",
+                format!("unknown country `{code}`"),
+                "no country of this code",
+            )
+            .help("use a two-letter ISO country code, such as `IN`"),
+            Kind::InvalidTime { text } => error(
+                "invalid-time",
+                format!("invalid time `{text}`"),
+                "no such time",
+            )
+            .help("times are `HH:MM`, from 00:00 to 24:00"),
+            Kind::StartAtEndOfDay => error(
+                "invalid-time",
+                "a window cannot start at `24:00`",
+                "the end of the day",
+            )
+            .help("`24:00` ends a window (`18:00-24:00`); one that starts at midnight starts at `00:00`"),
+            Kind::EmptyWindow => error(
+                "invalid-time",
+                "window opens and shuts at the same time",
+                "an empty window",
+            )
+            .help("for a whole day write `00:00-24:00`"),
+            Kind::InvalidDate { text } => error(
+                "invalid-date",
+                format!("invalid date `{text}`"),
+                "no such date",
+            )
+            .help("dates are `YYYY-MM-DD`"),
+            Kind::InvalidPhone { text } => error(
+                "invalid-phone",
+                format!("`{text}` is not a phone number"),
+                "not a phone number",
+            )
+            .help("write the number in E.164 (`+919800000001`) or national form (`09800000001`)"),
+            Kind::InvalidPrefix { text } => error(
+                "invalid-prefix",
+                format!("`{text}` is not a number prefix"),
+                "not a number prefix",
+            )
+            .help("a prefix starts with `+` and the country code, or with `0`"),
+            Kind::DuplicatePrefix { prefix } => error(
+                "duplicate-prefix",
+                format!("prefix `{prefix}` is listed twice"),
+                "listed again here",
             ),
-            Kind::NotText { found } => write!(f, "expected a `string` value, found `{found}`"),
-            Kind::NotLiteral => write!(f, "`in` lists need literal values"),
-            Kind::BareWord { name } => write!(f, "unknown name `{name}`"),
-            Kind::HasNoFields { what, name } => write!(f, "{} `{name}` has no fields", what.noun()),
-            Kind::MissingOtherwise => write!(f, "policy has no `otherwise` rule"),
-            Kind::DuplicateOtherwise => write!(f, "policy has more than one `otherwise` rule"),
-            Kind::EmptyTeam { team } => write!(f, "team `{team}` has no agents"),
-            Kind::DuplicateMember { agent, team } => {
-                write!(f, "agent `{agent}` is listed twice in team `{team}`")
-            }
-            Kind::SameNumber { agent, other } => {
-                write!(f, "agents `{other}` and `{agent}` have the same number")
-            }
-            Kind::InvalidTimezone { name, .. } => write!(f, "unknown time zone `{name}`"),
-            Kind::InvalidCountry { code } => write!(f, "unknown country `{code}`"),
-            Kind::InvalidTime { text } => write!(f, "invalid time `{text}`"),
-            Kind::StartAtEndOfDay => write!(f, "a window cannot start at `24:00`"),
-            Kind::EmptyWindow => write!(f, "window opens and shuts at the same time"),
-            Kind::InvalidDate { text } => write!(f, "invalid date `{text}`"),
-            Kind::InvalidPhone { text } => write!(f, "`{text}` is not a phone number"),
-            Kind::InvalidPrefix { text } => write!(f, "`{text}` is not a number prefix"),
-            Kind::DuplicatePrefix { prefix } => write!(f, "prefix `{prefix}` is listed twice"),
             Kind::InvalidNumber {
                 what,
                 text,
                 expected,
-            } => {
-                write!(f, "{what} must be {expected}, found `{text}`")
-            }
-            Kind::MissingKey { source, kind } => {
-                write!(f, "{kind} source `{source}` needs a `key` column")
-            }
-            Kind::SettingNotAllowed { setting, kind } => {
-                write!(f, "`{setting}` does not apply to {kind} sources")
-            }
-            Kind::MissingQuery { source } => write!(f, "sql source `{source}` needs a `query`"),
-            Kind::BadPlaceholder { text } => write!(f, "invalid placeholder `{text}` in url"),
-            Kind::DuplicateSetting { setting } => write!(f, "`{setting}` is set more than once"),
+            } => error(
+                "invalid-number",
+                format!("{what} must be {expected}, found `{text}`"),
+                format!("expected {expected}"),
+            ),
+            Kind::MissingKey { source, kind } => error(
+                "incomplete-source",
+                format!("{kind} source `{source}` needs a `key` column"),
+                "no `key`",
+            )
+            .help("name the key column: `key phone`"),
+            Kind::SettingNotAllowed { setting, kind } => error(
+                "invalid-setting",
+                format!("`{setting}` does not apply to {kind} sources"),
+                format!("not a setting of a `{kind}` source"),
+            ),
+            Kind::MissingQuery { source } => error(
+                "incomplete-source",
+                format!("sql source `{source}` needs a `query`"),
+                "no `query`",
+            )
+            .help("add `{ query \"select … where phone = $1\" }`"),
+            Kind::BadPlaceholder { text } => error(
+                "invalid-placeholder",
+                format!("invalid placeholder `{text}` in url"),
+                "not a call field",
+            )
+            .help("placeholders name call fields, e.g. `{call.from}`"),
+            Kind::DuplicateSetting { setting } => error(
+                "invalid-setting",
+                format!("`{setting}` is set more than once"),
+                "set again here",
+            ),
             Kind::DataFile {
                 path,
-                line: Some(line),
+                line,
                 message,
-            } => write!(f, "`{path}` line {line}: {message}"),
-            Kind::DataFile { path, message, .. } => write!(f, "`{path}`: {message}"),
-            Kind::SourceQuery { source, message } => write!(f, "source `{source}`: {message}"),
-            Kind::DataFileMissing { path } => write!(f, "data file `{path}` does not exist"),
-            Kind::SourceUnreachable { source, message } => {
-                write!(f, "source `{source}` could not be checked: {message}")
+            } => {
+                let message = match line {
+                    Some(line) => format!("`{path}` line {line}: {message}"),
+                    None => format!("`{path}`: {message}"),
+                };
+                error("data-file", message, "read here")
+                    .help("routec reads the file with the policy: fix it, and the policy reloads")
             }
+            Kind::SourceQuery { source, message } => error(
+                "source-query",
+                format!("source `{source}`: {message}"),
+                "this query",
+            ),
+            Kind::DataFileMissing { path } => warning(
+                "data-file-missing",
+                format!("data file `{path}` does not exist"),
+                "no such file",
+            )
+            .help("until it exists, what it would give is missing (paths are relative to the policy)"),
+            Kind::SourceUnreachable { source, message } => warning(
+                "source-unreachable",
+                format!("source `{source}` could not be checked: {message}"),
+                "not reachable",
+            )
+            .help("its query is checked when the database can be reached; lookups will say if it fails"),
             Kind::DuplicateDataKey {
                 path,
                 line,
                 key,
                 first,
-            } => write!(
-                f,
-                "`{path}` line {line}: key `{key}` is listed again (first on line {first})"
-            ),
-            Kind::MissingColumn { path, group, field } => {
-                write!(f, "`{path}` has no `{field}` column for `{group}.{field}`")
-            }
-            Kind::ImpossibleValue { field, value, .. } => {
-                write!(f, "`{field}` is never `{value}`")
-            }
-            Kind::Vacuous { test, always } => write!(
-                f,
-                "`{test}` is {} true",
-                if *always { "always" } else { "never" }
-            ),
-            Kind::Unused { what, name } => write!(f, "{} `{name}` is never used", what.noun()),
-            Kind::UnreadSource { source } => {
-                write!(f, "facts of source `{source}` are never read")
-            }
+            } => warning(
+                "duplicate-data-key",
+                format!("`{path}` line {line}: key `{key}` is listed again (first on line {first})"),
+                "read here",
+            )
+            .help("the first row is used"),
+            Kind::MissingColumn { path, group, field } => warning(
+                "missing-column",
+                format!("`{path}` has no `{field}` column for `{group}.{field}`"),
+                "read here",
+            )
+            .help(format!(
+                "add a `{field}` column, or remove the field: until then it is always missing"
+            )),
+            Kind::Unused { what, name } => warning(
+                "unused",
+                format!("{} `{name}` is never used", what.noun()),
+                "never used",
+            )
+            .help(match what {
+                What::Agent => "add the agent to a team, or remove it",
+                _ => "remove it, or use it in a rule",
+            }),
+            Kind::UnreadSource { source } => warning(
+                "unread-source",
+                format!("facts of source `{source}` are never read"),
+                "looked up but never read",
+            )
+            .help("no rule reads its facts, so every lookup is wasted: read a fact or remove it"),
             Kind::Unreachable { rule, by } => {
                 let (rules, take) = if by.len() == 1 {
                     ("rule", "takes")
                 } else {
                     ("rules", "take")
                 };
-                write!(
-                    f,
-                    "rule `{rule}` can never fire: earlier {rules} {} {take} every call it would",
-                    list(by, "and")
+                warning(
+                    "unreachable-rule",
+                    format!(
+                        "rule `{rule}` can never fire: earlier {rules} {} {take} every call it would",
+                        list(by, "and")
+                    ),
+                    "never fires",
                 )
+                .help("move it above the rule that takes its calls, or remove it")
             }
         }
+    }
+
+    pub fn severity(&self) -> Severity {
+        self.said().severity
+    }
+
+    /// A stable code, such as `route::unknown-field`.
+    pub fn code(&self) -> String {
+        format!("route::{}", self.said().code)
+    }
+
+    /// The text under the primary span: every kind has one, so every diagnostic says what
+    /// is wrong at the place it points to.
+    pub fn label(&self) -> String {
+        self.said().label
+    }
+
+    pub fn help(&self) -> Option<String> {
+        self.said().help
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.said().message)
     }
 }
