@@ -55,6 +55,7 @@ macro_rules! id {
 id!(AgentId, "an agent");
 id!(TeamId, "a team");
 id!(FactsId, "a facts group");
+id!(RuleId, "a rule");
 id!(EnumId, "an enum");
 id!(SourceId, "a source");
 id!(MapId, "a map");

@@ -4,21 +4,21 @@ use serde_json::json;
 
 use super::strategy::StateUpdate;
 use crate::check::model::{
-    AgentId, CallField, CheckedPolicy, Cond, Literal, NowField, TeamId, Value,
+    AgentId, CallField, CheckedPolicy, Cond, Literal, NowField, RuleId, TeamId, Value,
 };
 use crate::compile::Policy;
 use crate::degraded::Degraded;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleRef {
-    Rule(u32),
+    Rule(RuleId),
     Otherwise,
 }
 
 impl RuleRef {
     pub fn name(self, policy: &CheckedPolicy) -> &str {
         match self {
-            RuleRef::Rule(i) => &policy.rules[i as usize].name,
+            RuleRef::Rule(i) => &policy.rules[i].name,
             RuleRef::Otherwise => "otherwise",
         }
     }
@@ -151,7 +151,7 @@ impl Decision {
                 if let RuleRef::Rule(i) = step.rule
                     && matches!(step.outcome, Outcome::False | Outcome::Unknown)
                 {
-                    let cond = &checked.rules[i as usize].condition;
+                    let cond = &checked.rules[i].condition;
                     let failed = match (cond, step.culprit) {
                         (Cond::And(items), Some(c)) => items.get(c as usize).unwrap_or(cond),
                         _ => cond,
@@ -185,7 +185,7 @@ impl Decision {
             let name = step.rule.name(checked);
             let line = match (step.rule, step.outcome) {
                 (RuleRef::Rule(i), Outcome::False | Outcome::Unknown) => {
-                    let cond = &checked.rules[i as usize].condition;
+                    let cond = &checked.rules[i].condition;
                     let failed = match (cond, step.culprit) {
                         (Cond::And(items), Some(c)) => items.get(c as usize).unwrap_or(cond),
                         _ => cond,

@@ -14,8 +14,8 @@ pub use strategy::StateUpdate;
 
 use crate::call::{Call, PhoneValue};
 use crate::check::model::{
-    AgentFilter, AgentId, CallField, CompareOp, Cond, Literal, NowField, RuleDef, ScheduleId,
-    Target, Truth, Value,
+    AgentFilter, AgentId, CallField, CompareOp, Cond, Literal, NowField, RuleDef, RuleId,
+    ScheduleId, Target, Truth, Value,
 };
 use crate::compile::Subject;
 use crate::compile::{DispatchKey, Policy};
@@ -319,7 +319,7 @@ impl<'a> Context<'a> {
                 ring,
             } => {
                 let rule_index = match at {
-                    RuleRef::Rule(i) => i as usize,
+                    RuleRef::Rule(i) => i.index(),
                     RuleRef::Otherwise => checked.rules.len(),
                 };
                 let members: Vec<AgentId> = match self.policy.static_agents(rule_index, position) {
@@ -378,19 +378,19 @@ impl<'a> Context<'a> {
     fn decide(&self, fired: Option<usize>, mut trace: Vec<TraceStep>) -> Decision {
         let rules = &self.policy.checked.rules;
         if let Some(i) = fired {
-            if let Some(mut d) = self.targets(&rules[i], RuleRef::Rule(i as u32)) {
+            if let Some(mut d) = self.targets(&rules[i], RuleRef::Rule(RuleId::new(i))) {
                 trace.push(TraceStep::new(
-                    RuleRef::Rule(i as u32),
+                    RuleRef::Rule(RuleId::new(i)),
                     Outcome::Fired,
                     None,
                 ));
-                d.rule = RuleRef::Rule(i as u32);
+                d.rule = RuleRef::Rule(RuleId::new(i));
                 d.trace = trace;
                 d.degraded.extend(self.facts.degraded.iter().cloned());
                 return d;
             }
             trace.push(TraceStep::new(
-                RuleRef::Rule(i as u32),
+                RuleRef::Rule(RuleId::new(i)),
                 Outcome::Unavailable,
                 None,
             ));
@@ -578,7 +578,7 @@ impl<'a> Context<'a> {
             } else {
                 Outcome::Unknown
             };
-            trace.push(TraceStep::new(RuleRef::Rule(i), outcome, culprit));
+            trace.push(TraceStep::new(RuleRef::Rule(RuleId(i)), outcome, culprit));
         }
         self.decide(None, trace)
     }
@@ -655,7 +655,7 @@ pub fn eval_explained(
     });
     let (stop, tail_from) = match winner {
         Some(p) => match decision.trace[p].rule {
-            RuleRef::Rule(i) => (i, p),
+            RuleRef::Rule(i) => (i.0, p),
             RuleRef::Otherwise => (0, p),
         },
         None => {
@@ -675,7 +675,7 @@ pub fn eval_explained(
             } else {
                 Outcome::Unknown
             };
-            TraceStep::new(RuleRef::Rule(i), outcome, culprit)
+            TraceStep::new(RuleRef::Rule(RuleId(i)), outcome, culprit)
         })
         .collect();
     trace.extend_from_slice(&decision.trace[tail_from..]);
