@@ -148,6 +148,7 @@ async fn serve(config: Config) -> ExitCode {
     let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(stop_signal())
         .await;
+    state_for_shutdown.flush_log(Duration::from_secs(2));
     if let Err(e) = state_for_shutdown.store.save() {
         say(&format!("routec: agent state not saved: {e}"));
     }

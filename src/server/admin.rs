@@ -84,7 +84,16 @@ pub(super) async fn track(
 
 pub(super) async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
     let content = [(header::CONTENT_TYPE, "text/plain; version=0.0.4")];
-    (content, state.metrics.render()).into_response()
+    let mut text = state.metrics.render();
+    text.push_str(
+        "# HELP routec_decision_log_dropped_total Decision-log lines dropped because their writer was behind.\n",
+    );
+    text.push_str("# TYPE routec_decision_log_dropped_total counter\n");
+    text.push_str(&format!(
+        "routec_decision_log_dropped_total {}\n",
+        state.log.dropped()
+    ));
+    (content, text).into_response()
 }
 
 pub(super) async fn ready(State(state): State<Arc<AppState>>) -> Response {

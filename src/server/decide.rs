@@ -2,7 +2,6 @@
 //! asked, the decision logged; the Connect answer, the Passthru branch or the decision JSON out.
 
 use std::borrow::Cow;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -192,8 +191,8 @@ impl AppState {
         let mut buffer = Vec::with_capacity(256);
         if serde_json::to_writer(&mut buffer, &line).is_ok() {
             buffer.push(b'\n');
-            // A closed or full stdout must not take a call down with it: the line is dropped.
-            let _ = std::io::stdout().lock().write_all(&buffer);
+            // Queued, never written here: a stdout nobody drains must not hold up the answer.
+            self.log.write(buffer);
         }
     }
 }

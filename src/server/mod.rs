@@ -5,6 +5,7 @@ mod admin;
 mod agents;
 pub mod config;
 mod decide;
+mod log;
 mod metrics;
 mod request;
 
@@ -109,9 +110,16 @@ pub struct AppState {
     /// One reload at a time.
     reloading: tokio::sync::Mutex<()>,
     pub metrics: Metrics,
+    /// The decision log's queue to its writer.
+    pub(crate) log: log::DecisionLog,
 }
 
 impl AppState {
+    /// Waits, `within` at most, for the decision log's queued lines to be written.
+    pub fn flush_log(&self, within: std::time::Duration) {
+        self.log.flush(within);
+    }
+
     /// With agent state in memory (no snapshot file).
     pub fn new(serving: Option<Serving>, config: Config) -> AppState {
         let store = StateStore::Memory(Box::new(crate::state::memory::MemoryStore::new(None)));
@@ -131,6 +139,7 @@ impl AppState {
             store,
             last_error: Mutex::new(None),
             reloading: tokio::sync::Mutex::new(()),
+            log: log::DecisionLog::to_stdout(),
         }
     }
 

@@ -201,13 +201,23 @@ impl Server {
     }
 
     pub fn start_with(dir: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> Server {
+        Server::start_writing_to(dir, args, envs, Stdio::null())
+    }
+
+    /// A server whose stdout (the decision log) goes to `stdout`.
+    pub fn start_writing_to(
+        dir: &std::path::Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        stdout: Stdio,
+    ) -> Server {
         let mut child = Command::new(binary())
             .arg("serve")
             .envs(envs.iter().copied())
             .args(args)
             .args(["--listen", "127.0.0.1:0"])
             .current_dir(dir)
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()
             .expect("start routec serve");
@@ -252,6 +262,11 @@ impl Server {
             .unwrap_or(0);
         let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
         (status, body)
+    }
+
+    /// The pipe of a server started with `Stdio::piped()` for its stdout.
+    pub fn stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.stdout.take()
     }
 
     pub fn stop(mut self) -> std::process::ExitStatus {
@@ -521,4 +536,36 @@ fn a_configured_secret_is_required_on_the_exotel_endpoints() {
     // Health and metrics stay open, for the load balancer and the scraper.
     assert_eq!(server.get("/healthz").0, 200);
     assert!(server.stop().success());
+}
+
+/// The decision log goes through a bounded queue: a stdout pipe that nobody reads fills, and
+/// the server answers on, dropping log lines and counting them.
+#[test]
+fn a_stdout_nobody_reads_does_not_stall_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.route"), POLICY).unwrap();
+    let mut server = Server::start_writing_to(dir.path(), &["p.route"], &[], Stdio::piped());
+    // Held open and never read: the pipe's buffer (64 KB) fills after a few hundred lines.
+    let _unread = server.stdout();
+    // More lines than the queue holds (16,384) and the pipe buffers: some must be dropped.
+    let server = Arc::new(server);
+    std::thread::scope(|scope| {
+        for t in 0..4 {
+            let server = Arc::clone(&server);
+            scope.spawn(move || {
+                for i in 0..5000 {
+                    let (status, _) =
+                        server.get(&format!("/exotel/connect?CallSid=s{t}-{i}&digits=1"));
+                    assert_eq!(status, 200, "request {t}-{i}");
+                }
+            });
+        }
+    });
+    let (_, metrics) = server.get("/metrics");
+    let dropped: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("routec_decision_log_dropped_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(dropped > 0, "{metrics}");
 }
