@@ -90,14 +90,17 @@ impl Guard {
                 }
                 state.cache.remove(&key);
             }
+            // While open, nobody waits on the source, not even on a request under way.
+            if let Some(until) = state.open_until
+                && (now < until || state.trial)
+            {
+                return Answer::Failed("circuit open".into());
+            }
             match state.inflight.get(&key) {
                 // Someone is asking already: wait for that answer.
                 Some(rx) => rx.clone(),
                 None => {
-                    if let Some(until) = state.open_until {
-                        if now < until || state.trial {
-                            return Answer::Failed("circuit open".into());
-                        }
+                    if state.open_until.is_some() {
                         // Half-open: this request is the trial.
                         state.trial = true;
                     }
@@ -122,7 +125,21 @@ impl Guard {
         match tokio::time::timeout(remaining, rx.wait_for(Option::is_some)).await {
             Ok(Ok(answer)) => answer.clone().unwrap_or(Answer::Failed("no answer".into())),
             Ok(Err(_)) => Answer::Failed("no answer".into()),
-            Err(_) => Answer::Failed("timeout".into()),
+            Err(_) => {
+                // A source that keeps every call waiting its whole budget is failing, whether
+                // or not its requests ever end: the breaker learns it from the deadline.
+                self.failed();
+                Answer::Failed("timeout".into())
+            }
+        }
+    }
+
+    /// Counts a failure; enough in a row open the breaker.
+    fn failed(&self) {
+        let mut state = self.state();
+        state.failures += 1;
+        if state.failures >= BREAKER_FAILURES {
+            state.open_until = Some(Instant::now() + BREAKER_OPEN_FOR);
         }
     }
 
@@ -133,10 +150,8 @@ impl Guard {
         state.trial = false;
         match answer {
             Answer::Failed(_) => {
-                state.failures += 1;
-                if state.failures >= BREAKER_FAILURES {
-                    state.open_until = Some(Instant::now() + BREAKER_OPEN_FOR);
-                }
+                drop(state);
+                self.failed();
             }
             Answer::Found(_) | Answer::NotFound => {
                 state.failures = 0;

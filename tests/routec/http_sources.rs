@@ -291,3 +291,69 @@ fn eval_looks_up_the_crm_and_sends_secret_headers_from_the_environment() {
         json!(["source crm: environment variable `ROUTEC_TEST_CRM_TOKEN` is not set"])
     );
 }
+
+/// A CRM that accepts connections and never answers: the calls the deadline cuts short open
+/// the breaker, and from then on every call is answered at once with `otherwise`, saying why.
+#[test]
+fn a_crm_that_never_answers_opens_the_breaker_by_the_deadline() {
+    // Accepts, reads nothing, answers nothing; keeps the connections open.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    // The source's own timeout is far past the budget: only the deadline ends a lookup.
+    let policy = format!(
+        "enum Tier {{ standard, enterprise }}\n\
+         source crm http \"http://{addr}/c?p={{call.from}}\" {{ timeout 60s }}\n\
+         facts caller from crm {{ tier: Tier }}\n\
+         rule vip: when caller.tier == enterprise -> queue vip\n\
+         otherwise -> queue general\n"
+    );
+    std::fs::write(dir.path().join("p.route"), policy).unwrap();
+    let server = crate::serve::Server::start_with(
+        dir.path(),
+        &["p.route", "--budget-ms", "150"],
+        &[("ROUTEC_LOG_DECISIONS", "false")],
+    );
+    let decide = |i: usize| {
+        let (status, body) = server.get(&format!(
+            "/v1/decide?CallSid=h{i}&CallFrom=0984501234{}",
+            i % 10
+        ));
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    };
+    for i in 0..5 {
+        let d = decide(i);
+        assert_eq!(d["degraded"], json!(["source crm: timeout"]), "call {i}");
+    }
+    let started = Instant::now();
+    let mut took = Vec::new();
+    for i in 5..205 {
+        let call = Instant::now();
+        let d = decide(i);
+        took.push(call.elapsed());
+        assert_eq!(d["queue"], "general");
+        assert_eq!(
+            d["degraded"],
+            json!(["source crm: circuit open"]),
+            "call {i}"
+        );
+    }
+    // Two hundred calls without waiting on the CRM: far under one budget of 150 ms each.
+    assert!(
+        started.elapsed() < Duration::from_millis(200 * 150),
+        "{:?}",
+        started.elapsed()
+    );
+    took.sort();
+    eprintln!(
+        "breaker open, 200 calls through the binary: p50 {:?}, p99 {:?}",
+        took[100], took[197]
+    );
+}
