@@ -316,6 +316,21 @@ pub(super) async fn decide(State(state): State<Arc<AppState>>, request: ExotelRe
     if let Some(refusal) = exotel_refusal(&state, request.secret.as_deref(), query) {
         return refusal;
     }
+    // An API caller is told what is wrong; deciding an empty call instead would mislead.
+    // (Exotel's own endpoints answer a route whatever they are sent.)
+    if request.json && !request.body.is_empty() {
+        match serde_json::from_slice::<serde_json::Value>(&request.body) {
+            Ok(serde_json::Value::Object(_)) => {}
+            Ok(_) => {
+                let reason = "the body must be a JSON object of call parameters";
+                return (StatusCode::BAD_REQUEST, reason).into_response();
+            }
+            Err(e) => {
+                let reason = format!("the body is not valid JSON: {e}");
+                return (StatusCode::BAD_REQUEST, reason).into_response();
+            }
+        }
+    }
     let started = Instant::now();
     let Some(serving) = state.current.load_full() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded").into_response();

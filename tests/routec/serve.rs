@@ -569,3 +569,30 @@ fn a_stdout_nobody_reads_does_not_stall_answers() {
         .unwrap_or(0);
     assert!(dropped > 0, "{metrics}");
 }
+
+/// `/v1/decide` with a body that is no JSON object says so with 400; Exotel's endpoints,
+/// sent the same, still answer a route.
+#[test]
+fn malformed_json_is_a_400_for_the_api_and_a_route_for_exotel() {
+    let s = state(POLICY);
+    let post = |uri: &str, body: &str| {
+        Request::post(uri)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        for body in ["{not json", "[1, 2]", "\"digits\""] {
+            let (status, _, text) = send(Arc::clone(&s), post("/v1/decide", body)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {text}");
+            assert!(text.contains("JSON"), "{text}");
+            let (status, _, text) = send(Arc::clone(&s), post("/exotel/connect", body)).await;
+            assert_eq!(status, StatusCode::OK, "{body}: {text}");
+            assert!(text.contains("\"destination\""), "{text}");
+        }
+        let (status, _, text) =
+            send(Arc::clone(&s), post("/v1/decide", r#"{"digits": "1"}"#)).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        assert!(text.contains("\"rule\":\"tech\""), "{text}");
+    });
+}
