@@ -10,8 +10,8 @@ use crate::eval::Decision;
 /// How long a call is remembered at least, whatever the reservations last: longer than any
 /// call rings.
 pub const KEEP_CALL_MS: i64 = 3600 * 1000;
-/// Above this many calls, calls past their time are swept out.
-const SWEEP_ABOVE: usize = 10_000;
+/// The most calls remembered; past it, calls past their time go, then the oldest.
+pub const MAX_CALLS: usize = 100_000;
 
 /// What a store keeps of one call. Kept small: every routed call has one, so the first
 /// answer and what it offered are counted, not copied.
@@ -190,11 +190,7 @@ impl StoredState {
 
     /// Remembers a call decided now, in place of what was known of it.
     pub fn record_call(&mut self, sid: &str, record: CallRecord, now_ms: i64) {
-        // Swept once every thousand calls past the mark, so a busy hour costs no more than a
-        // pass per thousand calls.
-        if self.calls.len() >= SWEEP_ABOVE && self.calls.len().is_multiple_of(1000) {
-            self.calls.retain(|_, c| c.until > now_ms);
-        }
+        super::bound(&mut self.calls, MAX_CALLS, now_ms, |c| c.until);
         self.calls.insert(sid.to_string(), record);
     }
 }

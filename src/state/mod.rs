@@ -60,6 +60,103 @@ pub struct StoredState {
 pub const LAST_AGENT_DAYS: i64 = 30;
 /// How long an applied event is remembered against repeats.
 const EVENT_MEMORY_MS: i64 = 24 * 3600 * 1000;
+/// The most events remembered against repeats; past it, the oldest go first.
+pub const MAX_EVENTS: usize = 200_000;
+/// The most callers whose last agent is remembered; past it, those heard from longest ago go.
+pub const MAX_CALLERS: usize = 200_000;
+
+/// Keeps `map` at `cap` entries at most: past it, the entries older than `horizon` go, and
+/// if that is not enough the oldest tenth, by `at`. Amortised: one pass frees a tenth.
+pub fn bound<K: std::hash::Hash + Eq, V>(
+    map: &mut HashMap<K, V>,
+    cap: usize,
+    horizon: i64,
+    at: impl Fn(&V) -> i64,
+) {
+    if map.len() < cap {
+        return;
+    }
+    map.retain(|_, v| at(v) > horizon);
+    if map.len() >= cap {
+        let mut times: Vec<i64> = map.values().map(&at).collect();
+        let tenth = (cap / 10).max(1).min(times.len() - 1);
+        let (_, cut, _) = times.select_nth_unstable(tenth);
+        let cut = *cut;
+        map.retain(|_, v| at(v) > cut);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bounded_map_drops_the_old_first_and_stays_under_its_cap() {
+        let mut map: HashMap<u32, i64> = HashMap::new();
+        for i in 0..10_000u32 {
+            bound(&mut map, 1000, i64::MIN, |at| *at);
+            map.insert(i, i64::from(i));
+            assert!(map.len() <= 1000);
+        }
+        // The newest are kept.
+        assert!(map.contains_key(&9_999) && !map.contains_key(&0));
+        // At the cap, what is past the horizon goes first.
+        let full = map.len();
+        bound(&mut map, full, 9_950, |at| *at);
+        assert_eq!(map.len(), 49);
+    }
+
+    #[test]
+    fn every_per_call_and_per_caller_map_is_bounded() {
+        let policy = crate::load(&crate::policy_files::SourceFiles::single(
+            "p.route",
+            "agent a \"+919800000001\"\notherwise -> agent a\n",
+        ))
+        .0
+        .unwrap();
+        let mut state = StoredState::default();
+        let n = MAX_EVENTS + call::MAX_CALLS / 2;
+        for i in 0..n {
+            let at = i as i64;
+            state.event(&AgentEvent {
+                call_sid: format!("c{i}"),
+                agent: "a".into(),
+                kind: EventKind::Completed,
+                caller: Some(format!("+9198450{i:05}")),
+                at,
+                today: "2026-11-24".into(),
+            });
+            let record = CallRecord {
+                numbers: vec!["+919800000001".into()],
+                until: at + 3_600_000,
+                ..CallRecord::default()
+            };
+            state.record_call(&format!("c{i}"), record, at);
+        }
+        assert!(state.events.len() <= MAX_EVENTS, "{}", state.events.len());
+        assert!(
+            state.last_agent.len() <= MAX_CALLERS,
+            "{}",
+            state.last_agent.len()
+        );
+        assert!(
+            state.calls.len() <= call::MAX_CALLS,
+            "{}",
+            state.calls.len()
+        );
+        // The newest are the ones kept.
+        let last = format!("c{}", n - 1);
+        assert!(state.calls.contains_key(&last));
+        let snapshot = state.snapshot(
+            &policy,
+            Some(&format!("+9198450{:05}", n - 1)),
+            None,
+            "2026-11-24",
+            n as i64,
+        );
+        assert_eq!(snapshot.last_agent.as_deref(), Some("a"));
+    }
+}
 
 /// Something Exotel reported about an agent.
 #[derive(Debug, Clone, PartialEq)]
@@ -287,7 +384,12 @@ impl StoredState {
         if self.events.contains_key(&key) {
             return false;
         }
-        self.events.retain(|_, at| event.at - *at < EVENT_MEMORY_MS);
+        bound(
+            &mut self.events,
+            MAX_EVENTS,
+            event.at - EVENT_MEMORY_MS,
+            |at| *at,
+        );
         self.events.insert(key, event.at);
         let agent = self.agents.entry(event.agent.clone()).or_default();
         match event.kind {
@@ -304,13 +406,8 @@ impl StoredState {
                 }
                 agent.last_call_ended = Some(event.at);
                 if let Some(caller) = &event.caller {
-                    // Bounded: past this many callers, those not heard from in 30 days go.
-                    if self.last_agent.len() >= 100_000
-                        && self.last_agent.len().is_multiple_of(10_000)
-                    {
-                        let horizon = event.at - LAST_AGENT_DAYS * 86_400_000;
-                        self.last_agent.retain(|_, (_, at)| *at > horizon);
-                    }
+                    let horizon = event.at - LAST_AGENT_DAYS * 86_400_000;
+                    bound(&mut self.last_agent, MAX_CALLERS, horizon, |(_, at)| *at);
                     self.last_agent
                         .insert(caller.clone(), (event.agent.clone(), event.at));
                 }

@@ -230,7 +230,7 @@ impl RedisStore {
         let mut known = self.known();
         let mut last_agent = std::mem::take(&mut known.last_agent);
         // Bounded: callers seen by this replica, remembered only as long as they count.
-        if last_agent.len() > 100_000 {
+        if last_agent.len() > super::MAX_CALLERS {
             last_agent.clear();
         }
         last_agent.extend(read.last_agent.drain());
