@@ -1,6 +1,7 @@
 //! routec: a call-routing policy language for Exotel contact centres.
 #![deny(unsafe_code)]
 
+pub mod bounded;
 pub mod call;
 pub mod case;
 pub mod check;

@@ -50,6 +50,7 @@ impl<'a> Checker<'a> {
             key: None,
             timeout: None,
             cache: None,
+            cache_max: None,
             headers: Vec::new(),
             query: None,
             span: s.name.span,
@@ -92,7 +93,12 @@ impl<'a> Checker<'a> {
                 ast::SourceSetting::Key(k) => def.key = Some(k.value.clone()),
                 ast::SourceSetting::Query(q) => def.query = Some(q.value.clone()),
                 ast::SourceSetting::Timeout(d) => def.timeout = self.duration(d),
-                ast::SourceSetting::Cache(d) => def.cache = self.duration(d),
+                ast::SourceSetting::Cache(d, max) => {
+                    def.cache = self.duration(d);
+                    def.cache_max = max
+                        .as_ref()
+                        .and_then(|n| self.count(n, "`cache … max`", 1, 10_000_000));
+                }
                 ast::SourceSetting::Header { name, value, .. } => {
                     let value = match value {
                         ast::HeaderValue::Literal(s) => HeaderValue::Literal(s.value.clone()),
@@ -344,6 +350,7 @@ impl<'a> Checker<'a> {
                     ("a weight", _) => "a whole number from 1 to 1000",
                     ("a skill level", _) => "a whole number from 0 to 100",
                     ("`ring`", _) => "a whole number from 1 to 100",
+                    ("`cache … max`", _) => "a whole number from 1 to 10000000",
                     _ => "a whole number from 0 to 1000000",
                 };
                 self.error(

@@ -137,6 +137,8 @@ pub struct SourceDef {
     pub key: Option<String>,
     pub timeout: Option<Duration>,
     pub cache: Option<Duration>,
+    /// The most answers the cache keeps (`cache 10m max 50_000`); unset: the default.
+    pub cache_max: Option<u32>,
     pub headers: Vec<(String, HeaderValue)>,
     pub query: Option<String>,
     pub span: Span,

@@ -11,6 +11,9 @@ use tokio::sync::watch;
 
 use crate::facts::ReadFacts;
 
+/// The most answers a source's cache keeps unless the policy says (`cache 10m max N`).
+pub const CACHE_MAX: usize = 100_000;
+
 /// Failures in a row that open the breaker, and how long it stays open.
 const BREAKER_FAILURES: u32 = 5;
 const BREAKER_OPEN_FOR: Duration = Duration::from_secs(30);
@@ -39,17 +42,26 @@ struct State {
 #[derive(Default)]
 pub struct Guard {
     ttl: Option<Duration>,
+    /// The most answers cached: past it, stale ones go, then the oldest tenth.
+    max: usize,
     /// Never held across an `.await`.
     state: Mutex<State>,
     requests: std::sync::atomic::AtomicUsize,
 }
 
 impl Guard {
-    pub fn new(ttl: Option<Duration>) -> Guard {
+    pub fn new(ttl: Option<Duration>, max: Option<usize>) -> Guard {
         Guard {
             ttl,
+            max: max.unwrap_or(CACHE_MAX),
             ..Guard::default()
         }
+    }
+
+    /// Answers in the cache now.
+    #[cfg(test)]
+    fn cached_answers(&self) -> usize {
+        self.state().cache.len()
     }
 
     /// Requests sent so far (cache hits and shared lookups send none).
@@ -156,12 +168,42 @@ impl Guard {
             Answer::Found(_) | Answer::NotFound => {
                 state.failures = 0;
                 state.open_until = None;
-                if self.ttl.is_some() {
-                    state
-                        .cache
-                        .insert(key.to_string(), (Instant::now(), answer.clone()));
+                if let Some(ttl) = self.ttl {
+                    let now = Instant::now();
+                    let stale = now.checked_sub(ttl).unwrap_or(now);
+                    crate::bounded::bound(&mut state.cache, self.max, stale, |(at, _)| *at);
+                    state.cache.insert(key.to_string(), (now, answer.clone()));
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_keeps_at_most_its_max_answers_the_newest_first() {
+        let guard = Arc::new(Guard::new(Some(Duration::from_secs(600)), Some(100)));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            for caller in 0..1000 {
+                let answer = guard
+                    .lookup(format!("+9198450{caller:05}"), deadline, || async {
+                        Answer::NotFound
+                    })
+                    .await;
+                assert_eq!(answer, Answer::NotFound);
+                assert!(guard.cached_answers() <= 100, "{}", guard.cached_answers());
+            }
+        });
+        assert!(guard.cached("+919845000999").is_some(), "the newest stays");
+        assert!(guard.cached("+919845000000").is_none(), "the oldest went");
+        assert_eq!(guard.requests_sent(), 1000);
     }
 }

@@ -88,7 +88,7 @@ impl HttpSource {
             timeout: def.timeout.unwrap_or(DEFAULT_TIMEOUT),
             client,
             reader,
-            guard: Arc::new(Guard::new(def.cache)),
+            guard: Arc::new(Guard::new(def.cache, def.cache_max.map(|n| n as usize))),
         }
     }
 

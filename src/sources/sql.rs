@@ -88,7 +88,7 @@ impl SqlSource {
             timeout,
             backend,
             reader,
-            guard: Arc::new(Guard::new(def.cache)),
+            guard: Arc::new(Guard::new(def.cache, def.cache_max.map(|n| n as usize))),
         }
     }
 

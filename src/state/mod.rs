@@ -5,6 +5,7 @@ pub mod call;
 pub mod memory;
 pub mod redis;
 
+pub use crate::bounded::bound;
 pub use call::{Ask, CallRecord, KnownAnswer};
 
 use std::collections::{BTreeMap, HashMap};
@@ -64,27 +65,6 @@ const EVENT_MEMORY_MS: i64 = 24 * 3600 * 1000;
 pub const MAX_EVENTS: usize = 200_000;
 /// The most callers whose last agent is remembered; past it, those heard from longest ago go.
 pub const MAX_CALLERS: usize = 200_000;
-
-/// Keeps `map` at `cap` entries at most: past it, the entries older than `horizon` go, and
-/// if that is not enough the oldest tenth, by `at`. Amortised: one pass frees a tenth.
-pub fn bound<K: std::hash::Hash + Eq, V>(
-    map: &mut HashMap<K, V>,
-    cap: usize,
-    horizon: i64,
-    at: impl Fn(&V) -> i64,
-) {
-    if map.len() < cap {
-        return;
-    }
-    map.retain(|_, v| at(v) > horizon);
-    if map.len() >= cap {
-        let mut times: Vec<i64> = map.values().map(&at).collect();
-        let tenth = (cap / 10).max(1).min(times.len() - 1);
-        let (_, cut, _) = times.select_nth_unstable(tenth);
-        let cut = *cut;
-        map.retain(|_, v| at(v) > cut);
-    }
-}
 
 #[cfg(test)]
 mod tests {

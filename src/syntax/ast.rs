@@ -89,7 +89,8 @@ pub struct SourceDecl {
 pub enum SourceSetting {
     Key(Str),
     Timeout(Duration),
-    Cache(Duration),
+    /// `cache 10m`, and `max 100_000` answers kept at most.
+    Cache(Duration, Option<Num>),
     Header {
         name: Str,
         value: HeaderValue,
@@ -103,7 +104,7 @@ impl SourceSetting {
         match self {
             SourceSetting::Key(_) => "key",
             SourceSetting::Timeout(_) => "timeout",
-            SourceSetting::Cache(_) => "cache",
+            SourceSetting::Cache(..) => "cache",
             SourceSetting::Header { .. } => "header",
             SourceSetting::Query(_) => "query",
         }
@@ -112,7 +113,7 @@ impl SourceSetting {
     pub fn span(&self) -> Span {
         match self {
             SourceSetting::Key(s) | SourceSetting::Query(s) => s.span,
-            SourceSetting::Timeout(d) | SourceSetting::Cache(d) => d.span,
+            SourceSetting::Timeout(d) | SourceSetting::Cache(d, _) => d.span,
             SourceSetting::Header { span, .. } => *span,
         }
     }

@@ -267,10 +267,13 @@ impl Builder {
                 text: value.as_str().into(),
                 span: self.span(&value),
             }),
-            Rule::source_cache => SourceSetting::Cache(Duration {
-                text: value.as_str().into(),
-                span: self.span(&value),
-            }),
+            Rule::source_cache => SourceSetting::Cache(
+                Duration {
+                    text: value.as_str().into(),
+                    span: self.span(&value),
+                },
+                it.nth(1).map(|n| self.num(n)),
+            ),
             Rule::source_query => SourceSetting::Query(self.string(value)),
             Rule::source_header => {
                 let name = self.string(value);

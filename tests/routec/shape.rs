@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use crate::test::repo;
 
 /// The pure core: parsing, checking, compiling and evaluating, and the values they share.
-const CORE: [&str; 11] = [
+const CORE: [&str; 12] = [
+    "bounded",
     "syntax",
     "check",
     "compile",
