@@ -22,6 +22,10 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Secret Exotel must send (path segment or `token` parameter); unset: none needed.
     pub exotel_token: Option<String>,
+    /// A file holding the admin token (systemd credentials, Kubernetes secrets).
+    pub admin_token_file: Option<PathBuf>,
+    /// A file holding the Exotel secret.
+    pub exotel_token_file: Option<PathBuf>,
     pub exotel: ExotelSettings,
     pub connect: ConnectSettings,
     pub fallback: Fallback,
@@ -37,6 +41,8 @@ impl Default for Config {
             budget_ms: 1000,
             admin_token: None,
             exotel_token: None,
+            admin_token_file: None,
+            exotel_token_file: None,
             exotel: ExotelSettings::default(),
             connect: ConnectSettings::default(),
             fallback: Fallback::default(),
@@ -175,6 +181,22 @@ pub enum StoreKind {
     Redis,
 }
 
+/// A secret from a file, without the line end editors and `echo` add.
+fn read_secret(path: &Path, setting: &str) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "error: `{setting}`: cannot read `{}`: {}",
+            path.display(),
+            e.to_string().to_lowercase()
+        )
+    })?;
+    let secret = text.trim_end_matches(['\n', '\r']).to_string();
+    if secret.is_empty() {
+        return Err(format!("error: `{setting}`: `{}` is empty", path.display()));
+    }
+    Ok(secret)
+}
+
 /// Environment variables that start with `ROUTEC_` but are not settings.
 const NOT_SETTINGS: [&str; 3] = ["ROUTEC_TEST_", "ROUTEC_BENCH_", "ROUTEC_EXAMPLE_"];
 
@@ -209,6 +231,13 @@ impl Config {
                 }
                 Err(e) => return Err(format!("error: `{name}`: {e}")),
             }
+        }
+        // A secret given as a file is read now: a file that cannot be read stops the server.
+        if let Some(path) = &config.admin_token_file {
+            config.admin_token = Some(read_secret(path, "admin_token_file")?);
+        }
+        if let Some(path) = &config.exotel_token_file {
+            config.exotel_token = Some(read_secret(path, "exotel_token_file")?);
         }
         // An empty secret would be one anybody can send.
         config.admin_token = config.admin_token.filter(|t| !t.is_empty());
@@ -267,13 +296,18 @@ fn setting<'a>(tree: &'a mut serde_json::Value, name: &str) -> Option<&'a mut se
     let serde_json::Value::Object(map) = tree else {
         return None;
     };
-    let key = map.keys().find(|k| {
-        let upper = k.to_ascii_uppercase();
-        name == upper
-            || name
-                .strip_prefix(upper.as_str())
-                .is_some_and(|r| r.starts_with('_'))
-    })?;
+    // The exact name, else the longest section it starts with: `ADMIN_TOKEN_FILE` is
+    // `admin_token_file`, not `admin_token` and the rest.
+    let key = map
+        .keys()
+        .filter(|k| {
+            let upper = k.to_ascii_uppercase();
+            name == upper
+                || name
+                    .strip_prefix(upper.as_str())
+                    .is_some_and(|r| r.starts_with('_'))
+        })
+        .max_by_key(|k| (k.eq_ignore_ascii_case(name), k.len()))?;
     let key = key.clone();
     let upper = key.to_ascii_uppercase();
     let child = map.get_mut(&key)?;
@@ -322,6 +356,30 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn secrets_may_be_read_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let admin = dir.path().join("admin");
+        std::fs::write(&admin, "s3cret\n").unwrap();
+        let path = admin.display().to_string();
+        let (c, warnings) = Config::load(None, env(&[("ROUTEC_ADMIN_TOKEN_FILE", &path)])).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(c.admin_token.as_deref(), Some("s3cret"));
+        let exotel = dir.path().join("exotel");
+        std::fs::write(&exotel, "k3y").unwrap();
+        let path = exotel.display().to_string();
+        let (c, _) = Config::load(None, env(&[("ROUTEC_EXOTEL_TOKEN_FILE", &path)])).unwrap();
+        assert_eq!(c.exotel_token.as_deref(), Some("k3y"));
+        // A file that is not there, or empty, stops the server with a reason.
+        let missing = dir.path().join("nope").display().to_string();
+        let error = Config::load(None, env(&[("ROUTEC_ADMIN_TOKEN_FILE", &missing)])).unwrap_err();
+        assert!(error.contains("`admin_token_file`: cannot read"), "{error}");
+        std::fs::write(&admin, "\n").unwrap();
+        let path = admin.display().to_string();
+        let error = Config::load(None, env(&[("ROUTEC_ADMIN_TOKEN_FILE", &path)])).unwrap_err();
+        assert!(error.contains("is empty"), "{error}");
     }
 
     #[test]
