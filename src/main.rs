@@ -53,9 +53,13 @@ enum Command {
         /// Settings in YAML (each can also be set by a `ROUTEC_*` variable).
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Address to listen on [default: 127.0.0.1:8080].
+        /// Address Exotel calls: `/exotel/*` and health [default: 127.0.0.1:8080].
         #[arg(long)]
         listen: Option<String>,
+        /// Address of the operators' endpoints: `/v1/*` and `/metrics`
+        /// [default: 127.0.0.1:9090]; beyond loopback only with an admin token.
+        #[arg(long)]
+        admin_listen: Option<String>,
         /// How long each Exotel answer may wait for data sources, in milliseconds
         /// [default: 1000].
         #[arg(long)]
@@ -94,7 +98,8 @@ fn main() -> ExitCode {
             policy,
             config,
             listen,
+            admin_listen,
             budget_ms,
-        } => cli::serve::run(config.as_deref(), policy, listen, budget_ms),
+        } => cli::serve::run(config.as_deref(), policy, [listen, admin_listen], budget_ms),
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use routec::policy_files::SourceFiles;
 use routec::server::config::{StateSettings, StoreKind};
-use routec::server::{AppState, Config, Serving, app, say};
+use routec::server::{AppState, Config, Serving, admin_app, app, say};
 use routec::state::StateStore;
 use routec::state::memory::MemoryStore;
 use routec::state::redis::RedisStore;
@@ -18,7 +18,7 @@ use super::{EXIT_ERRORS, EXIT_USAGE, print_diagnostics};
 pub fn run(
     config_file: Option<&Path>,
     policy: Option<PathBuf>,
-    listen: Option<String>,
+    [listen, admin_listen]: [Option<String>; 2],
     budget_ms: Option<u64>,
 ) -> ExitCode {
     let (mut config, warnings) = match Config::load(config_file, std::env::vars()) {
@@ -37,6 +37,13 @@ pub fn run(
     }
     if let Some(listen) = listen {
         config.listen = listen;
+    }
+    if let Some(admin_listen) = admin_listen {
+        config.admin_listen = admin_listen;
+    }
+    if let Some(refusal) = config.admin_listen_refusal() {
+        tell!("{refusal}");
+        return ExitCode::from(EXIT_USAGE);
     }
     if let Some(budget_ms) = budget_ms {
         config.budget_ms = budget_ms;
@@ -93,6 +100,7 @@ async fn serve(config: Config) -> ExitCode {
         Err(code) => return code,
     };
     let listen = config.listen.clone();
+    let admin_listen = config.admin_listen.clone();
     let policy_path = config.policy.clone();
     let (serving, watched) = match first {
         Some((serving, base_dir)) => (Some(serving), base_dir),
@@ -135,6 +143,19 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    let admin_listener = match tokio::net::TcpListener::bind(&admin_listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            tell!(
+                "error: cannot listen on {admin_listen} (admin_listen): {}",
+                e.to_string().to_lowercase()
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let admin_addr = admin_listener
+        .local_addr()
+        .map_or_else(|_| admin_listen.clone(), |a| a.to_string());
     let addr = listener
         .local_addr()
         .map_or_else(|_| listen.clone(), |a| a.to_string());
@@ -144,10 +165,24 @@ async fn serve(config: Config) -> ExitCode {
             "routec: serving the static fallback on http://{addr}"
         )),
     }
+    say(&format!(
+        "routec: admin endpoints (/v1, /metrics) on http://{admin_addr}"
+    ));
+    // One stop signal ends both listeners, each after the requests under way.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        stop_signal().await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut stopping: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
     let state_for_shutdown = Arc::clone(&state);
-    let served = axum::serve(listener, app(state))
-        .with_graceful_shutdown(stop_signal())
-        .await;
+    let admin = axum::serve(admin_listener, admin_app(Arc::clone(&state)))
+        .with_graceful_shutdown(until_stopped(stopping.clone()));
+    let exotel = axum::serve(listener, app(state)).with_graceful_shutdown(until_stopped(stopping));
+    let (served, admin_served) = tokio::join!(exotel, admin);
+    let served = served.and(admin_served);
     state_for_shutdown.flush_log(Duration::from_secs(2));
     if let Err(e) = state_for_shutdown.store.save() {
         say(&format!("routec: agent state not saved: {e}"));

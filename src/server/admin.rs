@@ -58,6 +58,23 @@ pub(super) async fn reload(State(state): State<Arc<AppState>>, headers: HeaderMa
     }
 }
 
+/// On the admin listener, with an admin token set, every request but health shows it;
+/// without one, the listener is this machine's only (see `Config::admin_listen_refusal`).
+pub(super) async fn admin_only(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let health = matches!(request.uri().path(), "/healthz" | "/readyz");
+    if !health
+        && state.config.admin_token.is_some()
+        && let Some(refusal) = admin_refusal(&state, request.headers())
+    {
+        return refusal;
+    }
+    next.run(request).await
+}
+
 /// Times every request, by endpoint.
 pub(super) async fn track(
     State(state): State<Arc<AppState>>,

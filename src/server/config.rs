@@ -15,7 +15,10 @@ pub use crate::exotel::answer::{ConnectSettings, NumberFormat, RecordingChannels
 pub struct Config {
     /// The policy: a `.route` file or a directory.
     pub policy: PathBuf,
+    /// Exotel's listener: `/exotel/*` and health only.
     pub listen: String,
+    /// The operators' listener: `/v1/*` and `/metrics`. Loopback unless `admin_token` is set.
+    pub admin_listen: String,
     /// How long an Exotel-facing answer may wait for sources and state, in milliseconds.
     pub budget_ms: u64,
     /// Bearer token of the admin endpoints; unset turns them off.
@@ -38,6 +41,7 @@ impl Default for Config {
         Config {
             policy: PathBuf::from("rules"),
             listen: "127.0.0.1:8080".into(),
+            admin_listen: "127.0.0.1:9090".into(),
             budget_ms: 1000,
             admin_token: None,
             exotel_token: None,
@@ -201,6 +205,32 @@ fn read_secret(path: &Path, setting: &str) -> Result<String, String> {
 const NOT_SETTINGS: [&str; 3] = ["ROUTEC_TEST_", "ROUTEC_BENCH_", "ROUTEC_EXAMPLE_"];
 
 impl Config {
+    /// Why the admin listener must not start where it is set to: without an admin token, it
+    /// serves this machine only.
+    pub fn admin_listen_refusal(&self) -> Option<String> {
+        if self.admin_token.is_some() {
+            return None;
+        }
+        let host = self
+            .admin_listen
+            .rsplit_once(':')
+            .map_or(self.admin_listen.as_str(), |(host, _)| host)
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let loopback = host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        (!loopback).then(|| {
+            format!(
+                "error: `admin_listen` is `{}`, beyond this machine, and no `admin_token` is set: \
+                 set `admin_token` (or `admin_token_file`) to serve `/v1` and `/metrics` there, \
+                 or listen on 127.0.0.1",
+                self.admin_listen
+            )
+        })
+    }
+
     pub fn budget(&self) -> Duration {
         Duration::from_millis(self.budget_ms)
     }

@@ -24,7 +24,7 @@ use crate::Prepared;
 use crate::policy_files::SourceFiles;
 use crate::state::StateStore;
 pub(crate) use admin::admin_refusal;
-use admin::{metrics_text, policy_info, ready, reload, track};
+use admin::{admin_only, metrics_text, policy_info, ready, reload, track};
 pub(crate) use decide::call_time;
 use decide::{connect, decide, passthru};
 pub(crate) use request::{ExotelRequest, exotel_refusal};
@@ -198,6 +198,7 @@ pub fn say(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
+/// The Exotel-facing listener's app: Exotel's endpoints and health, nothing else.
 pub fn app(state: Arc<AppState>) -> Router {
     // GET routes answer HEAD too (axum strips the body).
     Router::new()
@@ -211,6 +212,21 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/exotel/{secret}/events",
             get(agents::events).post(agents::events),
         )
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        // Larger bodies get 413 before any handler reads them.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            track,
+        ))
+        .with_state(state)
+}
+
+/// The operators' listener's app: the `/v1` API, metrics and health. With an admin token
+/// set, every request but health needs it.
+pub fn admin_app(state: Arc<AppState>) -> Router {
+    Router::new()
         .route("/v1/agents", get(agents::list))
         .route(
             "/v1/agents/{id}/status",
@@ -222,8 +238,11 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics_text))
-        // Larger bodies get 413 before any handler reads them.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            admin_only,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
             track,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use routec::server::{AppState, Config, Serving, app};
+use routec::server::{AppState, Config, Serving, admin_app, app};
 use tower::ServiceExt;
 
 use crate::crm::{Crm, Reply};
@@ -55,11 +55,22 @@ pub async fn send(
     state: Arc<AppState>,
     request: Request<Body>,
 ) -> (StatusCode, axum::http::HeaderMap, String) {
-    let response = app(state).oneshot(request).await.unwrap();
+    // Each path to the listener that serves it, as a deployment would.
+    let router = if is_admin_path(request.uri().path()) {
+        admin_app(state)
+    } else {
+        app(state)
+    };
+    let response = router.oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
     let body = response.into_body().collect().await.unwrap().to_bytes();
     (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Paths the admin listener serves (`/v1/*`, `/metrics`).
+pub fn is_admin_path(target: &str) -> bool {
+    target.starts_with("/v1/") || target.starts_with("/metrics")
 }
 
 pub fn get(uri: &str) -> Request<Body> {
@@ -191,6 +202,10 @@ fn decide_health_and_bad_requests() {
 pub struct Server {
     child: Child,
     pub addr: String,
+    /// The admin listener's address.
+    pub admin_addr: String,
+    /// The admin token the server was started with, sent with reads of the admin listener.
+    admin_token: Option<String>,
     /// What the server said before it listened.
     pub said: Vec<String>,
 }
@@ -215,7 +230,7 @@ impl Server {
             .arg("serve")
             .envs(envs.iter().copied())
             .args(args)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
             .current_dir(dir)
             .stdout(stdout)
             .stderr(Stdio::piped())
@@ -223,21 +238,41 @@ impl Server {
             .expect("start routec serve");
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let mut said = Vec::new();
-        let addr = loop {
+        let (mut addr, mut admin_addr) = (None, None);
+        while addr.is_none() || admin_addr.is_none() {
             let line = lines
                 .next()
                 .expect("routec serve said where it listens")
                 .unwrap();
-            if let Some(url) = line.split("http://").nth(1) {
-                break url.trim().to_string();
+            match line.split("http://").nth(1) {
+                Some(url) if line.contains("admin endpoints") => {
+                    admin_addr = Some(url.trim().to_string());
+                }
+                Some(url) => addr = Some(url.trim().to_string()),
+                None => said.push(line),
             }
-            said.push(line);
-        };
-        Server { child, addr, said }
+        }
+        let admin_token = envs
+            .iter()
+            .find(|(k, _)| *k == "ROUTEC_ADMIN_TOKEN")
+            .map(|(_, v)| v.to_string());
+        Server {
+            child,
+            addr: addr.unwrap_or_default(),
+            admin_addr: admin_addr.unwrap_or_default(),
+            admin_token,
+            said,
+        }
     }
 
+    /// A GET, to the listener that serves `target`; reads of the admin listener carry the
+    /// admin token the server was started with.
     pub fn get(&self, target: &str) -> (u16, String) {
-        self.request(&format!("GET {target} HTTP/1.1\r\nHost: x\r\n"))
+        let token = match &self.admin_token {
+            Some(t) if is_admin_path(target) => format!("Authorization: Bearer {t}\r\n"),
+            _ => String::new(),
+        };
+        self.request(&format!("GET {target} HTTP/1.1\r\nHost: x\r\n{token}"))
     }
 
     pub fn post(&self, target: &str, headers: &str) -> (u16, String) {
@@ -248,7 +283,22 @@ impl Server {
 
     /// Sends a request head (without the closing blank line); the status and body.
     pub fn request(&self, head: &str) -> (u16, String) {
-        let mut stream = std::net::TcpStream::connect(&self.addr).unwrap();
+        let target = head.split_whitespace().nth(1).unwrap_or("/");
+        let addr = if is_admin_path(target) {
+            &self.admin_addr
+        } else {
+            &self.addr
+        };
+        Server::request_to(addr, head)
+    }
+
+    /// A GET to the Exotel-facing listener, whatever the path.
+    pub fn get_on_exotel_port(&self, target: &str) -> (u16, String) {
+        Server::request_to(&self.addr, &format!("GET {target} HTTP/1.1\r\nHost: x\r\n"))
+    }
+
+    fn request_to(addr: &str, head: &str) -> (u16, String) {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
@@ -522,11 +572,7 @@ fn a_configured_secret_is_required_on_the_exotel_endpoints() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("p.route"), POLICY).unwrap();
     let server = Server::start_with(dir.path(), &["p.route"], &[("ROUTEC_EXOTEL_TOKEN", "k3y")]);
-    for target in [
-        "/exotel/connect?digits=1",
-        "/exotel/passthru?branch=x",
-        "/v1/decide",
-    ] {
+    for target in ["/exotel/connect?digits=1", "/exotel/passthru?branch=x"] {
         assert_eq!(server.get(target).0, 403, "{target} without the token");
     }
     assert_eq!(server.get("/exotel/connect?digits=1&token=nope").0, 403);
@@ -595,4 +641,73 @@ fn malformed_json_is_a_400_for_the_api_and_a_route_for_exotel() {
         assert_eq!(status, StatusCode::OK, "{text}");
         assert!(text.contains("\"rule\":\"tech\""), "{text}");
     });
+}
+
+/// Two listeners: Exotel's port answers Exotel and health only; `/v1` and `/metrics` are on
+/// the admin listener, behind the admin token when one is set, on loopback when none is.
+#[test]
+fn the_exotel_port_serves_exotel_only_and_the_admin_listener_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.route"), POLICY).unwrap();
+    let server = Server::start_with(
+        dir.path(),
+        &["p.route"],
+        &[("ROUTEC_ADMIN_TOKEN", "s3cret")],
+    );
+    for target in ["/v1/agents", "/v1/policy", "/v1/decide", "/metrics"] {
+        assert_eq!(
+            server.get_on_exotel_port(target).0,
+            404,
+            "{target} on the Exotel port"
+        );
+    }
+    assert_eq!(server.get_on_exotel_port("/exotel/connect?digits=1").0, 200);
+    assert_eq!(server.get_on_exotel_port("/healthz").0, 200);
+    // On the admin listener every read needs the token; health does not.
+    let admin = |head: &str| {
+        let stream = std::net::TcpStream::connect(&server.admin_addr).unwrap();
+        let mut stream = stream;
+        write!(stream, "{head}Connection: close\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse::<u16>().ok())
+            .unwrap_or(0)
+    };
+    for target in ["/v1/agents", "/v1/policy", "/v1/decide", "/metrics"] {
+        assert_eq!(
+            admin(&format!("GET {target} HTTP/1.1\r\nHost: x\r\n")),
+            401,
+            "{target}"
+        );
+        let with = format!("GET {target} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n");
+        assert_eq!(admin(&with), 200, "{target} with the token");
+    }
+    assert_eq!(admin("GET /healthz HTTP/1.1\r\nHost: x\r\n"), 200);
+    assert!(server.stop().success());
+}
+
+/// Without an admin token the admin listener stays on this machine: another address is
+/// refused at start, saying why.
+#[test]
+fn the_admin_listener_leaves_loopback_only_with_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.route"), POLICY).unwrap();
+    let output = Command::new(binary())
+        .args([
+            "serve",
+            "p.route",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "0.0.0.0:0",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no `admin_token` is set"), "{stderr}");
 }

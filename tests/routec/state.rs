@@ -41,7 +41,12 @@ async fn event(state: &Arc<routec::server::AppState>, query: &str) -> String {
 }
 
 async fn agents(state: &Arc<routec::server::AppState>) -> Value {
-    let (_, _, body) = send(Arc::clone(state), get("/v1/agents")).await;
+    // With an admin token set, reads of the admin listener show it too.
+    let request = Request::get("/v1/agents")
+        .header("authorization", "Bearer s3cret")
+        .body(Body::empty())
+        .unwrap();
+    let (_, _, body) = send(Arc::clone(state), request).await;
     serde_json::from_str(&body).unwrap()
 }
 
