@@ -20,7 +20,7 @@ cargo build --release --quiet
 cargo bench --bench baseline --quiet -- --serve 127.0.0.1:18081 2>/dev/null &
 baseline=$!
 # The decision log goes where a real deployment sends it; here, nowhere.
-./target/release/routec serve rules --listen 127.0.0.1:18080 >/dev/null 2>/tmp/routec-load.err &
+./target/release/routec serve rules --listen 127.0.0.1:18080 --admin-listen 127.0.0.1:18090 >/dev/null 2>/tmp/routec-load.err &
 routec=$!
 trap 'kill $baseline $routec 2>/dev/null; pkill -f "baseline.*--serve 127.0.0.1:18081" 2>/dev/null || true' EXIT
 wait_for() {
