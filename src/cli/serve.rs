@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use routec::policy_files::SourceFiles;
 use routec::server::config::{StateSettings, StoreKind};
-use routec::server::{AppState, Config, Serving, admin_app, app, say};
+use routec::server::{AppState, Config, Serving, admin_app, app, listen, say};
 use routec::state::StateStore;
 use routec::state::memory::MemoryStore;
 use routec::state::redis::RedisStore;
@@ -178,25 +178,21 @@ async fn serve(config: Config) -> ExitCode {
         let _ = stopping.wait_for(|stop| *stop).await;
     };
     let state_for_shutdown = Arc::clone(&state);
-    let admin = axum::serve(admin_listener, admin_app(Arc::clone(&state)))
-        .with_graceful_shutdown(until_stopped(stopping.clone()));
-    let exotel = axum::serve(listener, app(state)).with_graceful_shutdown(until_stopped(stopping));
-    let (served, admin_served) = tokio::join!(exotel, admin);
-    let served = served.and(admin_served);
+    let limits = state.config.limits.clone();
+    let admin = listen::serve(
+        admin_listener,
+        admin_app(Arc::clone(&state)),
+        &limits,
+        until_stopped(stopping.clone()),
+    );
+    let exotel = listen::serve(listener, app(state), &limits, until_stopped(stopping));
+    tokio::join!(exotel, admin);
     state_for_shutdown.flush_log(Duration::from_secs(2));
     if let Err(e) = state_for_shutdown.store.save() {
         say(&format!("routec: agent state not saved: {e}"));
     }
-    match served {
-        Ok(()) => {
-            say("routec: stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            say(&format!("error: the server failed: {e}"));
-            ExitCode::from(EXIT_ERRORS)
-        }
-    }
+    say("routec: stopped");
+    ExitCode::SUCCESS
 }
 
 /// The agent state store the configuration names.

@@ -30,6 +30,8 @@ pub struct Config {
     /// A file holding the Exotel secret.
     pub exotel_token_file: Option<PathBuf>,
     pub exotel: ExotelSettings,
+    /// What one client may cost a listener.
+    pub limits: Limits,
     pub connect: ConnectSettings,
     pub fallback: Fallback,
     pub log: LogSettings,
@@ -48,10 +50,33 @@ impl Default for Config {
             admin_token_file: None,
             exotel_token_file: None,
             exotel: ExotelSettings::default(),
+            limits: Limits::default(),
             connect: ConnectSettings::default(),
             fallback: Fallback::default(),
             log: LogSettings::default(),
             state: StateSettings::default(),
+        }
+    }
+}
+
+/// What one client may cost a listener: each listener's own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Open connections at most; one more is answered 429 and closed.
+    pub max_connections: usize,
+    /// How long a client has to send a request's head; then the connection is closed.
+    pub header_read_timeout_ms: u64,
+    /// The largest request head (request line and headers) read; larger is answered 431.
+    pub max_header_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: 10_000,
+            header_read_timeout_ms: 10_000,
+            max_header_bytes: 16_384,
         }
     }
 }

@@ -5,6 +5,7 @@ mod admin;
 mod agents;
 pub mod config;
 mod decide;
+pub mod listen;
 mod log;
 mod metrics;
 mod request;

@@ -711,3 +711,58 @@ fn the_admin_listener_leaves_loopback_only_with_a_token() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no `admin_token` is set"), "{stderr}");
 }
+
+/// What one client may cost: a head too large is a 431, a head too slow is cut off, and a
+/// connection past the cap is a 429; the server answers everyone else throughout.
+#[test]
+fn limits_answer_large_slow_and_too_many_clients_with_a_4xx() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.route"), POLICY).unwrap();
+    let server = Server::start_with(
+        dir.path(),
+        &["p.route"],
+        &[
+            ("ROUTEC_LIMITS_MAX_CONNECTIONS", "3"),
+            ("ROUTEC_LIMITS_HEADER_READ_TIMEOUT_MS", "300"),
+            ("ROUTEC_LOG_DECISIONS", "false"),
+        ],
+    );
+    let raw = |head: &[u8]| {
+        let mut stream = std::net::TcpStream::connect(&server.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream.write_all(head).unwrap();
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        String::from_utf8_lossy(&response).into_owned()
+    };
+    // A head past 16 KB.
+    let huge = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\n\r\n",
+        "a".repeat(20_000)
+    );
+    let answer = raw(huge.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    // A head that never ends is cut off after the timeout, not held.
+    let started = Instant::now();
+    let answer = raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\n");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "held {:?}",
+        started.elapsed()
+    );
+    assert!(!answer.contains("200 OK"), "{answer}");
+    // Three idle connections take every place; the fourth is told so.
+    let idle: Vec<_> = (0..3)
+        .map(|_| std::net::TcpStream::connect(&server.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(50));
+    let answer = raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    // Once they go (closed, or cut off by the head timeout), calls are answered again.
+    drop(idle);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(server.get("/exotel/connect?digits=1").0, 200);
+    assert!(server.stop().success());
+}
