@@ -58,6 +58,12 @@ pub(super) async fn reload(State(state): State<Arc<AppState>>, headers: HeaderMa
     }
 }
 
+/// The OpenAPI 3.1 description of both listeners (`api/openapi.json`).
+pub(super) async fn openapi() -> Response {
+    let content = [(header::CONTENT_TYPE, "application/json")];
+    (content, include_str!("../../api/openapi.json")).into_response()
+}
+
 /// On the admin listener, with an admin token set, every request but health shows it;
 /// without one, the listener is this machine's only (see `Config::admin_listen_refusal`).
 pub(super) async fn admin_only(

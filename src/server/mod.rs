@@ -25,7 +25,7 @@ use crate::Prepared;
 use crate::policy_files::SourceFiles;
 use crate::state::StateStore;
 pub(crate) use admin::admin_refusal;
-use admin::{admin_only, metrics_text, policy_info, ready, reload, track};
+use admin::{admin_only, metrics_text, openapi, policy_info, ready, reload, track};
 pub(crate) use decide::call_time;
 use decide::{connect, decide, passthru};
 pub(crate) use request::{ExotelRequest, exotel_refusal};
@@ -239,6 +239,7 @@ pub fn admin_app(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics_text))
+        .route("/v1/openapi.json", get(openapi))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),

@@ -766,3 +766,37 @@ fn limits_answer_large_slow_and_too_many_clients_with_a_4xx() {
     assert_eq!(server.get("/exotel/connect?digits=1").0, 200);
     assert!(server.stop().success());
 }
+
+/// The OpenAPI description is served on the admin listener and names every route both
+/// listeners serve (the secret-in-path forms are the same operations).
+#[test]
+fn the_openapi_description_is_served_and_names_every_route() {
+    let spec: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::test::repo().join("api/openapi.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(spec["openapi"], "3.1.0");
+    let paths = spec["paths"].as_object().unwrap();
+    let router = std::fs::read_to_string(crate::test::repo().join("src/server/mod.rs")).unwrap();
+    let routes: Vec<&str> = router
+        .split(".route(\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|route| !route.contains("{secret}"))
+        .collect();
+    assert!(routes.len() >= 12, "{routes:?}");
+    for route in routes {
+        assert!(
+            paths.contains_key(route),
+            "`{route}` is not in api/openapi.json"
+        );
+    }
+    let s = state(POLICY);
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let (status, headers, body) = send(Arc::clone(&s), get("/v1/openapi.json")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers["content-type"], "application/json");
+        let served: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(served, spec);
+    });
+}
