@@ -47,10 +47,14 @@ pub(super) fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, Option<String>
         return Err(Some((*meant).to_string()));
     }
     jiff::tz::TimeZone::get(name).map_err(|_| {
-        let names: Vec<String> = jiff::tz::db()
-            .available()
-            .map(|n| n.as_str().to_string())
-            .collect();
+        // Listing the time zone database reads a directory tree: once per process is enough.
+        static NAMES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+            jiff::tz::db()
+                .available()
+                .map(|n| n.as_str().to_string())
+                .collect()
+        });
+        let names = &*NAMES;
         nearest(name, names.iter().map(String::as_str)).or_else(|| {
             // "Kolkata" alone, or "asia/kolkata": match the last part of a name.
             let last = name.rsplit('/').next().unwrap_or(name).to_lowercase();
