@@ -259,15 +259,11 @@ pub(super) async fn connect(
         }
         Answered::Decided(decided) => {
             let decision = &decided.decision;
-            // One number at a time when Exotel asks again after each attempt.
-            let numbers = if state.config.connect.fetch_after_attempt
-                && decided.call.sid.is_some()
-                && !decision.parallel
-            {
-                &decision.numbers[..decision.numbers.len().min(1)]
-            } else {
-                &decision.numbers[..]
-            };
+            // As the call's record says it was answered: a call with no `CallSid` has none,
+            // and gets every number.
+            let one_at_a_time =
+                state.config.connect.fetch_after_attempt && decided.call.sid.is_some();
+            let numbers = crate::state::call::first_answer(decision, one_at_a_time);
             answer(&state.config, &decided.call, numbers, decision.parallel)
         }
     }

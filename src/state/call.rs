@@ -54,11 +54,7 @@ pub struct KnownAnswer {
 impl CallRecord {
     /// The record of a call decided now, with its first answer.
     pub fn new(decision: &Decision, ask: &Ask, until: i64) -> CallRecord {
-        let first = if ask.one_at_a_time && !decision.parallel {
-            decision.numbers.len().min(1)
-        } else {
-            decision.numbers.len()
-        };
+        let first = first_answer(decision, ask.one_at_a_time).len();
         CallRecord {
             numbers: decision.numbers.clone(),
             parallel: decision.parallel,
@@ -92,6 +88,16 @@ impl CallRecord {
     /// Whether `number` was answered or tried already.
     pub fn was_offered(&self, number: &str) -> bool {
         self.first_answer().iter().any(|n| n == number) || self.offered.iter().any(|n| n == number)
+    }
+}
+
+/// The numbers a call's first Connect request is answered with: the first alone when Exotel
+/// asks again after each attempt (unless they ring together), else all of them.
+pub fn first_answer(decision: &Decision, one_at_a_time: bool) -> &[String] {
+    if one_at_a_time && !decision.parallel {
+        &decision.numbers[..decision.numbers.len().min(1)]
+    } else {
+        &decision.numbers
     }
 }
 
