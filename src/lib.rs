@@ -11,6 +11,7 @@ pub mod diagnostic;
 pub mod eval;
 pub mod exotel;
 pub mod facts;
+pub mod histogram;
 pub mod phone;
 pub mod policy_files;
 pub mod server;
@@ -58,6 +59,23 @@ pub struct Prepared {
 /// files, and checks its SQL sources' queries where their databases can be reached. The
 /// prepared policy is returned only when there are no errors.
 pub async fn prepare(files: &SourceFiles) -> (Option<Prepared>, Diagnostics) {
+    prepare_with(files, Sources::Verify).await
+}
+
+/// Whether preparing a policy may reach its SQL sources' databases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sources {
+    /// Check each SQL query against its database, where the database can be reached.
+    Verify,
+    /// Touch no network (`routec check --offline`): queries are not checked, and nothing is
+    /// said about databases that cannot be reached.
+    Offline,
+}
+
+pub async fn prepare_with(
+    files: &SourceFiles,
+    sources: Sources,
+) -> (Option<Prepared>, Diagnostics) {
     let (checked, mut diagnostics) = check_files(files);
     let Some(checked) = checked else {
         return (None, diagnostics);
@@ -68,7 +86,9 @@ pub async fn prepare(files: &SourceFiles) -> (Option<Prepared>, Diagnostics) {
     let (policy, warnings) = compile::compile_with(checked, &file_data);
     diagnostics.extend(warnings);
     let lookups = sources::Lookups::new(&policy.checked, data);
-    diagnostics.extend(lookups.verify(&policy.checked).await);
+    if sources == Sources::Verify {
+        diagnostics.extend(lookups.verify(&policy.checked).await);
+    }
     if diagnostics.has_errors() {
         return (None, diagnostics);
     }

@@ -5,7 +5,7 @@ mod cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +31,10 @@ enum Command {
         /// Fail (exit 1) on warnings too.
         #[arg(long)]
         deny_warnings: bool,
+        /// Touch no network: SQL sources' queries are not checked against their databases.
+        /// The mode for CI jobs of policy repositories.
+        #[arg(long)]
+        offline: bool,
     },
     /// Decide one call and print the decision as JSON.
     Eval {
@@ -71,6 +75,13 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), for `man -l -` or /usr/share/man/man1.
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -86,7 +97,8 @@ fn main() -> ExitCode {
             paths,
             format,
             deny_warnings,
-        } => cli::check::run(&paths, format, deny_warnings),
+            offline,
+        } => cli::check::run(&paths, format, deny_warnings, offline),
         Command::Eval {
             policy,
             input,
@@ -101,5 +113,20 @@ fn main() -> ExitCode {
             admin_listen,
             budget_ms,
         } => cli::serve::run(config.as_deref(), policy, [listen, admin_listen], budget_ms),
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "routec", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                eprintln!("error: cannot write the manual page: {e}");
+                return ExitCode::from(cli::EXIT_USAGE);
+            }
+            use std::io::Write as _;
+            let _ = std::io::stdout().write_all(&page);
+            ExitCode::SUCCESS
+        }
     }
 }

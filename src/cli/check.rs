@@ -9,7 +9,7 @@ use routec::policy_files::SourceFiles;
 
 use super::{EXIT_ERRORS, EXIT_USAGE, Format, color_on_stderr};
 
-pub fn run(paths: &[PathBuf], format: Format, deny_warnings: bool) -> ExitCode {
+pub fn run(paths: &[PathBuf], format: Format, deny_warnings: bool, offline: bool) -> ExitCode {
     let color = color_on_stderr();
     let mut errors = 0;
     let mut warnings = 0;
@@ -34,7 +34,12 @@ pub fn run(paths: &[PathBuf], format: Format, deny_warnings: bool) -> ExitCode {
         };
         let several = several_policies(path);
         // The data files and databases a policy reads are checked with it.
-        let diagnostics = match super::prepare(&files) {
+        let sources = if offline {
+            routec::Sources::Offline
+        } else {
+            routec::Sources::Verify
+        };
+        let diagnostics = match super::prepare_with(&files, sources) {
             Ok((_, diagnostics)) => diagnostics,
             Err(code) => return code,
         };

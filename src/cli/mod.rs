@@ -21,6 +21,7 @@ pub mod check;
 pub mod eval;
 pub mod serve;
 pub mod test;
+pub mod watch;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -65,11 +66,18 @@ pub fn load_policy(path: &Path) -> Result<(Policy, Lookups), ExitCode> {
 
 /// Prepares a policy on a runtime of its own (for commands that have none).
 pub fn prepare(files: &SourceFiles) -> Result<(Option<Prepared>, Diagnostics), ExitCode> {
+    prepare_with(files, routec::Sources::Verify)
+}
+
+pub fn prepare_with(
+    files: &SourceFiles,
+    sources: routec::Sources,
+) -> Result<(Option<Prepared>, Diagnostics), ExitCode> {
     let rt = runtime().map_err(|e| {
         tell!("error: cannot start the runtime: {e}");
         ExitCode::from(EXIT_USAGE)
     })?;
-    Ok(rt.block_on(routec::prepare(files)))
+    Ok(rt.block_on(routec::prepare_with(files, sources)))
 }
 
 pub fn print_diagnostics(files: &SourceFiles, diagnostics: &Diagnostics) {

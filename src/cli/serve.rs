@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use routec::policy_files::SourceFiles;
 use routec::server::config::{StateSettings, StoreKind};
-use routec::server::{AppState, Config, Serving, admin_app, app, listen, say};
+use routec::server::{AppState, Config, Serving, admin_app, app, listen, logging};
 use routec::state::StateStore;
 use routec::state::memory::MemoryStore;
 use routec::state::redis::RedisStore;
 
+use super::watch;
 use super::{EXIT_ERRORS, EXIT_USAGE, print_diagnostics};
 
 pub fn run(
@@ -28,8 +29,9 @@ pub fn run(
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    logging::init(config.log.format, &config.log.level);
     for warning in warnings {
-        tell!("{warning}");
+        tracing::warn!("{}", warning.trim_start_matches("warning: "));
     }
     // Flags win over the file and the environment.
     if let Some(policy) = policy {
@@ -42,7 +44,7 @@ pub fn run(
         config.admin_listen = admin_listen;
     }
     if let Some(refusal) = config.admin_listen_refusal() {
-        tell!("{refusal}");
+        tracing::error!("{}", refusal.trim_start_matches("error: "));
         return ExitCode::from(EXIT_USAGE);
     }
     if let Some(budget_ms) = budget_ms {
@@ -54,7 +56,7 @@ pub fn run(
     {
         Ok(r) => r,
         Err(e) => {
-            tell!("error: cannot start the runtime: {e}");
+            tracing::error!("cannot start the runtime: {e}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -68,11 +70,11 @@ async fn first_policy(config: &Config) -> Result<Option<(Serving, PathBuf)>, Exi
     let files = match SourceFiles::load(path) {
         Ok(f) => f,
         Err(e) if config.fallback.is_set() => {
-            tell!("error: {e}");
+            tracing::error!("{e}");
             return Ok(None);
         }
         Err(e) => {
-            tell!("error: {e}");
+            tracing::error!("{e}");
             return Err(ExitCode::from(EXIT_USAGE));
         }
     };
@@ -81,14 +83,14 @@ async fn first_policy(config: &Config) -> Result<Option<(Serving, PathBuf)>, Exi
     match prepared {
         Some(prepared) => Ok(Some((Serving::new(prepared, &files), files.base_dir))),
         None if config.fallback.is_set() => {
-            tell!(
-                "error: `{}` does not load; answering the static fallback until it does",
+            tracing::error!(
+                "`{}` does not load; answering the static fallback until it does",
                 path.display()
             );
             Ok(None)
         }
         None => {
-            tell!("error: `{}` does not load; not serving", path.display());
+            tracing::error!("`{}` does not load; not serving", path.display());
             Err(ExitCode::from(EXIT_ERRORS))
         }
     }
@@ -104,7 +106,7 @@ async fn serve(config: Config) -> ExitCode {
     let policy_path = config.policy.clone();
     let (serving, watched) = match first {
         Some((serving, base_dir)) => (Some(serving), base_dir),
-        None => (None, watched_dir(&policy_path)),
+        None => (None, watch::dir_of(&policy_path)),
     };
     let name = serving
         .as_ref()
@@ -112,7 +114,7 @@ async fn serve(config: Config) -> ExitCode {
     let store = match open_store(&config.state) {
         Ok(store) => store,
         Err(e) => {
-            tell!("error: {e}");
+            tracing::error!("{e}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -120,24 +122,24 @@ async fn serve(config: Config) -> ExitCode {
     if let StateStore::Redis(redis) = &store
         && !redis.ping().await
     {
-        say(&format!(
-            "routec: warning: redis at {} does not answer; decisions use this replica's own \
-             state (`state: redis unavailable`) until it does",
+        tracing::warn!(
+            "redis at {} does not answer; decisions use this replica's own state \
+             (`state: redis unavailable`) until it does",
             config.state.redis_url
-        ));
+        );
     }
     let mut state = AppState::with_store(serving, config, store);
     state.policy_path = Some(policy_path);
     let state = Arc::new(state);
     save_periodically(Arc::clone(&state));
     // Kept alive for as long as the server runs.
-    let _watcher = watch(Arc::clone(&state), &watched);
-    reload_on_hangup(Arc::clone(&state));
+    let _watcher = watch::start(Arc::clone(&state), &watched);
+    watch::reload_on_hangup(Arc::clone(&state));
     let listener = match tokio::net::TcpListener::bind(&listen).await {
         Ok(l) => l,
         Err(e) => {
-            tell!(
-                "error: cannot listen on {listen}: {}",
+            tracing::error!(
+                "cannot listen on {listen}: {}",
                 e.to_string().to_lowercase()
             );
             return ExitCode::from(EXIT_USAGE);
@@ -146,8 +148,8 @@ async fn serve(config: Config) -> ExitCode {
     let admin_listener = match tokio::net::TcpListener::bind(&admin_listen).await {
         Ok(l) => l,
         Err(e) => {
-            tell!(
-                "error: cannot listen on {admin_listen} (admin_listen): {}",
+            tracing::error!(
+                "cannot listen on {admin_listen} (admin_listen): {}",
                 e.to_string().to_lowercase()
             );
             return ExitCode::from(EXIT_USAGE);
@@ -160,14 +162,10 @@ async fn serve(config: Config) -> ExitCode {
         .local_addr()
         .map_or_else(|_| listen.clone(), |a| a.to_string());
     match name {
-        Some(name) => say(&format!("routec: serving policy `{name}` on http://{addr}")),
-        None => say(&format!(
-            "routec: serving the static fallback on http://{addr}"
-        )),
+        Some(name) => tracing::info!("serving policy `{name}` on http://{addr}"),
+        None => tracing::info!("serving the static fallback on http://{addr}"),
     }
-    say(&format!(
-        "routec: admin endpoints (/v1, /metrics) on http://{admin_addr}"
-    ));
+    tracing::info!("admin endpoints (/v1, /metrics) on http://{admin_addr}");
     // One stop signal ends both listeners, each after the requests under way.
     let (stop, stopping) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -189,9 +187,9 @@ async fn serve(config: Config) -> ExitCode {
     tokio::join!(exotel, admin);
     state_for_shutdown.flush_log(Duration::from_secs(2));
     if let Err(e) = state_for_shutdown.store.save() {
-        say(&format!("routec: agent state not saved: {e}"));
+        tracing::error!("agent state not saved: {e}");
     }
-    say("routec: stopped");
+    tracing::info!("stopped");
     ExitCode::SUCCESS
 }
 
@@ -201,16 +199,17 @@ fn open_store(settings: &StateSettings) -> Result<StateStore, String> {
         StoreKind::Memory => {
             let (store, problem) = MemoryStore::open(settings.snapshot.clone());
             if let Some(problem) = problem {
-                say(&format!("routec: {problem}"));
+                tracing::warn!("{problem}");
             }
             Ok(StateStore::Memory(Box::new(store)))
         }
         StoreKind::Redis => {
             let store = RedisStore::connect(&settings.redis_url, &settings.key_prefix)?;
-            say(&format!(
-                "routec: agent state in redis at {} (keys `{{{}}}:…`)",
-                settings.redis_url, settings.key_prefix
-            ));
+            tracing::info!(
+                "agent state in redis at {} (keys `{{{}}}:…`)",
+                settings.redis_url,
+                settings.key_prefix
+            );
             Ok(StateStore::Redis(store))
         }
     }
@@ -223,91 +222,8 @@ fn save_periodically(state: Arc<AppState>) {
         loop {
             tokio::time::sleep(every).await;
             if let Err(e) = state.store.save() {
-                say(&format!("routec: agent state not saved: {e}"));
+                tracing::error!("agent state not saved: {e}");
             }
-        }
-    });
-}
-
-/// The directory to watch for a policy that has not loaded: the directory itself, or a
-/// file's directory.
-fn watched_dir(policy: &Path) -> PathBuf {
-    if policy.is_dir() {
-        policy.to_path_buf()
-    } else {
-        policy.parent().map(Path::to_path_buf).unwrap_or_default()
-    }
-}
-
-/// Reloads when files under `dir` change, once they settle: an editor's save is several
-/// events, and a `git checkout` many.
-fn watch(state: Arc<AppState>, dir: &Path) -> Option<notify::RecommendedWatcher> {
-    use notify::Watcher;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let watching = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    let root = std::fs::canonicalize(watching).unwrap_or_else(|_| watching.to_path_buf());
-    let events_root = root.clone();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(event) = event
-            && (event.kind.is_create() || event.kind.is_modify() || event.kind.is_remove())
-            && event
-                .paths
-                .iter()
-                .any(|p| relevant(p.strip_prefix(&events_root).unwrap_or(p)))
-        {
-            let _ = tx.send(());
-        }
-    })
-    .map_err(|e| {
-        say(&format!(
-            "routec: cannot watch `{}` for changes: {e}",
-            dir.display()
-        ))
-    })
-    .ok()?;
-    if let Err(e) = watcher.watch(&root, notify::RecursiveMode::Recursive) {
-        say(&format!(
-            "routec: cannot watch `{}` for changes: {e}",
-            watching.display()
-        ));
-        return None;
-    }
-    tokio::spawn(async move {
-        while rx.recv().await.is_some() {
-            while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {}
-            let _ = state.reload().await;
-        }
-    });
-    Some(watcher)
-}
-
-const DEBOUNCE: Duration = Duration::from_millis(250);
-
-/// Changes worth a reload (`path` is below the watched directory): not editor swap files,
-/// hidden files or build output.
-fn relevant(path: &Path) -> bool {
-    !path.components().any(|c| {
-        let c = c.as_os_str().to_string_lossy();
-        c.starts_with('.') && c.len() > 1 && c != ".." || c == "target"
-    }) && !path.file_name().is_some_and(|n| {
-        n.to_string_lossy().ends_with('~') || n.to_string_lossy().ends_with(".swp")
-    })
-}
-
-/// Reloads on SIGHUP.
-fn reload_on_hangup(state: Arc<AppState>) {
-    #[cfg(unix)]
-    tokio::spawn(async move {
-        let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
-            return;
-        };
-        while hangup.recv().await.is_some() {
-            let _ = state.reload().await;
         }
     });
 }

@@ -35,6 +35,20 @@ pub enum TargetKind {
 }
 
 impl TargetKind {
+    pub const ALL: [TargetKind; 6] = [
+        TargetKind::Team,
+        TargetKind::Agent,
+        TargetKind::Agents,
+        TargetKind::Number,
+        TargetKind::Queue,
+        TargetKind::Flow,
+    ];
+
+    /// Its place in [`TargetKind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             TargetKind::Team => "team",

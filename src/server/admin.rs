@@ -48,7 +48,7 @@ pub(super) async fn reload(State(state): State<Arc<AppState>>, headers: HeaderMa
     if let Some(refusal) = admin_refusal(&state, &headers) {
         return refusal;
     }
-    match state.reload().await {
+    match state.reload(super::Trigger::Api).await {
         Ok(version) => axum::Json(json!({"reloaded": true, "version": version})).into_response(),
         Err(error) => (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -81,42 +81,36 @@ pub(super) async fn admin_only(
     next.run(request).await
 }
 
-/// Times every request, by endpoint.
+/// Times every request, by the template of the route it matched: the secret in
+/// `/exotel/{secret}/connect` never becomes a label.
 pub(super) async fn track(
     State(state): State<Arc<AppState>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let endpoint = match request.uri().path() {
-        "/exotel/connect" => "exotel_connect",
-        "/exotel/passthru" => "exotel_passthru",
-        "/exotel/events" => "exotel_events",
-        "/v1/agents" => "agents",
-        "/v1/decide" => "decide",
-        "/v1/policy" => "policy",
-        "/v1/reload" => "reload",
-        "/healthz" | "/readyz" => "health",
-        "/metrics" => "metrics",
-        _ => "other",
-    };
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .cloned();
+    let method = request.method().clone();
     let started = Instant::now();
     let response = next.run(request).await;
-    state.metrics.request(endpoint, started.elapsed());
+    state.metrics.request(
+        route.as_ref().map(|r| r.as_str()),
+        method.as_str(),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     response
 }
 
 pub(super) async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
-    let content = [(header::CONTENT_TYPE, "text/plain; version=0.0.4")];
-    let mut text = state.metrics.render();
-    text.push_str(
-        "# HELP routec_decision_log_dropped_total Decision-log lines dropped because their writer was behind.\n",
-    );
-    text.push_str("# TYPE routec_decision_log_dropped_total counter\n");
-    text.push_str(&format!(
-        "routec_decision_log_dropped_total {}\n",
-        state.log.dropped()
-    ));
-    (content, text).into_response()
+    let content = [(
+        header::CONTENT_TYPE,
+        "text/plain; version=0.0.4; charset=utf-8",
+    )];
+    let store_up = state.store.up().await;
+    (content, super::metrics::scrape::render(state, store_up)).into_response()
 }
 
 pub(super) async fn ready(State(state): State<Arc<AppState>>) -> Response {

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{AppState, ExotelRequest, admin_refusal, exotel_refusal, say};
+use super::{AppState, ExotelRequest, admin_refusal, exotel_refusal};
 use crate::call::Call;
 use crate::exotel::events::{Reported, read_event};
 use crate::exotel::params::pairs;
@@ -44,7 +44,7 @@ pub(super) async fn events(State(state): State<Arc<AppState>>, request: ExotelRe
             event.kind.verb()
         ),
         Err(e) => {
-            say(&format!("routec: event of call {}: {e}", event.call_sid));
+            tracing::warn!(call_sid = %event.call_sid, "event not recorded: {e}");
             format!("recorded here, not yet shared: {e}")
         }
     };
@@ -110,7 +110,7 @@ pub(super) async fn set_status(
     match state.store.set_status(&agent.name, status).await {
         Ok(()) => axum::Json(json!({"agent": agent.name, "status": status.name()})).into_response(),
         Err(e) => {
-            say(&format!("routec: status of `{}`: {e}", agent.name));
+            tracing::warn!(agent = %agent.name, "status not recorded: {e}");
             axum::Json(json!({"agent": agent.name, "status": status.name(), "degraded": e}))
                 .into_response()
         }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::logging::LogFormat;
 pub use crate::exotel::answer::{ConnectSettings, NumberFormat, RecordingChannels};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +37,20 @@ pub struct Config {
     pub fallback: Fallback,
     pub log: LogSettings,
     pub state: StateSettings,
+    /// How changes to the policy's files are noticed: `events` from the file system, `poll`
+    /// (for network file systems, which send none), or `off` (SIGHUP and `/v1/reload` only).
+    pub watch: WatchMode,
+    /// How often `watch: poll` looks, in milliseconds.
+    pub watch_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WatchMode {
+    #[default]
+    Events,
+    Poll,
+    Off,
 }
 
 impl Default for Config {
@@ -55,6 +70,8 @@ impl Default for Config {
             fallback: Fallback::default(),
             log: LogSettings::default(),
             state: StateSettings::default(),
+            watch: WatchMode::Events,
+            watch_interval_ms: 2000,
         }
     }
 }
@@ -163,6 +180,11 @@ pub struct LogSettings {
     pub decisions: bool,
     /// Show only the country code and last four digits of the caller's number.
     pub mask_caller: bool,
+    /// Operational messages on stderr: `text` or `json` lines.
+    pub format: LogFormat,
+    /// Which operational messages: a `tracing` filter (`info`, `routec=debug`); `RUST_LOG`
+    /// wins when set.
+    pub level: String,
 }
 
 impl Default for LogSettings {
@@ -170,6 +192,8 @@ impl Default for LogSettings {
         LogSettings {
             decisions: true,
             mask_caller: false,
+            format: LogFormat::Text,
+            level: "info".into(),
         }
     }
 }
@@ -462,6 +486,71 @@ mod tests {
         assert_eq!(c.exotel_token, None);
         assert_eq!(c.fallback.numbers, ["+919800000001", "09800000002"]);
         assert_eq!(c.state.store, StoreKind::Redis);
+    }
+
+    /// Every leaf of the settings tree, as (`a.b.c`, value).
+    fn leaves(prefix: &str, tree: &serde_json::Value, out: &mut Vec<(String, serde_json::Value)>) {
+        match tree {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    leaves(&path, v, out);
+                }
+            }
+            leaf => out.push((prefix.to_string(), leaf.clone())),
+        }
+    }
+
+    #[test]
+    fn every_setting_can_be_set_from_the_environment() {
+        let defaults = serde_json::to_value(Config::default()).unwrap();
+        let mut all = Vec::new();
+        leaves("", &defaults, &mut all);
+        assert!(all.len() > 30, "{all:?}");
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "s").unwrap();
+        let secret = secret.display().to_string();
+        for (path, default) in all {
+            let variable = format!("ROUTEC_{}", path.replace('.', "_").to_ascii_uppercase());
+            // Values unlike the default, of the setting's kind; words for the enumerations.
+            let candidates: Vec<String> = match &default {
+                serde_json::Value::Bool(b) => vec![(!b).to_string()],
+                serde_json::Value::Number(n) => vec![(n.as_u64().unwrap_or(0) + 7).to_string()],
+                serde_json::Value::Array(_) => vec!["+919800000001,+919800000002".into()],
+                _ => [
+                    "7",
+                    &secret,
+                    "redis",
+                    "json",
+                    "debug",
+                    "poll",
+                    "national",
+                    "UTC",
+                    "127.0.0.1:7",
+                    "dual",
+                    "single",
+                    "e164",
+                    "x",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            };
+            let set = candidates.iter().find_map(|value| {
+                let (config, warnings) =
+                    Config::load(None, vec![(variable.clone(), value.clone())]).ok()?;
+                assert!(warnings.is_empty(), "`{variable}`: {warnings:?}");
+                let tree = serde_json::to_value(&config).unwrap();
+                let now = path.split('.').fold(&tree, |t, k| &t[k]).clone();
+                (now != default).then_some(now)
+            });
+            assert!(set.is_some(), "`{variable}` does not set `{path}`");
+        }
     }
 
     #[test]

@@ -81,9 +81,7 @@ async fn decide_call(
             call,
         };
         state.log_decision(&decided, started.elapsed());
-        state
-            .metrics
-            .decision("fallback", "fallback", &decided.decision.degraded);
+        state.metrics.decision(None, &decided.decision);
         return Answered::Decided(decided);
     };
     let policy = &serving.prepared.policy;
@@ -134,11 +132,11 @@ async fn decide_call(
         decision,
     };
     state.log_decision(&decided, started.elapsed());
-    state.metrics.decision(
-        decided.rule(),
-        decided.decision.target.name(),
-        &decided.decision.degraded,
-    );
+    let counters = decided
+        .serving
+        .as_deref()
+        .map(|s| (&s.counters, &s.prepared.policy));
+    state.metrics.decision(counters, &decided.decision);
     Answered::Decided(decided)
 }
 
@@ -173,6 +171,7 @@ impl AppState {
         });
         let decision = &decided.decision;
         let line = DecisionLine {
+            ts: jiff::Timestamp::now().to_string(),
             call_sid: decided.call.sid.as_deref(),
             from,
             policy: decided
@@ -200,6 +199,8 @@ impl AppState {
 /// The decision log's line, written without building a JSON tree first.
 #[derive(serde::Serialize)]
 struct DecisionLine<'a> {
+    /// When it was decided, RFC 3339 in UTC.
+    ts: String,
     call_sid: Option<&'a str>,
     from: Option<Cow<'a, str>>,
     policy: Option<&'a str>,

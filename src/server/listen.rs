@@ -15,7 +15,6 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::config::Limits;
-use super::say;
 
 /// What a connection past the cap is told before it is closed.
 const TOO_MANY: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\ncontent-type: text/plain\r\ncontent-length: 21\r\nconnection: close\r\n\r\ntoo many connections\n";
@@ -43,7 +42,7 @@ pub async fn serve(
                 Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, most likely: wait, do not spin.
-                    say_at_most_every_second(&last_said, &format!("routec: accept failed: {e}"));
+                    say_at_most_every_second(&last_said, &format!("accept failed: {e}"));
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -54,7 +53,7 @@ pub async fn serve(
             say_at_most_every_second(
                 &last_said,
                 &format!(
-                    "routec: refused a connection from {peer}: {} connections already (limits.max_connections)",
+                    "refused a connection from {peer}: {} connections already (limits.max_connections)",
                     limits.max_connections
                 ),
             );
@@ -81,6 +80,6 @@ pub async fn serve(
 fn say_at_most_every_second(last: &AtomicI64, line: &str) {
     let now = jiff::Timestamp::now().as_second();
     if last.swap(now, Ordering::Relaxed) != now {
-        say(line);
+        tracing::warn!("{line}");
     }
 }

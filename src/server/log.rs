@@ -36,7 +36,7 @@ impl DecisionLog {
             .name("routec-decision-log".into())
             .spawn(move || write_all(open(), &lines, &written));
         if let Err(e) = spawned {
-            super::say(&format!("routec: the decision log cannot start: {e}"));
+            tracing::error!("the decision log cannot start: {e}");
         }
         DecisionLog {
             queue,

@@ -7,13 +7,13 @@ pub mod config;
 mod decide;
 pub mod listen;
 mod log;
+pub mod logging;
 mod metrics;
 mod request;
 
 pub use config::Config;
-pub use metrics::Metrics;
+pub use metrics::{Metrics, Trigger};
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +22,7 @@ use axum::Router;
 use axum::routing::get;
 
 use crate::Prepared;
+use crate::diagnostic::JsonDiagnostic;
 use crate::policy_files::SourceFiles;
 use crate::state::StateStore;
 pub(crate) use admin::admin_refusal;
@@ -39,6 +40,8 @@ pub struct Serving {
     pub loaded_at: jiff::Timestamp,
     /// A hash of the policy's files: which version answered.
     pub version: String,
+    /// Where its decisions are counted, by rule index.
+    pub(crate) counters: metrics::DecisionCounters,
 }
 
 impl Serving {
@@ -48,6 +51,7 @@ impl Serving {
             prepared,
             loaded_at: jiff::Timestamp::now(),
             version,
+            counters: metrics::DecisionCounters::unattached(),
         }
     }
 }
@@ -129,12 +133,13 @@ impl AppState {
 
     pub fn with_store(serving: Option<Serving>, config: Config, store: StateStore) -> AppState {
         let metrics = Metrics::default();
-        if let Some(s) = &serving {
-            metrics.set_version(&s.version);
-        }
+        let serving = serving.map(|mut s| {
+            s.counters = metrics.counters_for(&s.prepared.policy);
+            Arc::new(s)
+        });
         AppState {
             metrics,
-            current: ArcSwapOption::from(serving.map(Arc::new)),
+            current: ArcSwapOption::from(serving),
             config,
             policy_path: None,
             store,
@@ -158,45 +163,94 @@ impl AppState {
     /// Reads, checks and compiles the policy again, off the request path, and swaps it in only
     /// if it loads without errors; otherwise the old version keeps serving and the error is
     /// kept for `/v1/policy`. Requests under way finish with the version they started with.
-    pub async fn reload(&self) -> Result<String, String> {
+    pub async fn reload(&self, trigger: Trigger) -> Result<String, String> {
         let Some(path) = &self.policy_path else {
             return Err("this server was not started from a policy path".into());
         };
         let _one_at_a_time = self.reloading.lock().await;
-        let failed = |this: &Self, message: String| {
-            say(&format!(
-                "routec: reload failed, still serving the previous version:\n{message}"
-            ));
-            this.set_last_error(Some(message.clone()));
-            Err(message)
-        };
-        let files = match SourceFiles::load(path) {
-            Ok(f) => f,
-            Err(e) => return failed(self, e.to_string()),
-        };
+        let result = self.reload_from(path).await;
+        self.metrics.reload(result.is_ok(), trigger);
+        let trigger = trigger.name();
+        match &result {
+            Ok(version) => {
+                self.set_last_error(None);
+                tracing::info!(trigger, version = %version, "reloaded the policy");
+            }
+            Err(refusal) => {
+                self.set_last_error(Some(refusal.rendered.clone()));
+                let errors = refusal.json.len();
+                match self.config.log.format {
+                    logging::LogFormat::Json => {
+                        let diagnostics = serde_json::to_string(&refusal.json).unwrap_or_default();
+                        tracing::error!(
+                            trigger,
+                            errors,
+                            diagnostics = diagnostics.as_str(),
+                            "reload failed, still serving the previous version"
+                        );
+                    }
+                    logging::LogFormat::Text => {
+                        tracing::error!(
+                            trigger,
+                            errors,
+                            "reload failed, still serving the previous version"
+                        );
+                        // The report as `routec check` prints it, for the person reading.
+                        use std::io::Write as _;
+                        let _ = write!(std::io::stderr().lock(), "{}", refusal.rendered);
+                    }
+                }
+            }
+        }
+        result.map_err(|refusal| refusal.rendered)
+    }
+
+    /// Loads the policy at `path` and serves it if it has no errors.
+    async fn reload_from(&self, path: &std::path::Path) -> Result<String, Refusal> {
+        let files = SourceFiles::load(path).map_err(|e| Refusal {
+            rendered: format!("error: {e}\n"),
+            json: vec![JsonDiagnostic::io(path, &e.to_string())],
+        })?;
         let (prepared, diagnostics) = crate::prepare(&files).await;
         let Some(prepared) = prepared else {
-            let rendered: String = diagnostics
+            let errors: Vec<_> = diagnostics
                 .sorted()
                 .into_iter()
                 .filter(|d| d.severity() == crate::diagnostic::Severity::Error)
-                .map(|d| crate::diagnostic::render(&files, d, false))
                 .collect();
-            return failed(self, rendered);
+            return Err(Refusal {
+                rendered: errors
+                    .iter()
+                    .map(|d| crate::diagnostic::render(&files, d, false))
+                    .collect(),
+                json: errors
+                    .iter()
+                    .map(|d| JsonDiagnostic::new(&files, d))
+                    .collect(),
+            });
         };
-        let serving = Serving::new(prepared, &files);
+        let mut serving = Serving::new(prepared, &files);
         let version = serving.version.clone();
+        // Nothing changed (a touch, a checkout of the same files): keep the version served,
+        // with its sources' caches and breakers.
+        if self
+            .current
+            .load()
+            .as_ref()
+            .is_some_and(|s| s.version == version)
+        {
+            return Ok(version);
+        }
+        serving.counters = self.metrics.counters_for(&serving.prepared.policy);
         self.current.store(Some(Arc::new(serving)));
-        self.metrics.reload(true, Some(&version));
-        self.set_last_error(None);
-        say(&format!("routec: reloaded, now serving version {version}"));
         Ok(version)
     }
 }
 
-/// Writes a line to stderr; a server must not panic because nobody reads it any more.
-pub fn say(line: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
+/// Why a reload was refused: its errors, rendered and as JSON.
+struct Refusal {
+    rendered: String,
+    json: Vec<JsonDiagnostic>,
 }
 
 /// The Exotel-facing listener's app: Exotel's endpoints and health, nothing else.

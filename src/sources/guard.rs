@@ -10,6 +10,21 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::facts::ReadFacts;
+use crate::histogram::Histogram;
+
+/// How a lookup ended, as `routec_source_lookup_duration_seconds` labels it.
+pub const OUTCOMES: [&str; 6] = ["cached", "found", "not_found", "failed", "timeout", "open"];
+const CACHED: usize = 0;
+const TIMEOUT: usize = 4;
+const OPEN: usize = 5;
+
+fn outcome(answer: &Answer) -> usize {
+    match answer {
+        Answer::Found(_) => 1,
+        Answer::NotFound => 2,
+        Answer::Failed(_) => 3,
+    }
+}
 
 /// The most answers a source's cache keeps unless the policy says (`cache 10m max N`):
 /// with it, a million distinct callers peak at 48 MB resident (`cargo bench --bench callers`).
@@ -48,6 +63,16 @@ pub struct Guard {
     /// Never held across an `.await`.
     state: Mutex<State>,
     requests: std::sync::atomic::AtomicUsize,
+    /// How long lookups took, by [`OUTCOMES`].
+    durations: [Histogram; OUTCOMES.len()],
+}
+
+/// A source's figures for `/metrics`.
+pub struct GuardReading<'a> {
+    pub cache_entries: usize,
+    pub breaker_open: bool,
+    /// (outcome, durations) for each of [`OUTCOMES`].
+    pub durations: Vec<(&'static str, &'a Histogram)>,
 }
 
 impl Guard {
@@ -65,6 +90,17 @@ impl Guard {
         self.state().cache.len()
     }
 
+    pub fn reading(&self) -> GuardReading<'_> {
+        let state = self.state();
+        GuardReading {
+            cache_entries: state.cache.len(),
+            breaker_open: state
+                .open_until
+                .is_some_and(|until| Instant::now() < until || state.trial),
+            durations: OUTCOMES.iter().copied().zip(&self.durations).collect(),
+        }
+    }
+
     /// Requests sent so far (cache hits and shared lookups send none).
     pub fn requests_sent(&self) -> usize {
         self.requests.load(std::sync::atomic::Ordering::Relaxed)
@@ -80,7 +116,11 @@ impl Guard {
         let ttl = self.ttl?;
         let state = self.state();
         let (at, answer) = state.cache.get(key)?;
-        (at.elapsed() < ttl).then(|| answer.clone())
+        let fresh = (at.elapsed() < ttl).then(|| answer.clone());
+        if fresh.is_some() {
+            self.durations[CACHED].observe(Duration::ZERO);
+        }
+        fresh
     }
 
     /// The answer for `key`: from the cache, from a request under way, or from `fetch`,
@@ -94,12 +134,28 @@ impl Guard {
     where
         Fut: Future<Output = Answer> + Send + 'static,
     {
+        let started = Instant::now();
+        let (answer, outcome) = self.lookup_timed(key, deadline, fetch).await;
+        self.durations[outcome].observe(started.elapsed());
+        answer
+    }
+
+    /// [`Guard::lookup`], and which of [`OUTCOMES`] it ended with.
+    async fn lookup_timed<Fut>(
+        self: &Arc<Self>,
+        key: String,
+        deadline: Instant,
+        fetch: impl FnOnce() -> Fut,
+    ) -> (Answer, usize)
+    where
+        Fut: Future<Output = Answer> + Send + 'static,
+    {
         let mut rx = {
             let mut state = self.state();
             let now = Instant::now();
             if let Some((at, answer)) = state.cache.get(&key) {
                 if self.ttl.is_some_and(|ttl| now.duration_since(*at) < ttl) {
-                    return answer.clone();
+                    return (answer.clone(), CACHED);
                 }
                 state.cache.remove(&key);
             }
@@ -107,7 +163,7 @@ impl Guard {
             if let Some(until) = state.open_until
                 && (now < until || state.trial)
             {
-                return Answer::Failed("circuit open".into());
+                return (Answer::Failed("circuit open".into()), OPEN);
             }
             match state.inflight.get(&key) {
                 // Someone is asking already: wait for that answer.
@@ -136,13 +192,21 @@ impl Guard {
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(remaining, rx.wait_for(Option::is_some)).await {
-            Ok(Ok(answer)) => answer.clone().unwrap_or(Answer::Failed("no answer".into())),
-            Ok(Err(_)) => Answer::Failed("no answer".into()),
+            Ok(Ok(answer)) => {
+                let answer = answer.clone().unwrap_or(Answer::Failed("no answer".into()));
+                let outcome = outcome(&answer);
+                (answer, outcome)
+            }
+            Ok(Err(_)) => {
+                let answer = Answer::Failed("no answer".into());
+                let outcome = outcome(&answer);
+                (answer, outcome)
+            }
             Err(_) => {
                 // A source that keeps every call waiting its whole budget is failing, whether
                 // or not its requests ever end: the breaker learns it from the deadline.
                 self.failed();
-                Answer::Failed("timeout".into())
+                (Answer::Failed("timeout".into()), TIMEOUT)
             }
         }
     }

@@ -97,6 +97,11 @@ impl HttpSource {
     }
 
     /// Requests sent so far (cache hits and shared lookups send none).
+    /// Its cache, breaker and lookup figures.
+    pub fn guard(&self) -> &Guard {
+        &self.guard
+    }
+
     pub fn requests_sent(&self) -> usize {
         self.guard.requests_sent()
     }

@@ -2,7 +2,7 @@
 //! maps; holiday lists) and looks a call's facts up in them, in HTTP sources and in SQL
 //! databases, all within the call's deadline.
 
-mod guard;
+pub mod guard;
 pub mod http;
 pub mod sql;
 
@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub use guard::Answer;
+pub use guard::{Answer, Guard, GuardReading};
 use http::HttpSource;
 use sql::{SqlSource, Verified};
 
@@ -592,6 +592,15 @@ impl Lookups {
             }
         }
         diagnostics
+    }
+
+    /// Each remote source's guard (cache, breaker, lookup times), by the source's index.
+    pub fn guards(&self) -> impl Iterator<Item = (usize, &Guard)> {
+        let http = self.http.iter().enumerate();
+        let http = http.filter_map(|(id, s)| Some((id, s.as_ref()?.guard())));
+        let sql = self.sql.iter().enumerate();
+        let sql = sql.filter_map(|(id, s)| Some((id, s.as_ref()?.guard())));
+        http.chain(sql)
     }
 
     pub fn sql_source(&self, source: usize) -> Option<&Arc<SqlSource>> {

@@ -92,6 +92,11 @@ impl SqlSource {
         }
     }
 
+    /// Its cache, breaker and lookup figures.
+    pub fn guard(&self) -> &Guard {
+        &self.guard
+    }
+
     pub fn requests_sent(&self) -> usize {
         self.guard.requests_sent()
     }

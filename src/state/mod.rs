@@ -509,6 +509,22 @@ impl StateStore {
         }
     }
 
+    /// Whether the store answers now (the memory store always does).
+    pub async fn up(&self) -> bool {
+        match self {
+            StateStore::Memory(_) => true,
+            StateStore::Redis(r) => r.ping().await,
+        }
+    }
+
+    /// Writes held back while the store could not be reached, waiting to be replayed.
+    pub fn pending_writes(&self) -> usize {
+        match self {
+            StateStore::Memory(_) => 0,
+            StateStore::Redis(r) => r.pending_writes(),
+        }
+    }
+
     /// Writes what must survive a restart (the memory store's snapshot file).
     pub fn save(&self) -> Result<(), String> {
         match self {

@@ -10,6 +10,7 @@ mod eval_oracle;
 mod file_sources;
 mod hostile_input;
 mod http_sources;
+mod operability;
 mod policies;
 mod semantics;
 mod serve;

@@ -208,6 +208,8 @@ pub struct Server {
     admin_token: Option<String>,
     /// What the server said before it listened.
     pub said: Vec<String>,
+    /// What it said on stderr since, read as it comes.
+    later: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -244,7 +246,12 @@ impl Server {
                 .next()
                 .expect("routec serve said where it listens")
                 .unwrap();
-            match line.split("http://").nth(1) {
+            // Up to a quote: the line may be JSON (`log.format: json`).
+            let url = line
+                .split("http://")
+                .nth(1)
+                .and_then(|u| u.split(['"', ' ']).next());
+            match url {
                 Some(url) if line.contains("admin endpoints") => {
                     admin_addr = Some(url.trim().to_string());
                 }
@@ -252,6 +259,13 @@ impl Server {
                 None => said.push(line),
             }
         }
+        let later = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let reading = Arc::clone(&later);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                reading.lock().unwrap().push(line);
+            }
+        });
         let admin_token = envs
             .iter()
             .find(|(k, _)| *k == "ROUTEC_ADMIN_TOKEN")
@@ -262,6 +276,7 @@ impl Server {
             admin_addr: admin_addr.unwrap_or_default(),
             admin_token,
             said,
+            later,
         }
     }
 
@@ -312,6 +327,11 @@ impl Server {
             .unwrap_or(0);
         let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
         (status, body)
+    }
+
+    /// What the server has said on stderr since it listened.
+    pub fn stderr_since_start(&self) -> Vec<String> {
+        self.later.lock().unwrap().clone()
     }
 
     /// The pipe of a server started with `Stdio::piped()` for its stdout.
@@ -539,14 +559,13 @@ fn metrics_count_requests_decisions_degraded_and_reloads() {
                 .unwrap()
                 .starts_with("text/plain")
         );
-        assert!(
-            body.contains("routec_requests_seconds_count{endpoint=\"exotel_connect\"} 2"),
-            "{body}"
-        );
-        assert!(
-            body.contains("routec_requests_seconds_count{endpoint=\"exotel_passthru\"} 1"),
-            "{body}"
-        );
+        let count = |route: &str| {
+            format!(
+                "routec_http_request_duration_seconds_count{{route=\"{route}\",method=\"GET\",status=\"200\"}}"
+            )
+        };
+        assert!(body.contains(&format!("{} 2", count("/exotel/connect"))), "{body}");
+        assert!(body.contains(&format!("{} 1", count("/exotel/passthru"))), "{body}");
         assert!(
             body.contains("routec_decisions_total{rule=\"tech\",target=\"team\"} 2"),
             "{body}"
@@ -556,13 +575,16 @@ fn metrics_count_requests_decisions_degraded_and_reloads() {
             "{body}"
         );
         assert!(
-            body.contains("routec_reloads_total{outcome=\"failed\"} 0"),
+            body.contains("routec_reloads_total{outcome=\"failed\",trigger=\"api\"} 0"),
             "{body}"
         );
-        assert!(body.contains("routec_policy_info{version=\""), "{body}");
-        // Every metric name starts with `routec_`.
+        assert!(body.contains("routec_policy_info{policy=\""), "{body}");
+        // Every metric name is routec's own or a standard process figure.
         for line in body.lines().filter(|l| !l.starts_with('#')) {
-            assert!(line.starts_with("routec_"), "{line}");
+            assert!(
+                line.starts_with("routec_") || line.starts_with("process_"),
+                "{line}"
+            );
         }
     });
 }
