@@ -283,7 +283,10 @@ fn the_decision_log_can_mask_callers() {
     assert!(!line.contains("9901320691"), "{line}");
     // When, in UTC, and which version decided.
     let ts = logged["ts"].as_str().unwrap();
-    assert!(ts.ends_with('Z') && ts.parse::<jiff::Timestamp>().is_ok(), "{ts}");
+    assert!(
+        ts.ends_with('Z') && ts.parse::<jiff::Timestamp>().is_ok(),
+        "{ts}"
+    );
     assert_eq!(logged["version"].as_str().map(str::len), Some(16), "{line}");
 }
 
