@@ -11,6 +11,7 @@ pub mod diagnostic;
 pub mod eval;
 pub mod exotel;
 pub mod facts;
+pub mod formatter;
 pub mod histogram;
 pub mod phone;
 pub mod policy_files;

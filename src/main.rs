@@ -75,6 +75,18 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Rewrite policies in the canonical layout (`docs/language.md`, Layout).
+    Fmt {
+        /// Files or directories (every `.route` file under them), or `-` for stdin to stdout.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Write nothing; list the files that are not formatted and exit 1 if there are any.
+        #[arg(long)]
+        check: bool,
+        /// Write nothing; print a unified diff of what would change.
+        #[arg(long)]
+        diff: bool,
+    },
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -113,6 +125,9 @@ fn main() -> ExitCode {
             admin_listen,
             budget_ms,
         } => cli::serve::run(config.as_deref(), policy, [listen, admin_listen], budget_ms),
+        Command::Fmt { paths, check, diff } => {
+            cli::fmt::run(&paths, cli::fmt::Mode { check, diff })
+        }
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "routec", &mut std::io::stdout());

@@ -14,7 +14,11 @@ pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
             edit_distance(&lower, &candidate.to_lowercase())
         };
         let limit = (name.chars().count().max(candidate.chars().count()) / 3).max(1);
-        if distance <= limit && best.is_none_or(|(d, _)| distance < d) {
+        // Ties go to the first name in alphabetical order: candidates may come from a hash
+        // map, and the same policy must always get the same help.
+        if distance <= limit
+            && best.is_none_or(|(d, c)| distance < d || (distance == d && candidate < c))
+        {
             best = Some((distance, candidate));
         }
     }
@@ -50,6 +54,13 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ties_go_the_same_way_whatever_the_order() {
+        // Found by `routec fmt`'s self-check: a hash map's order decided the help.
+        assert_eq!(nearest("b", ["bb", "a"]).as_deref(), Some("a"));
+        assert_eq!(nearest("b", ["a", "bb"]).as_deref(), Some("a"));
+    }
 
     #[test]
     fn suggests_typos() {

@@ -19,6 +19,7 @@ macro_rules! tell {
 
 pub mod check;
 pub mod eval;
+pub mod fmt;
 pub mod serve;
 pub mod test;
 pub mod watch;

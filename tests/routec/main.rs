@@ -8,6 +8,7 @@ mod crm;
 mod eval_cli;
 mod eval_oracle;
 mod file_sources;
+mod fmt_cli;
 mod hostile_input;
 mod http_sources;
 mod operability;

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use crate::test::repo;
 
 /// The pure core: parsing, checking, compiling and evaluating, and the values they share.
-const CORE: [&str; 13] = [
+const CORE: [&str; 14] = [
     "bounded",
+    "formatter",
     "histogram",
     "syntax",
     "check",
