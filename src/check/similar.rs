@@ -14,11 +14,11 @@ pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
             edit_distance(&lower, &candidate.to_lowercase())
         };
         let limit = (name.chars().count().max(candidate.chars().count()) / 3).max(1);
-        // Ties go to the first name in alphabetical order: candidates may come from a hash
-        // map, and the same policy must always get the same help.
-        if distance <= limit
-            && best.is_none_or(|(d, c)| distance < d || (distance == d && candidate < c))
-        {
+        // Ties go to the longer name (a letter left out is the likeliest slip: `callr` is
+        // `caller` rather than `call`), then to the first in alphabetical order: candidates
+        // may come from a hash map, and the same policy must always get the same help.
+        let rank = |d: usize, c: &str| (d, std::cmp::Reverse(c.chars().count()), c.to_string());
+        if distance <= limit && best.is_none_or(|(d, c)| rank(distance, candidate) < rank(d, c)) {
             best = Some((distance, candidate));
         }
     }
@@ -58,8 +58,16 @@ mod tests {
     #[test]
     fn ties_go_the_same_way_whatever_the_order() {
         // Found by `routec fmt`'s self-check: a hash map's order decided the help.
-        assert_eq!(nearest("b", ["bb", "a"]).as_deref(), Some("a"));
-        assert_eq!(nearest("b", ["a", "bb"]).as_deref(), Some("a"));
+        assert_eq!(nearest("b", ["bb", "a"]).as_deref(), Some("bb"));
+        assert_eq!(nearest("b", ["a", "bb"]).as_deref(), Some("bb"));
+        assert_eq!(
+            nearest("callr", ["call", "caller"]).as_deref(),
+            Some("caller")
+        );
+        assert_eq!(
+            nearest("callr", ["caller", "call"]).as_deref(),
+            Some("caller")
+        );
     }
 
     #[test]
