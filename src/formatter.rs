@@ -126,6 +126,28 @@ fn without_spans(debug: &str) -> String {
     out
 }
 
+/// Each name in `text` with its byte offset: the segments of dotted words (`caller`, `tier`
+/// in `caller.tier`), outside strings and comments. Numbers and times are left out.
+pub fn names(text: &str) -> Vec<(usize, &str)> {
+    let base = text.as_ptr() as usize;
+    let mut out = Vec::new();
+    for token in lex(text) {
+        let Token::Word(word) = token else { continue };
+        let mut at = word.as_ptr() as usize - base;
+        for segment in word.split('.') {
+            if segment
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            {
+                out.push((at, segment));
+            }
+            at += segment.len() + 1;
+        }
+    }
+    out
+}
+
 fn lex(text: &str) -> Vec<Token<'_>> {
     let bytes = text.as_bytes();
     let mut tokens = Vec::new();

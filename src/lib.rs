@@ -13,6 +13,7 @@ pub mod exotel;
 pub mod facts;
 pub mod formatter;
 pub mod histogram;
+pub mod lsp;
 pub mod phone;
 pub mod policy_files;
 pub mod server;

@@ -87,6 +87,8 @@ enum Command {
         #[arg(long)]
         diff: bool,
     },
+    /// Serve the language server protocol on stdin and stdout, for editors.
+    Lsp,
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -128,6 +130,13 @@ fn main() -> ExitCode {
         Command::Fmt { paths, check, diff } => {
             cli::fmt::run(&paths, cli::fmt::Mode { check, diff })
         }
+        Command::Lsp => match routec::lsp::run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: the language server stopped: {e}");
+                ExitCode::from(cli::EXIT_USAGE)
+            }
+        },
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "routec", &mut std::io::stdout());

@@ -1,0 +1,471 @@
+//! `routec lsp`: the language server, over stdio. JSON-RPC messages in (lsp-server), the
+//! checker's diagnostics, hovers, definitions, references, renames, completions, outlines and
+//! `routec fmt` out.
+
+mod position;
+mod workspace;
+
+use std::path::{Path, PathBuf};
+
+use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
+use serde_json::{Value, json};
+
+use crate::diagnostic::Severity;
+use crate::policy_files::Span;
+use position::{offset, path_of, range, uri_of};
+use workspace::{Analysis, DeclKind, Documents};
+
+/// What the server does, as `initialize` answers.
+pub fn capabilities() -> Value {
+    json!({
+        "textDocumentSync": {"openClose": true, "change": 1, "save": {"includeText": false}},
+        "hoverProvider": true,
+        "definitionProvider": true,
+        "referencesProvider": true,
+        "renameProvider": true,
+        "completionProvider": {"triggerCharacters": ["."]},
+        "documentSymbolProvider": true,
+        "documentFormattingProvider": true,
+        "positionEncoding": "utf-16",
+    })
+}
+
+/// Serves one client on stdin and stdout until it asks to exit.
+pub fn run() -> Result<(), String> {
+    let (connection, io) = Connection::stdio();
+    connection
+        .initialize(json!({
+            "capabilities": capabilities(),
+            "serverInfo": {"name": "routec", "version": env!("CARGO_PKG_VERSION")},
+        }))
+        .map_err(|e| e.to_string())?;
+    let mut server = Server {
+        connection: &connection,
+        documents: Documents::default(),
+    };
+    for message in &connection.receiver {
+        match message {
+            Message::Request(request) => {
+                if connection
+                    .handle_shutdown(&request)
+                    .map_err(|e| e.to_string())?
+                {
+                    break;
+                }
+                let response = server.request(request);
+                let _ = connection.sender.send(Message::Response(response));
+            }
+            Message::Notification(n) => server.notification(n),
+            Message::Response(_) => {}
+        }
+    }
+    drop(connection);
+    io.join().map_err(|e| e.to_string())
+}
+
+struct Server<'a> {
+    connection: &'a Connection,
+    documents: Documents,
+}
+
+/// A request's document and byte offset.
+struct At {
+    path: PathBuf,
+    analysis: Analysis,
+    file: usize,
+    offset: usize,
+}
+
+impl Server<'_> {
+    fn notification(&mut self, n: Notification) {
+        let uri = n.params["textDocument"]["uri"].as_str().unwrap_or_default();
+        let Some(path) = path_of(uri) else { return };
+        match n.method.as_str() {
+            "textDocument/didOpen" => {
+                let text = n.params["textDocument"]["text"].as_str().unwrap_or_default();
+                self.documents.set(path.clone(), text.to_string());
+            }
+            "textDocument/didChange" => {
+                // Whole documents (`change: 1`): the last change is the text.
+                let changes = n.params["contentChanges"].as_array();
+                let Some(text) = changes.and_then(|c| c.last()?["text"].as_str()) else {
+                    return;
+                };
+                self.documents.set(path.clone(), text.to_string());
+            }
+            "textDocument/didClose" => self.documents.close(&path),
+            "textDocument/didSave" => {}
+            _ => return,
+        }
+        self.publish(&path);
+    }
+
+    /// Publishes the diagnostics of every file of the policy `path` belongs to.
+    fn publish(&self, path: &Path) {
+        let analysis = self.documents.analyse(path);
+        for (id, file) in analysis.files.files.iter().enumerate() {
+            let text: &str = &file.text;
+            let diagnostics: Vec<Value> = analysis
+                .diagnostics
+                .sorted()
+                .into_iter()
+                .filter(|d| d.span.file.0 as usize == id)
+                .map(|d| {
+                    let related: Vec<Value> = d
+                        .related
+                        .iter()
+                        .map(|(span, label)| {
+                            json!({"location": location(&analysis, *span), "message": label})
+                        })
+                        .collect();
+                    let mut message = d.message();
+                    if let Some(help) = d.kind.help() {
+                        message.push_str(&format!("\nhelp: {help}"));
+                    }
+                    json!({
+                        "range": range(text, d.span.start as usize, d.span.end as usize),
+                        "severity": if d.severity() == Severity::Error { 1 } else { 2 },
+                        "code": d.kind.code(),
+                        "source": "routec",
+                        "message": message,
+                        "relatedInformation": related,
+                    })
+                })
+                .collect();
+            let params = json!({"uri": uri_of(&file.path), "diagnostics": diagnostics});
+            let n = Notification::new("textDocument/publishDiagnostics".into(), params);
+            let _ = self.connection.sender.send(Message::Notification(n));
+        }
+    }
+
+    fn at(&self, params: &Value) -> Option<At> {
+        let path = path_of(params["textDocument"]["uri"].as_str()?)?;
+        let analysis = self.documents.analyse(&path);
+        let file = analysis.files.files.iter().position(|f| f.path == path)?;
+        let p = &params["position"];
+        let text: &str = &analysis.files.files[file].text;
+        let offset = offset(
+            text,
+            p["line"].as_u64()? as u32,
+            p["character"].as_u64()? as u32,
+        );
+        Some(At {
+            path,
+            analysis,
+            file,
+            offset,
+        })
+    }
+
+    fn request(&mut self, request: Request) -> Response {
+        let id = request.id.clone();
+        let result = match request.method.as_str() {
+            "textDocument/hover" => Ok(self.at(&request.params).map_or(Value::Null, hover)),
+            "textDocument/definition" => Ok(self
+                .at(&request.params)
+                .and_then(|at| {
+                    let (_, name, owner) = at.analysis.name_at(at.file, at.offset)?;
+                    let decl = at.analysis.resolve(name, owner)?;
+                    Some(location(&at.analysis, decl.name_span))
+                })
+                .unwrap_or(Value::Null)),
+            "textDocument/references" => Ok(self
+                .at(&request.params)
+                .and_then(|at| {
+                    let (_, name, owner) = at.analysis.name_at(at.file, at.offset)?;
+                    let decl = at.analysis.resolve(name, owner)?;
+                    let spans = at.analysis.references(decl);
+                    Some(Value::Array(
+                        spans
+                            .into_iter()
+                            .map(|s| location(&at.analysis, s))
+                            .collect(),
+                    ))
+                })
+                .unwrap_or(Value::Null)),
+            "textDocument/rename" => self.rename(&request.params),
+            "textDocument/completion" => Ok(self.at(&request.params).map_or(Value::Null, complete)),
+            "textDocument/documentSymbol" => Ok(self.symbols(&request.params)),
+            "textDocument/formatting" => Ok(self.format(&request.params)),
+            _ => Err((
+                ErrorCode::MethodNotFound,
+                format!("`{}` is not supported", request.method),
+            )),
+        };
+        match result {
+            Ok(value) => Response::new_ok(id, value),
+            Err((code, message)) => Response::new_err(id, code as i32, message),
+        }
+    }
+
+    fn rename(&self, params: &Value) -> Result<Value, (ErrorCode, String)> {
+        let refused = |m: String| Err((ErrorCode::RequestFailed, m));
+        let Some(at) = self.at(params) else {
+            return Ok(Value::Null);
+        };
+        let new = params["newName"].as_str().unwrap_or_default();
+        let valid = new
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && new.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return refused(format!("`{new}` is not a name: letters, digits and `_`"));
+        }
+        let Some((_, name, owner)) = at.analysis.name_at(at.file, at.offset) else {
+            return Ok(Value::Null);
+        };
+        let Some(decl) = at.analysis.resolve(name, owner) else {
+            return refused(format!("`{name}` is not declared in this policy"));
+        };
+        let clash = at.analysis.decls.iter().find(|d| {
+            d.name == new
+                && match decl.kind {
+                    DeclKind::Field | DeclKind::Variant => d.owner == decl.owner,
+                    _ => !matches!(d.kind, DeclKind::Field | DeclKind::Variant),
+                }
+        });
+        if let Some(clash) = clash {
+            return refused(format!(
+                "`{new}` is already the name of {} `{new}`",
+                clash.kind.noun()
+            ));
+        }
+        let mut changes = serde_json::Map::new();
+        for span in at.analysis.references(decl) {
+            let file = &at.analysis.files.files[span.file.0 as usize];
+            let edit = json!({
+                "range": range(&file.text, span.start as usize, span.end as usize),
+                "newText": new,
+            });
+            let uri = uri_of(&file.path);
+            let edits = changes.entry(uri).or_insert_with(|| json!([]));
+            if let Some(list) = edits.as_array_mut() {
+                list.push(edit);
+            }
+        }
+        let _ = &at.path;
+        Ok(json!({"changes": changes}))
+    }
+
+    fn symbols(&self, params: &Value) -> Value {
+        let Some(path) = params["textDocument"]["uri"].as_str().and_then(path_of) else {
+            return Value::Null;
+        };
+        let analysis = self.documents.analyse(&path);
+        let Some(file) = analysis.files.files.iter().position(|f| f.path == path) else {
+            return Value::Null;
+        };
+        let text: &str = &analysis.files.files[file].text;
+        let symbols: Vec<Value> = analysis
+            .decls
+            .iter()
+            .filter(|d| d.name_span.file.0 as usize == file && d.kind != DeclKind::Field)
+            .filter(|d| d.kind != DeclKind::Variant)
+            .map(|d| {
+                // LSP symbol kinds: 5 class, 10 enum, 12 function, 13 variable, 22 enum member.
+                let kind = match d.kind {
+                    DeclKind::Team | DeclKind::Facts => 5,
+                    DeclKind::Enum => 10,
+                    DeclKind::Rule => 12,
+                    _ => 13,
+                };
+                json!({
+                    "name": d.name,
+                    "detail": d.kind.noun(),
+                    "kind": kind,
+                    "range": range(text, d.item_span.start as usize, d.item_span.end as usize),
+                    "selectionRange": range(text, d.name_span.start as usize, d.name_span.end as usize),
+                })
+            })
+            .collect();
+        Value::Array(symbols)
+    }
+
+    /// The whole document as `routec fmt` writes it; nothing when it does not format.
+    fn format(&self, params: &Value) -> Value {
+        let Some(path) = params["textDocument"]["uri"].as_str().and_then(path_of) else {
+            return Value::Null;
+        };
+        let text = match self.documents.get(&path) {
+            Some(text) => text.to_string(),
+            None => std::fs::read_to_string(&path).unwrap_or_default(),
+        };
+        match crate::formatter::format(&path.display().to_string(), &text) {
+            Ok(formatted) if formatted != text => json!([{
+                "range": range(&text, 0, text.len()),
+                "newText": formatted,
+            }]),
+            _ => json!([]),
+        }
+    }
+}
+
+fn location(analysis: &Analysis, span: Span) -> Value {
+    let file = &analysis.files.files[span.file.0 as usize];
+    json!({
+        "uri": uri_of(&file.path),
+        "range": range(&file.text, span.start as usize, span.end as usize),
+    })
+}
+
+/// What the name under the cursor is, in Markdown.
+fn hover(at: At) -> Value {
+    let Some((span, name, owner)) = at.analysis.name_at(at.file, at.offset) else {
+        return Value::Null;
+    };
+    let Some(decl) = at.analysis.resolve(name, owner) else {
+        return Value::Null;
+    };
+    let text = describe(&at.analysis, decl);
+    let file: &str = &at.analysis.files.files[at.file].text;
+    json!({
+        "contents": {"kind": "markdown", "value": text},
+        "range": range(file, span.start as usize, span.end as usize),
+    })
+}
+
+fn describe(analysis: &Analysis, decl: &workspace::Decl) -> String {
+    use crate::syntax::ast::Item;
+    let items = &analysis.ast.items;
+    let source = |span: Span| analysis.files.text(span).to_string();
+    let head = format!("**{} `{}`**", decl.kind.noun(), decl.name);
+    let body = match decl.kind {
+        DeclKind::Agent => items.iter().find_map(|i| match i {
+            Item::Agent(a) if a.name.name == decl.name => {
+                let teams: Vec<&str> = items
+                    .iter()
+                    .filter_map(|i| match i {
+                        Item::Team(t) if t.members.iter().any(|m| m.name == decl.name) => {
+                            Some(t.name.name.as_str())
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let skills = a.skills.as_ref().map(|s| {
+                    s.iter()
+                        .map(|s| match &s.level {
+                            Some(l) => format!("{}: {}", s.name.name, l.text),
+                            None => s.name.name.clone(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                });
+                let languages = a.languages.as_ref().map(|l| {
+                    l.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
+                });
+                Some(format!(
+                    "number `{}`\n\nskills: {}\n\nlanguages: {}\n\nteams: {}",
+                    a.number.value,
+                    skills.unwrap_or_else(|| "none".into()),
+                    languages.unwrap_or_else(|| "none".into()),
+                    if teams.is_empty() { "none".into() } else { teams.join(", ") }
+                ))
+            }
+            _ => None,
+        }),
+        DeclKind::Team => items.iter().find_map(|i| match i {
+            Item::Team(t) if t.name.name == decl.name => Some(format!(
+                "members: {}\n\nstrategy: `{}`",
+                t.members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "),
+                t.strategy.as_ref().map_or("sequential", |s| s.name.as_str())
+            )),
+            _ => None,
+        }),
+        DeclKind::Field => items.iter().find_map(|i| match i {
+            Item::Facts(f) if Some(&f.name.name) == decl.owner.as_ref() => {
+                let field = f.fields.iter().find(|x| x.name.name == decl.name)?;
+                Some(format!(
+                    "type `{}`, from source `{}`",
+                    field.ty.name, f.source.name
+                ))
+            }
+            _ => None,
+        }),
+        DeclKind::Map => items.iter().find_map(|i| match i {
+            Item::Map(m) if m.name.name == decl.name => Some(match &m.file {
+                Some(file) => format!("entries from `{}`", file.value),
+                None => format!("{} entries", m.entries.len()),
+            }),
+            _ => None,
+        }),
+        DeclKind::Schedule => Some(format!("```route\n{}\n```", source(decl.item_span))),
+        DeclKind::Rule => {
+            let shadowed: Vec<String> = analysis
+                .diagnostics
+                .sorted()
+                .into_iter()
+                .filter(|d| d.kind.code() == "route::unreachable-rule" && d.span.file == decl.name_span.file)
+                .filter(|d| d.span.start <= decl.item_span.start.max(decl.name_span.start) && decl.name_span.start <= d.span.end)
+                .map(|d| d.message())
+                .collect();
+            Some(if shadowed.is_empty() {
+                format!("```route\n{}\n```", source(decl.item_span))
+            } else {
+                format!("```route\n{}\n```\n\n{}", source(decl.item_span), shadowed.join("\n\n"))
+            })
+        }
+        _ => Some(format!("```route\n{}\n```", source(decl.item_span))),
+    };
+    match body {
+        Some(body) => format!("{head}\n\n{body}"),
+        None => head,
+    }
+}
+
+/// Completions at the cursor: fields after `group.`, zones after `timezone`, else keywords and
+/// declared names.
+fn complete(at: At) -> Value {
+    let text: &str = &at.analysis.files.files[at.file].text;
+    let before = &text[..at.offset.min(text.len())];
+    let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+    let partial_start = line
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |i| i + 1);
+    let head = &line[..partial_start];
+    let item = |label: &str, kind: u32, detail: &str| {
+        json!({"label": label, "kind": kind, "detail": detail})
+    };
+    // `caller.` : the group's fields.
+    if let Some(group) = head.strip_suffix('.') {
+        let group = group
+            .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .next()
+            .unwrap_or_default();
+        let fields: Vec<Value> = at
+            .analysis
+            .decls
+            .iter()
+            .filter(|d| d.kind == DeclKind::Field && d.owner.as_deref() == Some(group))
+            .map(|d| item(&d.name, 5, "fact field"))
+            .collect();
+        return json!({"isIncomplete": false, "items": fields});
+    }
+    if head.trim_end().ends_with("timezone") {
+        let zones: Vec<Value> = jiff::tz::db()
+            .available()
+            .map(|z| item(&format!("\"{}\"", z.as_str()), 12, "time zone"))
+            .collect();
+        return json!({"isIncomplete": false, "items": zones});
+    }
+    let mut items: Vec<Value> = KEYWORDS.iter().map(|k| item(k, 14, "keyword")).collect();
+    items.extend(
+        crate::vocabulary::Strategy::ALL
+            .iter()
+            .map(|(name, _)| item(name, 20, "strategy")),
+    );
+    items.extend(
+        at.analysis
+            .decls
+            .iter()
+            .filter(|d| !matches!(d.kind, DeclKind::Field))
+            .map(|d| item(&d.name, 6, d.kind.noun())),
+    );
+    json!({"isIncomplete": false, "items": items})
+}
+
+const KEYWORDS: [&str; 27] = [
+    "policy", "timezone", "country", "enum", "source", "facts", "from", "agent", "agents",
+    "skills", "languages", "weight", "team", "strategy", "ring", "map", "schedule", "closed",
+    "rule", "when", "otherwise", "and", "or", "not", "in", "exists", "where",
+];
