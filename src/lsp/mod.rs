@@ -33,11 +33,15 @@ pub fn capabilities() -> Value {
 /// Serves one client on stdin and stdout until it asks to exit.
 pub fn run() -> Result<(), String> {
     let (connection, io) = Connection::stdio();
+    let (id, _) = connection.initialize_start().map_err(|e| e.to_string())?;
     connection
-        .initialize(json!({
-            "capabilities": capabilities(),
-            "serverInfo": {"name": "routec", "version": env!("CARGO_PKG_VERSION")},
-        }))
+        .initialize_finish(
+            id,
+            json!({
+                "capabilities": capabilities(),
+                "serverInfo": {"name": "routec", "version": env!("CARGO_PKG_VERSION")},
+            }),
+        )
         .map_err(|e| e.to_string())?;
     let mut server = Server {
         connection: &connection,
@@ -82,7 +86,9 @@ impl Server<'_> {
         let Some(path) = path_of(uri) else { return };
         match n.method.as_str() {
             "textDocument/didOpen" => {
-                let text = n.params["textDocument"]["text"].as_str().unwrap_or_default();
+                let text = n.params["textDocument"]["text"]
+                    .as_str()
+                    .unwrap_or_default();
                 self.documents.set(path.clone(), text.to_string());
             }
             "textDocument/didChange" => {
@@ -352,14 +358,21 @@ fn describe(analysis: &Analysis, decl: &workspace::Decl) -> String {
                         .join(", ")
                 });
                 let languages = a.languages.as_ref().map(|l| {
-                    l.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
+                    l.iter()
+                        .map(|l| l.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 });
                 Some(format!(
                     "number `{}`\n\nskills: {}\n\nlanguages: {}\n\nteams: {}",
                     a.number.value,
                     skills.unwrap_or_else(|| "none".into()),
                     languages.unwrap_or_else(|| "none".into()),
-                    if teams.is_empty() { "none".into() } else { teams.join(", ") }
+                    if teams.is_empty() {
+                        "none".into()
+                    } else {
+                        teams.join(", ")
+                    }
                 ))
             }
             _ => None,
@@ -367,8 +380,14 @@ fn describe(analysis: &Analysis, decl: &workspace::Decl) -> String {
         DeclKind::Team => items.iter().find_map(|i| match i {
             Item::Team(t) if t.name.name == decl.name => Some(format!(
                 "members: {}\n\nstrategy: `{}`",
-                t.members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "),
-                t.strategy.as_ref().map_or("sequential", |s| s.name.as_str())
+                t.members
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                t.strategy
+                    .as_ref()
+                    .map_or("sequential", |s| s.name.as_str())
             )),
             _ => None,
         }),
@@ -395,14 +414,23 @@ fn describe(analysis: &Analysis, decl: &workspace::Decl) -> String {
                 .diagnostics
                 .sorted()
                 .into_iter()
-                .filter(|d| d.kind.code() == "route::unreachable-rule" && d.span.file == decl.name_span.file)
-                .filter(|d| d.span.start <= decl.item_span.start.max(decl.name_span.start) && decl.name_span.start <= d.span.end)
+                .filter(|d| {
+                    d.kind.code() == "route::unreachable-rule" && d.span.file == decl.name_span.file
+                })
+                .filter(|d| {
+                    d.span.start <= decl.item_span.start.max(decl.name_span.start)
+                        && decl.name_span.start <= d.span.end
+                })
                 .map(|d| d.message())
                 .collect();
             Some(if shadowed.is_empty() {
                 format!("```route\n{}\n```", source(decl.item_span))
             } else {
-                format!("```route\n{}\n```\n\n{}", source(decl.item_span), shadowed.join("\n\n"))
+                format!(
+                    "```route\n{}\n```\n\n{}",
+                    source(decl.item_span),
+                    shadowed.join("\n\n")
+                )
             })
         }
         _ => Some(format!("```route\n{}\n```", source(decl.item_span))),
@@ -423,9 +451,7 @@ fn complete(at: At) -> Value {
         .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .map_or(0, |i| i + 1);
     let head = &line[..partial_start];
-    let item = |label: &str, kind: u32, detail: &str| {
-        json!({"label": label, "kind": kind, "detail": detail})
-    };
+    let item = |label: &str, kind: u32, detail: &str| json!({"label": label, "kind": kind, "detail": detail});
     // `caller.` : the group's fields.
     if let Some(group) = head.strip_suffix('.') {
         let group = group
@@ -465,7 +491,31 @@ fn complete(at: At) -> Value {
 }
 
 const KEYWORDS: [&str; 27] = [
-    "policy", "timezone", "country", "enum", "source", "facts", "from", "agent", "agents",
-    "skills", "languages", "weight", "team", "strategy", "ring", "map", "schedule", "closed",
-    "rule", "when", "otherwise", "and", "or", "not", "in", "exists", "where",
+    "policy",
+    "timezone",
+    "country",
+    "enum",
+    "source",
+    "facts",
+    "from",
+    "agent",
+    "agents",
+    "skills",
+    "languages",
+    "weight",
+    "team",
+    "strategy",
+    "ring",
+    "map",
+    "schedule",
+    "closed",
+    "rule",
+    "when",
+    "otherwise",
+    "and",
+    "or",
+    "not",
+    "in",
+    "exists",
+    "where",
 ];

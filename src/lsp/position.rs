@@ -78,9 +78,15 @@ mod tests {
     #[test]
     fn counts_utf16_units_as_the_protocol_does() {
         let text = "# é𝄞\nagent ravi";
-        assert_eq!(position(text, text.find("agent").unwrap()), serde_json::json!({"line": 1, "character": 0}));
+        assert_eq!(
+            position(text, text.find("agent").unwrap()),
+            serde_json::json!({"line": 1, "character": 0})
+        );
         // `é` is one unit, `𝄞` two.
-        assert_eq!(position(text, text.find('\n').unwrap()), serde_json::json!({"line": 0, "character": 5}));
+        assert_eq!(
+            position(text, text.find('\n').unwrap()),
+            serde_json::json!({"line": 0, "character": 5})
+        );
         assert_eq!(offset(text, 0, 5), text.find('\n').unwrap());
         assert_eq!(offset(text, 1, 6), text.find("ravi").unwrap());
     }

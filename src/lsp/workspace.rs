@@ -189,7 +189,11 @@ impl Analysis {
         let owner = (i > 0 && text[..at].ends_with('.'))
             .then(|| names[i - 1].1)
             .filter(|_| names[i - 1].0 + names[i - 1].1.len() + 1 == at);
-        let span = Span::new(crate::policy_files::FileId(file as u32), at, at + name.len());
+        let span = Span::new(
+            crate::policy_files::FileId(file as u32),
+            at,
+            at + name.len(),
+        );
         Some((span, name, owner))
     }
 

@@ -11,6 +11,7 @@ mod file_sources;
 mod fmt_cli;
 mod hostile_input;
 mod http_sources;
+mod lsp;
 mod operability;
 mod policies;
 mod semantics;
