@@ -47,20 +47,36 @@ pub fn run() -> Result<(), String> {
         connection: &connection,
         documents: Documents::default(),
     };
-    for message in &connection.receiver {
-        match message {
-            Message::Request(request) => {
-                if connection
-                    .handle_shutdown(&request)
-                    .map_err(|e| e.to_string())?
-                {
-                    break;
+    // Messages are taken in batches of what has arrived: a burst of keystrokes is analysed
+    // once, after the last of them, not once per change.
+    'serving: while let Ok(first) = connection.receiver.recv() {
+        let batch = std::iter::once(first).chain(connection.receiver.try_iter());
+        let mut touched: Vec<PathBuf> = Vec::new();
+        for message in batch.collect::<Vec<_>>() {
+            match message {
+                Message::Request(request) => {
+                    if connection
+                        .handle_shutdown(&request)
+                        .map_err(|e| e.to_string())?
+                    {
+                        break 'serving;
+                    }
+                    // Answered from the documents as they are now, edits of the batch included.
+                    let response = server.request(request);
+                    let _ = connection.sender.send(Message::Response(response));
                 }
-                let response = server.request(request);
-                let _ = connection.sender.send(Message::Response(response));
+                Message::Notification(n) => {
+                    if let Some(path) = server.notification(n)
+                        && !touched.contains(&path)
+                    {
+                        touched.push(path);
+                    }
+                }
+                Message::Response(_) => {}
             }
-            Message::Notification(n) => server.notification(n),
-            Message::Response(_) => {}
+        }
+        for path in touched {
+            server.publish(&path);
         }
     }
     drop(connection);
@@ -81,9 +97,10 @@ struct At {
 }
 
 impl Server<'_> {
-    fn notification(&mut self, n: Notification) {
+    /// Applies a document notification; the document whose diagnostics are now out of date.
+    fn notification(&mut self, n: Notification) -> Option<PathBuf> {
         let uri = n.params["textDocument"]["uri"].as_str().unwrap_or_default();
-        let Some(path) = path_of(uri) else { return };
+        let path = path_of(uri)?;
         match n.method.as_str() {
             "textDocument/didOpen" => {
                 let text = n.params["textDocument"]["text"]
@@ -94,16 +111,14 @@ impl Server<'_> {
             "textDocument/didChange" => {
                 // Whole documents (`change: 1`): the last change is the text.
                 let changes = n.params["contentChanges"].as_array();
-                let Some(text) = changes.and_then(|c| c.last()?["text"].as_str()) else {
-                    return;
-                };
+                let text = changes.and_then(|c| c.last()?["text"].as_str())?;
                 self.documents.set(path.clone(), text.to_string());
             }
             "textDocument/didClose" => self.documents.close(&path),
             "textDocument/didSave" => {}
-            _ => return,
+            _ => return None,
         }
-        self.publish(&path);
+        Some(path)
     }
 
     /// Publishes the diagnostics of every file of the policy `path` belongs to.
