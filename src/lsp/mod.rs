@@ -121,9 +121,18 @@ impl Server<'_> {
         Some(path)
     }
 
-    /// Publishes the diagnostics of every file of the policy `path` belongs to.
+    /// Publishes the diagnostics of every file of the policy `path` belongs to: the checker's
+    /// at once, then, for a policy without errors, again with the compiler's unreachable
+    /// rules.
     fn publish(&self, path: &Path) {
-        let analysis = self.documents.analyse(path);
+        let mut analysis = self.documents.analyse(path);
+        self.send_diagnostics(&analysis);
+        if analysis.add_unreachable_rules() {
+            self.send_diagnostics(&analysis);
+        }
+    }
+
+    fn send_diagnostics(&self, analysis: &Analysis) {
         for (id, file) in analysis.files.files.iter().enumerate() {
             let text: &str = &file.text;
             let diagnostics: Vec<Value> = analysis
@@ -136,7 +145,7 @@ impl Server<'_> {
                         .related
                         .iter()
                         .map(|(span, label)| {
-                            json!({"location": location(&analysis, *span), "message": label})
+                            json!({"location": location(analysis, *span), "message": label})
                         })
                         .collect();
                     let mut message = d.message();
@@ -331,7 +340,8 @@ fn location(analysis: &Analysis, span: Span) -> Value {
 }
 
 /// What the name under the cursor is, in Markdown.
-fn hover(at: At) -> Value {
+fn hover(mut at: At) -> Value {
+    at.analysis.add_unreachable_rules();
     let Some((span, name, owner)) = at.analysis.name_at(at.file, at.offset) else {
         return Value::Null;
     };

@@ -58,6 +58,8 @@ pub struct Analysis {
     pub ast: ast::Policy,
     pub diagnostics: Diagnostics,
     pub decls: Vec<Decl>,
+    /// The checked policy, until [`Analysis::add_unreachable_rules`] compiles it.
+    checked: Option<crate::check::model::CheckedPolicy>,
 }
 
 /// The open documents, by path.
@@ -116,14 +118,11 @@ impl Documents {
             base_dir: dir,
         };
         let (ast, mut diagnostics) = crate::syntax::parse(&files);
+        let mut checked = None;
         if !diagnostics.has_errors() {
-            let (checked, more) = crate::check::check(&ast, &files);
+            let (policy, more) = crate::check::check(&ast, &files);
             diagnostics.extend(more);
-            if let Some(checked) = checked {
-                // Unreachable rules are the compiler's warnings.
-                let (_, warnings) = crate::compile::compile(checked);
-                diagnostics.extend(warnings);
-            }
+            checked = policy;
         }
         let decls = declarations(&ast);
         Analysis {
@@ -131,6 +130,7 @@ impl Documents {
             ast,
             diagnostics,
             decls,
+            checked,
         }
     }
 }
@@ -177,6 +177,18 @@ fn declarations(policy: &ast::Policy) -> Vec<Decl> {
 }
 
 impl Analysis {
+    /// Adds the compiler's unreachable-rule warnings (slower than checking on a large policy:
+    /// diagnostics are published without them first). Whether it compiled: only a policy
+    /// without errors is.
+    pub fn add_unreachable_rules(&mut self) -> bool {
+        let Some(checked) = self.checked.take() else {
+            return false;
+        };
+        let (_, warnings) = crate::compile::compile(checked);
+        self.diagnostics.extend(warnings);
+        true
+    }
+
     /// The name at byte `offset` of file `file`, with its span, and the facts group before it
     /// when it is the field of `group.field`.
     pub fn name_at(&self, file: usize, offset: usize) -> Option<(Span, &str, Option<&str>)> {

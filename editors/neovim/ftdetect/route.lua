@@ -1,0 +1,2 @@
+-- .route files are routec policies.
+vim.filetype.add({ extension = { route = "route" } })
