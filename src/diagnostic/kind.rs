@@ -661,6 +661,17 @@ impl Kind {
     pub fn help(&self) -> Option<String> {
         self.said().help
     }
+
+    /// The name a "did you mean" help proposes, to put in place of the text the diagnostic
+    /// underlines (an editor's quick fix).
+    pub fn suggestion(&self) -> Option<&str> {
+        match self {
+            Kind::Unknown { suggestion, .. } | Kind::InvalidTimezone { suggestion, .. } => {
+                suggestion.as_deref()
+            }
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Kind {

@@ -26,6 +26,7 @@ pub fn capabilities() -> Value {
         "completionProvider": {"triggerCharacters": ["."]},
         "documentSymbolProvider": true,
         "documentFormattingProvider": true,
+        "codeActionProvider": {"codeActionKinds": ["quickfix"]},
         "positionEncoding": "utf-16",
     })
 }
@@ -217,6 +218,7 @@ impl Server<'_> {
             "textDocument/completion" => Ok(self.at(&request.params).map_or(Value::Null, complete)),
             "textDocument/documentSymbol" => Ok(self.symbols(&request.params)),
             "textDocument/formatting" => Ok(self.format(&request.params)),
+            "textDocument/codeAction" => Ok(self.quick_fixes(&request.params)),
             _ => Err((
                 ErrorCode::MethodNotFound,
                 format!("`{}` is not supported", request.method),
@@ -310,6 +312,53 @@ impl Server<'_> {
             })
             .collect();
         Value::Array(symbols)
+    }
+
+    /// A quick fix for each "did you mean" in the requested range: the suggestion in place of
+    /// the misspelt name.
+    fn quick_fixes(&self, params: &Value) -> Value {
+        let Some(path) = params["textDocument"]["uri"].as_str().and_then(path_of) else {
+            return Value::Null;
+        };
+        let analysis = self.documents.analyse(&path);
+        let Some(file) = analysis.files.files.iter().position(|f| f.path == path) else {
+            return Value::Null;
+        };
+        let text: &str = &analysis.files.files[file].text;
+        let r = &params["range"];
+        let bound = |p: &Value| {
+            offset(
+                text,
+                p["line"].as_u64().unwrap_or(0) as u32,
+                p["character"].as_u64().unwrap_or(0) as u32,
+            )
+        };
+        let (from, to) = (bound(&r["start"]), bound(&r["end"]));
+        let fixes: Vec<Value> = analysis
+            .diagnostics
+            .sorted()
+            .into_iter()
+            .filter(|d| d.span.file.0 as usize == file)
+            .filter(|d| d.span.start as usize <= to && from <= d.span.end as usize)
+            .filter_map(|d| {
+                let suggestion = d.kind.suggestion()?;
+                let (start, end) = (d.span.start as usize, d.span.end as usize);
+                // A time zone is a string: the fix keeps its quotes.
+                let quoted = text.get(start..end).is_some_and(|t| t.starts_with('"'));
+                let new = if quoted {
+                    format!("\"{suggestion}\"")
+                } else {
+                    suggestion.to_string()
+                };
+                Some(json!({
+                    "title": format!("change to `{suggestion}`"),
+                    "kind": "quickfix",
+                    "isPreferred": true,
+                    "edit": {"changes": {uri_of(&path): [{"range": range(text, start, end), "newText": new}]}},
+                }))
+            })
+            .collect();
+        Value::Array(fixes)
     }
 
     /// The whole document as `routec fmt` writes it; nothing when it does not format.

@@ -165,6 +165,16 @@ fn an_editor_session_over_stdio() {
             .contains("did you mean `tier`?")
     );
 
+    // A quick fix for the "did you mean".
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": rules}, "range": field["range"], "context": {"diagnostics": [field]}}),
+    );
+    let fix = &actions["result"][0];
+    assert_eq!(fix["title"], "change to `tier`", "{actions}");
+    assert_eq!(fix["edit"]["changes"][&rules][0]["newText"], "tier");
+    assert_eq!(fix["edit"]["changes"][&rules][0]["range"], field["range"]);
+
     // Hover on a team: its members and strategy.
     let hover = client.request(
         "textDocument/hover",
