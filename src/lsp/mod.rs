@@ -482,7 +482,32 @@ fn describe(analysis: &Analysis, decl: &workspace::Decl) -> String {
             }),
             _ => None,
         }),
-        DeclKind::Schedule => Some(format!("```route\n{}\n```", source(decl.item_span))),
+        DeclKind::Schedule => {
+            // Open or closed at this moment, in the schedule's own zone.
+            let now = analysis.compiled.as_ref().and_then(|p| {
+                let i = p
+                    .checked
+                    .schedules
+                    .iter()
+                    .position(|s| s.name == decl.name)?;
+                let schedule = p.schedules.get(i)?;
+                let open = schedule.is_open(jiff::Timestamp::now());
+                let zone = schedule
+                    .timezone
+                    .iana_name()
+                    .unwrap_or("its zone")
+                    .to_string();
+                Some(format!(
+                    "{} now ({zone})",
+                    if open { "open" } else { "closed" }
+                ))
+            });
+            Some(format!(
+                "```route\n{}\n```{}",
+                source(decl.item_span),
+                now.map(|n| format!("\n\n{n}")).unwrap_or_default()
+            ))
+        }
         DeclKind::Rule => {
             let shadowed: Vec<String> = analysis
                 .diagnostics
@@ -541,6 +566,13 @@ fn complete(at: At) -> Value {
             .collect();
         return json!({"isIncomplete": false, "items": fields});
     }
+    if let Some(variants) = enum_after_comparison(&at.analysis, head) {
+        let items: Vec<Value> = variants
+            .iter()
+            .map(|v| item(v, 20, "enum variant"))
+            .collect();
+        return json!({"isIncomplete": false, "items": items});
+    }
     if head.trim_end().ends_with("timezone") {
         let zones: Vec<Value> = jiff::tz::db()
             .available()
@@ -562,6 +594,36 @@ fn complete(at: At) -> Value {
             .map(|d| item(&d.name, 6, d.kind.noun())),
     );
     json!({"isIncomplete": false, "items": items})
+}
+
+/// The variants of the enum a comparison's left side has as its type: after
+/// `caller.tier ==`, `!=`, or `in [` (and a list's commas).
+fn enum_after_comparison<'a>(analysis: &'a Analysis, head: &str) -> Option<Vec<&'a str>> {
+    use crate::syntax::ast::Item;
+    let head = head.trim_end();
+    let left = if let Some(list) = head.rfind(" in [") {
+        let inside = &head[list + 5..];
+        inside.chars().all(|c| c != ']').then(|| &head[..list])?
+    } else {
+        head.strip_suffix("==")
+            .or_else(|| head.strip_suffix("!="))?
+    };
+    let path = left.trim_end().rsplit(' ').next()?;
+    let (group, field) = path.split_once('.')?;
+    let ty = analysis.ast.items.iter().find_map(|i| match i {
+        Item::Facts(f) if f.name.name == group => f
+            .fields
+            .iter()
+            .find(|x| x.name.name == field)
+            .map(|x| x.ty.name.as_str()),
+        _ => None,
+    })?;
+    analysis.ast.items.iter().find_map(|i| match i {
+        Item::Enum(e) if e.name.name == ty => {
+            Some(e.variants.iter().map(|v| v.name.as_str()).collect())
+        }
+        _ => None,
+    })
 }
 
 const KEYWORDS: [&str; 27] = [

@@ -60,6 +60,8 @@ pub struct Analysis {
     pub decls: Vec<Decl>,
     /// The checked policy, until [`Analysis::add_unreachable_rules`] compiles it.
     checked: Option<crate::check::model::CheckedPolicy>,
+    /// The compiled policy, once compiled.
+    pub compiled: Option<crate::compile::Policy>,
 }
 
 /// The open documents, by path.
@@ -131,6 +133,7 @@ impl Documents {
             diagnostics,
             decls,
             checked,
+            compiled: None,
         }
     }
 }
@@ -184,8 +187,9 @@ impl Analysis {
         let Some(checked) = self.checked.take() else {
             return false;
         };
-        let (_, warnings) = crate::compile::compile(checked);
+        let (policy, warnings) = crate::compile::compile(checked);
         self.diagnostics.extend(warnings);
+        self.compiled = Some(policy);
         true
     }
 

@@ -96,7 +96,8 @@ impl Client {
 
 const PEOPLE: &str = "agent asha \"+919800000001\" skills [tech: 3] languages [en, hi]\n\
                       agent ravi \"+919800000002\"\n\
-                      team DESK [asha, ravi] strategy round_robin\n";
+                      team DESK [asha, ravi] strategy round_robin\n\
+                      schedule always { mon-sun 00:00-24:00 timezone \"Asia/Kolkata\" }\n";
 const RULES: &str = "enum Tier { standard, premium }\n\
                      source crm csv \"c.csv\" key phone\n\
                      facts caller from crm { tier: Tier  note: string }\n\
@@ -186,6 +187,25 @@ fn an_editor_session_over_stdio() {
     assert!(text.contains("members: asha, ravi"), "{hover}");
     assert!(text.contains("round_robin"), "{hover}");
 
+    // Hover on a schedule: whether it is open now (of a policy without errors).
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": rules, "version": 2},
+               "contentChanges": [{"text": RULES.replace("teir", "tier")}]}),
+    );
+    client.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": people, "languageId": "route", "version": 1, "text": PEOPLE}}),
+    );
+    let hover = client.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": people}, "position": at(PEOPLE, "always", 0)}),
+    );
+    let text = hover["result"]["contents"]["value"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(text.contains("open now (Asia/Kolkata)"), "{hover}");
+
     // Definition of an agent, in the other file.
     let definition = client.request(
         "textDocument/definition",
@@ -230,7 +250,7 @@ fn an_editor_session_over_stdio() {
     let edited = RULES.replace("caller.teir", "caller.");
     client.notify(
         "textDocument/didChange",
-        json!({"textDocument": {"uri": rules, "version": 2}, "contentChanges": [{"text": edited}]}),
+        json!({"textDocument": {"uri": rules, "version": 3}, "contentChanges": [{"text": edited}]}),
     );
     let mut position = at(&edited, "caller.", 0);
     position["character"] = json!(position["character"].as_u64().unwrap() + 7);
@@ -246,10 +266,30 @@ fn an_editor_session_over_stdio() {
         .collect();
     assert_eq!(labels, ["tier", "note"], "{completion}");
 
+    // Completion after a comparison with an enum-typed fact: its variants.
+    let edited = RULES.replace("caller.teir == premium", "caller.tier == p");
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": rules, "version": 3}, "contentChanges": [{"text": edited}]}),
+    );
+    let mut position = at(&edited, "== p", 0);
+    position["character"] = json!(position["character"].as_u64().unwrap() + 4);
+    let completion = client.request(
+        "textDocument/completion",
+        json!({"textDocument": {"uri": rules}, "position": position}),
+    );
+    let labels: Vec<&str> = completion["result"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["label"].as_str())
+        .collect();
+    assert_eq!(labels, ["standard", "premium"], "{completion}");
+
     // Formatting: what `routec fmt` writes.
     client.notify(
         "textDocument/didChange",
-        json!({"textDocument": {"uri": rules, "version": 3}, "contentChanges": [{"text": RULES}]}),
+        json!({"textDocument": {"uri": rules, "version": 4}, "contentChanges": [{"text": RULES}]}),
     );
     let formatting = client.request(
         "textDocument/formatting",
@@ -273,7 +313,7 @@ fn an_editor_session_over_stdio() {
         .iter()
         .filter_map(|s| s["name"].as_str())
         .collect();
-    assert_eq!(names, ["asha", "ravi", "DESK"]);
+    assert_eq!(names, ["asha", "ravi", "DESK", "always"]);
 
     // Shutdown and exit: a clean end.
     let shutdown = client.request("shutdown", Value::Null);

@@ -25,7 +25,9 @@ const CORE: [&str; 14] = [
 ];
 
 /// Adapters around the core: they import it, never the reverse.
-const ADAPTERS: [&str; 7] = ["sources", "state", "exotel", "server", "case", "cli", "lib"];
+const ADAPTERS: [&str; 8] = [
+    "sources", "state", "exotel", "server", "lsp", "case", "cli", "lib",
+];
 
 /// Items `lib.rs` defines itself (the pipeline that reads data files too).
 const LIB_ITEMS: [&str; 4] = ["load", "prepare", "Prepared", "check_files"];
