@@ -3,6 +3,8 @@
 //! policy means what it meant; [`format`] proves both before it answers.
 
 use crate::policy_files::SourceFiles;
+// A line starting with one of these words starts an item; others continue one.
+use crate::syntax::ITEM_KEYWORDS as ITEM_STARTS;
 
 /// Lines are wrapped before `and`, `or` and `->` past this many columns.
 pub const WIDTH: usize = 100;
@@ -10,23 +12,6 @@ pub const WIDTH: usize = 100;
 const INDENT: usize = 2;
 /// Indentation of a line that continues an item (`-> team T` under its rule).
 const CONTINUATION: usize = 4;
-
-/// Words that start a top-level item: a line starting with one is not a continuation.
-const ITEM_STARTS: [&str; 13] = [
-    "policy",
-    "timezone",
-    "country",
-    "enum",
-    "source",
-    "facts",
-    "agent",
-    "team",
-    "map",
-    "schedule",
-    "rule",
-    "when",
-    "otherwise",
-];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token<'a> {

@@ -170,9 +170,7 @@ impl Server<'_> {
     }
 
     fn at(&self, params: &Value) -> Option<At> {
-        let path = path_of(params["textDocument"]["uri"].as_str()?)?;
-        let analysis = self.documents.analyse(&path);
-        let file = analysis.files.files.iter().position(|f| f.path == path)?;
+        let (path, analysis, file) = self.document(params)?;
         let p = &params["position"];
         let text: &str = &analysis.files.files[file].text;
         let offset = offset(
@@ -280,12 +278,16 @@ impl Server<'_> {
         Ok(json!({"changes": changes}))
     }
 
-    fn symbols(&self, params: &Value) -> Value {
-        let Some(path) = params["textDocument"]["uri"].as_str().and_then(path_of) else {
-            return Value::Null;
-        };
+    /// The request's document: its path, its policy analysed, and its index in the policy.
+    fn document(&self, params: &Value) -> Option<(PathBuf, Analysis, usize)> {
+        let path = path_of(params["textDocument"]["uri"].as_str()?)?;
         let analysis = self.documents.analyse(&path);
-        let Some(file) = analysis.files.files.iter().position(|f| f.path == path) else {
+        let file = analysis.files.files.iter().position(|f| f.path == path)?;
+        Some((path, analysis, file))
+    }
+
+    fn symbols(&self, params: &Value) -> Value {
+        let Some((_, analysis, file)) = self.document(params) else {
             return Value::Null;
         };
         let text: &str = &analysis.files.files[file].text;
@@ -317,11 +319,7 @@ impl Server<'_> {
     /// A quick fix for each "did you mean" in the requested range: the suggestion in place of
     /// the misspelt name.
     fn quick_fixes(&self, params: &Value) -> Value {
-        let Some(path) = params["textDocument"]["uri"].as_str().and_then(path_of) else {
-            return Value::Null;
-        };
-        let analysis = self.documents.analyse(&path);
-        let Some(file) = analysis.files.files.iter().position(|f| f.path == path) else {
+        let Some((path, analysis, file)) = self.document(params) else {
             return Value::Null;
         };
         let text: &str = &analysis.files.files[file].text;

@@ -5,4 +5,4 @@ mod parse;
 mod tree;
 mod wording;
 
-pub use parse::{MAX_NESTING, parse};
+pub use parse::{ITEM_KEYWORDS, MAX_NESTING, parse};

@@ -18,7 +18,7 @@ pub(super) struct RouteParser;
 pub const MAX_NESTING: usize = 64;
 /// Keywords that start a top-level item; a line that starts with one is where parsing resumes
 /// after a syntax error.
-const ITEM_KEYWORDS: [&str; 13] = [
+pub const ITEM_KEYWORDS: [&str; 13] = [
     "policy",
     "timezone",
     "country",
