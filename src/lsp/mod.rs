@@ -91,7 +91,6 @@ struct Server<'a> {
 
 /// A request's document and byte offset.
 struct At {
-    path: PathBuf,
     analysis: Analysis,
     file: usize,
     offset: usize,
@@ -170,7 +169,7 @@ impl Server<'_> {
     }
 
     fn at(&self, params: &Value) -> Option<At> {
-        let (path, analysis, file) = self.document(params)?;
+        let (_, analysis, file) = self.document(params)?;
         let p = &params["position"];
         let text: &str = &analysis.files.files[file].text;
         let offset = offset(
@@ -179,7 +178,6 @@ impl Server<'_> {
             p["character"].as_u64()? as u32,
         );
         Some(At {
-            path,
             analysis,
             file,
             offset,
@@ -274,7 +272,6 @@ impl Server<'_> {
                 list.push(edit);
             }
         }
-        let _ = &at.path;
         Ok(json!({"changes": changes}))
     }
 
@@ -544,9 +541,12 @@ fn complete(at: At) -> Value {
     let text: &str = &at.analysis.files.files[at.file].text;
     let before = &text[..at.offset.min(text.len())];
     let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+    // Where the word being typed starts (after any character, however many bytes it takes).
     let partial_start = line
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let head = &line[..partial_start];
     let item = |label: &str, kind: u32, detail: &str| json!({"label": label, "kind": kind, "detail": detail});
     // `caller.` : the group's fields.

@@ -315,6 +315,30 @@ fn an_editor_session_over_stdio() {
         .collect();
     assert_eq!(names, ["asha", "ravi", "DESK", "always"]);
 
+    // Text that is no policy at all, with characters beyond ASCII: answers, no crash.
+    let odd = "rule é: when caller.é == \"日本\" -> tëam";
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": rules, "version": 9}, "contentChanges": [{"text": odd}]}),
+    );
+    for character in 0..odd.chars().count() as u64 + 2 {
+        let position = json!({"line": 0, "character": character});
+        for method in [
+            "textDocument/completion",
+            "textDocument/hover",
+            "textDocument/definition",
+        ] {
+            let answer = client.request(
+                method,
+                json!({"textDocument": {"uri": rules}, "position": position}),
+            );
+            assert!(
+                answer.get("error").is_none(),
+                "{method} at {character}: {answer}"
+            );
+        }
+    }
+
     // Shutdown and exit: a clean end.
     let shutdown = client.request("shutdown", Value::Null);
     assert_eq!(shutdown["result"], Value::Null);
