@@ -385,11 +385,19 @@ fn location(analysis: &Analysis, span: Span) -> Value {
 
 /// What the name under the cursor is, in Markdown.
 fn hover(mut at: At) -> Value {
-    at.analysis.add_unreachable_rules();
     let Some((span, name, owner)) = at.analysis.name_at(at.file, at.offset) else {
         return Value::Null;
     };
-    let Some(decl) = at.analysis.resolve(name, owner) else {
+    let Some(kind) = at.analysis.resolve(name, owner).map(|d| d.kind) else {
+        return Value::Null;
+    };
+    // Only a rule's shadowing and a schedule's hours need the compiled policy, which takes
+    // long on a large one.
+    let (name, owner) = (name.to_string(), owner.map(str::to_string));
+    if matches!(kind, DeclKind::Rule | DeclKind::Schedule) {
+        at.analysis.add_unreachable_rules();
+    }
+    let Some(decl) = at.analysis.resolve(&name, owner.as_deref()) else {
         return Value::Null;
     };
     let text = describe(&at.analysis, decl);

@@ -206,6 +206,28 @@ fn an_editor_session_over_stdio() {
         .unwrap_or_default();
     assert!(text.contains("open now (Asia/Kolkata)"), "{hover}");
 
+    // Hover on a rule that earlier rules shadow: it says which.
+    let shadowed = RULES.replace("teir", "tier").replace(
+        "otherwise",
+        "rule late: when caller.tier == premium -> queue q\notherwise",
+    );
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": rules, "version": 3}, "contentChanges": [{"text": shadowed}]}),
+    );
+    let hover = client.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": rules}, "position": at(&shadowed, "late", 0)}),
+    );
+    let text = hover["result"]["contents"]["value"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(text.contains("`vip`"), "{hover}");
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": rules, "version": 4}, "contentChanges": [{"text": RULES}]}),
+    );
+
     // Definition of an agent, in the other file.
     let definition = client.request(
         "textDocument/definition",
