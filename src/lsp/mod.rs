@@ -586,7 +586,8 @@ fn complete(at: At) -> Value {
             .collect();
         return json!({"isIncomplete": false, "items": zones});
     }
-    let mut items: Vec<Value> = KEYWORDS.iter().map(|k| item(k, 14, "keyword")).collect();
+    let keywords = crate::syntax::ITEM_KEYWORDS.iter().chain(&MORE_KEYWORDS);
+    let mut items: Vec<Value> = keywords.map(|k| item(k, 14, "keyword")).collect();
     items.extend(
         crate::vocabulary::Strategy::ALL
             .iter()
@@ -632,28 +633,16 @@ fn enum_after_comparison<'a>(analysis: &'a Analysis, head: &str) -> Option<Vec<&
     })
 }
 
-const KEYWORDS: [&str; 27] = [
-    "policy",
-    "timezone",
-    "country",
-    "enum",
-    "source",
-    "facts",
+/// Keywords offered besides those that start an item.
+const MORE_KEYWORDS: [&str; 14] = [
     "from",
-    "agent",
     "agents",
     "skills",
     "languages",
     "weight",
-    "team",
     "strategy",
     "ring",
-    "map",
-    "schedule",
     "closed",
-    "rule",
-    "when",
-    "otherwise",
     "and",
     "or",
     "not",

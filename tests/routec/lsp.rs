@@ -79,6 +79,20 @@ impl Client {
         self.send(json!({"jsonrpc": "2.0", "method": method, "params": params}));
     }
 
+    /// The labels of the completions offered at `position` of `uri`.
+    fn completion_labels(&mut self, uri: &str, position: Value) -> Vec<String> {
+        let completion = self.request(
+            "textDocument/completion",
+            json!({"textDocument": {"uri": uri}, "position": position}),
+        );
+        completion["result"]["items"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{completion}"))
+            .iter()
+            .filter_map(|i| Some(i["label"].as_str()?.to_string()))
+            .collect()
+    }
+
     /// The diagnostics last published for `uri`, waiting for one if none came yet.
     fn diagnostics_for(&mut self, uri: &str) -> Vec<Value> {
         loop {
@@ -276,17 +290,8 @@ fn an_editor_session_over_stdio() {
     );
     let mut position = at(&edited, "caller.", 0);
     position["character"] = json!(position["character"].as_u64().unwrap() + 7);
-    let completion = client.request(
-        "textDocument/completion",
-        json!({"textDocument": {"uri": rules}, "position": position}),
-    );
-    let labels: Vec<&str> = completion["result"]["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|i| i["label"].as_str())
-        .collect();
-    assert_eq!(labels, ["tier", "note"], "{completion}");
+    let labels = client.completion_labels(&rules, position);
+    assert_eq!(labels, ["tier", "note"]);
 
     // Completion after a comparison with an enum-typed fact: its variants.
     let edited = RULES.replace("caller.teir == premium", "caller.tier == p");
@@ -296,17 +301,8 @@ fn an_editor_session_over_stdio() {
     );
     let mut position = at(&edited, "== p", 0);
     position["character"] = json!(position["character"].as_u64().unwrap() + 4);
-    let completion = client.request(
-        "textDocument/completion",
-        json!({"textDocument": {"uri": rules}, "position": position}),
-    );
-    let labels: Vec<&str> = completion["result"]["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|i| i["label"].as_str())
-        .collect();
-    assert_eq!(labels, ["standard", "premium"], "{completion}");
+    let labels = client.completion_labels(&rules, position);
+    assert_eq!(labels, ["standard", "premium"]);
 
     // Formatting: what `routec fmt` writes.
     client.notify(
