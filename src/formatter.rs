@@ -39,8 +39,8 @@ pub enum Refusal {
 /// read back as the same policy with the same comments.
 pub fn format(name: &str, text: &str) -> Result<String, Refusal> {
     let before = SourceFiles::single(name, text.as_bytes().to_vec());
-    let (_, diagnostics) = crate::syntax::parse(&before);
-    if diagnostics.has_errors() {
+    let parsed_before = crate::syntax::parse(&before);
+    if parsed_before.1.has_errors() {
         return Err(Refusal::SyntaxErrors);
     }
     let formatted = layout(text);
@@ -56,10 +56,11 @@ pub fn format(name: &str, text: &str) -> Result<String, Refusal> {
         return Err(Refusal::Changed("the tokens differ"));
     }
     let after = SourceFiles::single(name, formatted.as_bytes().to_vec());
-    if crate::syntax::parse(&after).1.has_errors() {
+    let parsed_after = crate::syntax::parse(&after);
+    if parsed_after.1.has_errors() {
         return Err(Refusal::Changed("the formatted text does not parse"));
     }
-    if checked(&before) != checked(&after) {
+    if checked(&before, parsed_before) != checked(&after, parsed_after) {
         return Err(Refusal::Changed("the checked policy differs"));
     }
     if layout(&formatted) != formatted {
@@ -68,10 +69,12 @@ pub fn format(name: &str, text: &str) -> Result<String, Refusal> {
     Ok(formatted)
 }
 
-/// What the checker makes of a file, without positions: the checked policy, or the codes of
-/// its diagnostics.
-fn checked(files: &SourceFiles) -> String {
-    let (ast, mut diagnostics) = crate::syntax::parse(files);
+/// What the checker makes of a parsed file, without positions: the checked policy, or the
+/// codes of its diagnostics.
+fn checked(
+    files: &SourceFiles,
+    (ast, mut diagnostics): (crate::syntax::ast::Policy, crate::diagnostic::Diagnostics),
+) -> String {
     let (policy, more) = crate::check::check(&ast, files);
     diagnostics.extend(more);
     let mut codes: Vec<String> = diagnostics
