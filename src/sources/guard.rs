@@ -55,6 +55,15 @@ struct State {
     trial: bool,
 }
 
+impl State {
+    /// Whether the breaker keeps callers off the source at `now`: open, or half-open with
+    /// its trial under way.
+    fn open(&self, now: Instant) -> bool {
+        self.open_until
+            .is_some_and(|until| now < until || self.trial)
+    }
+}
+
 #[derive(Default)]
 pub struct Guard {
     ttl: Option<Duration>,
@@ -94,9 +103,7 @@ impl Guard {
         let state = self.state();
         GuardReading {
             cache_entries: state.cache.len(),
-            breaker_open: state
-                .open_until
-                .is_some_and(|until| Instant::now() < until || state.trial),
+            breaker_open: state.open(Instant::now()),
             durations: OUTCOMES.iter().copied().zip(&self.durations).collect(),
         }
     }
@@ -160,9 +167,7 @@ impl Guard {
                 state.cache.remove(&key);
             }
             // While open, nobody waits on the source, not even on a request under way.
-            if let Some(until) = state.open_until
-                && (now < until || state.trial)
-            {
+            if state.open(now) {
                 return (Answer::Failed("circuit open".into()), OPEN);
             }
             match state.inflight.get(&key) {
