@@ -11,7 +11,7 @@ use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response
 use serde_json::{Value, json};
 
 use crate::diagnostic::Severity;
-use crate::policy_files::Span;
+use crate::policy_files::{SourceFile, Span};
 use position::{offset, path_of, range, uri_of};
 use workspace::{Analysis, DeclKind, Documents};
 
@@ -134,7 +134,6 @@ impl Server<'_> {
 
     fn send_diagnostics(&self, analysis: &Analysis) {
         for (id, file) in analysis.files.files.iter().enumerate() {
-            let text: &str = &file.text;
             let diagnostics: Vec<Value> = analysis
                 .diagnostics
                 .sorted()
@@ -153,7 +152,7 @@ impl Server<'_> {
                         message.push_str(&format!("\nhelp: {help}"));
                     }
                     json!({
-                        "range": range(text, d.span.start as usize, d.span.end as usize),
+                        "range": range(file, d.span.start as usize, d.span.end as usize),
                         "severity": if d.severity() == Severity::Error { 1 } else { 2 },
                         "code": d.kind.code(),
                         "source": "routec",
@@ -171,9 +170,8 @@ impl Server<'_> {
     fn at(&self, params: &Value) -> Option<At> {
         let (_, analysis, file) = self.document(params)?;
         let p = &params["position"];
-        let text: &str = &analysis.files.files[file].text;
         let offset = offset(
-            text,
+            &analysis.files.files[file],
             p["line"].as_u64()? as u32,
             p["character"].as_u64()? as u32,
         );
@@ -263,7 +261,7 @@ impl Server<'_> {
         for span in at.analysis.references(decl) {
             let file = &at.analysis.files.files[span.file.0 as usize];
             let edit = json!({
-                "range": range(&file.text, span.start as usize, span.end as usize),
+                "range": range(file, span.start as usize, span.end as usize),
                 "newText": new,
             });
             let uri = uri_of(&file.path);
@@ -287,7 +285,7 @@ impl Server<'_> {
         let Some((_, analysis, file)) = self.document(params) else {
             return Value::Null;
         };
-        let text: &str = &analysis.files.files[file].text;
+        let source = &analysis.files.files[file];
         let symbols: Vec<Value> = analysis
             .decls
             .iter()
@@ -305,8 +303,8 @@ impl Server<'_> {
                     "name": d.name,
                     "detail": d.kind.noun(),
                     "kind": kind,
-                    "range": range(text, d.item_span.start as usize, d.item_span.end as usize),
-                    "selectionRange": range(text, d.name_span.start as usize, d.name_span.end as usize),
+                    "range": range(source, d.item_span.start as usize, d.item_span.end as usize),
+                    "selectionRange": range(source, d.name_span.start as usize, d.name_span.end as usize),
                 })
             })
             .collect();
@@ -319,11 +317,12 @@ impl Server<'_> {
         let Some((path, analysis, file)) = self.document(params) else {
             return Value::Null;
         };
-        let text: &str = &analysis.files.files[file].text;
+        let source = &analysis.files.files[file];
+        let text: &str = &source.text;
         let r = &params["range"];
         let bound = |p: &Value| {
             offset(
-                text,
+                source,
                 p["line"].as_u64().unwrap_or(0) as u32,
                 p["character"].as_u64().unwrap_or(0) as u32,
             )
@@ -349,7 +348,7 @@ impl Server<'_> {
                     "title": format!("change to `{suggestion}`"),
                     "kind": "quickfix",
                     "isPreferred": true,
-                    "edit": {"changes": {uri_of(&path): [{"range": range(text, start, end), "newText": new}]}},
+                    "edit": {"changes": {uri_of(&path): [{"range": range(source, start, end), "newText": new}]}},
                 }))
             })
             .collect();
@@ -367,7 +366,7 @@ impl Server<'_> {
         };
         match crate::formatter::format(&path.display().to_string(), &text) {
             Ok(formatted) if formatted != text => json!([{
-                "range": range(&text, 0, text.len()),
+                "range": range(&SourceFile::new(&path, text.clone().into_bytes()), 0, text.len()),
                 "newText": formatted,
             }]),
             _ => json!([]),
@@ -379,7 +378,7 @@ fn location(analysis: &Analysis, span: Span) -> Value {
     let file = &analysis.files.files[span.file.0 as usize];
     json!({
         "uri": uri_of(&file.path),
-        "range": range(&file.text, span.start as usize, span.end as usize),
+        "range": range(file, span.start as usize, span.end as usize),
     })
 }
 
@@ -401,10 +400,9 @@ fn hover(mut at: At) -> Value {
         return Value::Null;
     };
     let text = describe(&at.analysis, decl);
-    let file: &str = &at.analysis.files.files[at.file].text;
     json!({
         "contents": {"kind": "markdown", "value": text},
-        "range": range(file, span.start as usize, span.end as usize),
+        "range": range(&at.analysis.files.files[at.file], span.start as usize, span.end as usize),
     })
 }
 

@@ -3,15 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
-/// The byte offset of an LSP position in `text` (clamped to the line's end).
-pub fn offset(text: &str, line: u32, character: u32) -> usize {
-    let mut start = 0;
-    for _ in 0..line {
-        match text[start..].find('\n') {
-            Some(i) => start += i + 1,
-            None => return text.len(),
-        }
-    }
+use crate::policy_files::SourceFile;
+
+/// The byte offset of an LSP position in `file` (clamped to the line's end).
+pub fn offset(file: &SourceFile, line: u32, character: u32) -> usize {
+    let text: &str = &file.text;
+    let Some(start) = file.line_start(line as usize) else {
+        return text.len();
+    };
     let mut units = 0;
     for (i, c) in text[start..].char_indices() {
         if c == '\n' || units >= character as usize {
@@ -23,17 +22,20 @@ pub fn offset(text: &str, line: u32, character: u32) -> usize {
 }
 
 /// The LSP position `{line, character}` of a byte offset.
-pub fn position(text: &str, offset: usize) -> serde_json::Value {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count();
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let character: usize = before[line_start..].chars().map(char::len_utf16).sum();
+pub fn position(file: &SourceFile, offset: usize) -> serde_json::Value {
+    let text: &str = &file.text;
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let line = file.line_of(offset);
+    let line_start = file.line_start(line).unwrap_or(0);
+    let character: usize = text[line_start..offset].chars().map(char::len_utf16).sum();
     serde_json::json!({"line": line, "character": character})
 }
 
-pub fn range(text: &str, start: usize, end: usize) -> serde_json::Value {
-    serde_json::json!({"start": position(text, start), "end": position(text, end)})
+pub fn range(file: &SourceFile, start: usize, end: usize) -> serde_json::Value {
+    serde_json::json!({"start": position(file, start), "end": position(file, end)})
 }
 
 /// The path of a `file://` URI (percent-escapes decoded).
@@ -78,17 +80,19 @@ mod tests {
     #[test]
     fn counts_utf16_units_as_the_protocol_does() {
         let text = "# é𝄞\nagent ravi";
+        let file = SourceFile::new("p.route", text.into());
         assert_eq!(
-            position(text, text.find("agent").unwrap()),
+            position(&file, text.find("agent").unwrap()),
             serde_json::json!({"line": 1, "character": 0})
         );
         // `é` is one unit, `𝄞` two.
         assert_eq!(
-            position(text, text.find('\n').unwrap()),
+            position(&file, text.find('\n').unwrap()),
             serde_json::json!({"line": 0, "character": 5})
         );
-        assert_eq!(offset(text, 0, 5), text.find('\n').unwrap());
-        assert_eq!(offset(text, 1, 6), text.find("ravi").unwrap());
+        assert_eq!(offset(&file, 0, 5), text.find('\n').unwrap());
+        assert_eq!(offset(&file, 1, 6), text.find("ravi").unwrap());
+        assert_eq!(offset(&file, 7, 0), text.len());
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! policies (a folder of `.route` files is one policy, as for `routec check`), with every
 //! declared name and where each name is used.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Diagnostics;
 use crate::policy_files::{SourceFile, SourceFiles, Span};
 use crate::syntax::ast::{self, Item};
+use crate::syntax::reparse::{Parsed, reparse};
 
 /// What a declared name is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +70,9 @@ pub struct Analysis {
 #[derive(Default)]
 pub struct Documents {
     open: BTreeMap<PathBuf, String>,
+    /// The last parse of each policy (by folder), reused for the next: an edit reparses only
+    /// the items it touched.
+    parsed: RefCell<HashMap<PathBuf, Parsed>>,
 }
 
 impl Documents {
@@ -119,7 +124,10 @@ impl Documents {
                 .map_or("policy".into(), |n| n.to_string_lossy().into_owned()),
             base_dir: dir,
         };
-        let (ast, mut diagnostics) = crate::syntax::parse(&files);
+        let (ast, mut diagnostics) = {
+            let mut parsed = self.parsed.borrow_mut();
+            reparse(&files, parsed.entry(files.base_dir.clone()).or_default())
+        };
         let mut checked = None;
         if !diagnostics.has_errors() {
             let (policy, more) = crate::check::check(&ast, &files);

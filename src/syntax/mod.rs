@@ -2,6 +2,8 @@
 
 pub mod ast;
 mod parse;
+pub mod reparse;
+mod spans;
 mod tree;
 mod wording;
 

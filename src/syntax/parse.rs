@@ -48,6 +48,29 @@ pub fn parse(files: &SourceFiles) -> (Policy, Diagnostics) {
 }
 
 fn parse_file(id: FileId, file: &SourceFile, items: &mut Vec<Item>, diags: &mut Diagnostics) {
+    if unparsable(id, file, diags) {
+        return;
+    }
+    // Most files parse: one pass over the whole file is much cheaper than a parse per item.
+    match parse_whole(id, &file.text) {
+        Some(whole) => {
+            items.extend(whole.items.into_iter().map(|p| p.item));
+            for e in whole.errors {
+                diags.push(e);
+            }
+        }
+        None => recover(id, &file.text, items, diags),
+    }
+}
+
+/// A file's items from one pass of the parser, and the errors found while building them.
+pub(super) struct Whole {
+    pub items: Vec<Parsed>,
+    pub errors: Vec<Diagnostic>,
+}
+
+/// Reports a file the parser must not be given (not UTF-8, or nested too deep); whether it was.
+pub(super) fn unparsable(id: FileId, file: &SourceFile, diags: &mut Diagnostics) -> bool {
     if let Some(offset) = file.invalid_utf8_at {
         // The text is a lossy copy: the bad byte became U+FFFD, which the span covers.
         let end = offset + char::REPLACEMENT_CHARACTER.len_utf8();
@@ -55,7 +78,7 @@ fn parse_file(id: FileId, file: &SourceFile, items: &mut Vec<Item>, diags: &mut 
             Kind::InvalidUtf8 { offset },
             Span::new(id, offset, end),
         ));
-        return;
+        return true;
     }
     let text: &str = &file.text;
     if let Some(at) = too_deep(text) {
@@ -64,39 +87,69 @@ fn parse_file(id: FileId, file: &SourceFile, items: &mut Vec<Item>, diags: &mut 
             Kind::TooDeep { limit: MAX_NESTING },
             Span::new(id, at, end),
         ));
-        return;
+        return true;
     }
-    // Most files parse: one pass over the whole file is much cheaper than a parse per item.
-    if let Ok(mut pairs) = RouteParser::parse(Rule::file, text) {
-        let builder = Builder {
-            file: id,
-            base: 0,
-            errors: RefCell::new(Vec::new()),
-        };
-        let file = pairs.next().expect("grammar: file");
-        for pair in file.into_inner() {
-            if pair.as_rule() != Rule::EOI {
-                items.push(builder.item(pair));
-            }
+    false
+}
+
+/// The whole file in one pass, if it parses.
+pub(super) fn parse_whole(id: FileId, text: &str) -> Option<Whole> {
+    let mut pairs = RouteParser::parse(Rule::file, text).ok()?;
+    let builder = Builder {
+        file: id,
+        base: 0,
+        errors: RefCell::new(Vec::new()),
+    };
+    let file = pairs.next().expect("grammar: file");
+    let mut items = Vec::new();
+    for pair in file.into_inner() {
+        if pair.as_rule() != Rule::EOI {
+            let (start, end) = (pair.as_span().start(), pair.as_span().end());
+            let item = builder.item(pair);
+            items.push(Parsed { item, start, end });
         }
-        for e in builder.errors.into_inner() {
-            diags.push(e);
-        }
-        return;
     }
-    let mut offset = 0;
-    // After a rule, an error at the start of the next item may be a target chain gone wrong.
-    let mut after_rule = false;
-    while offset <= text.len() {
+    Some(Whole {
+        items,
+        errors: builder.errors.into_inner(),
+    })
+}
+
+/// One item as parsed: where it starts and where it ends (where the parser looks for the next).
+pub(super) struct Parsed {
+    pub item: Item,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Parsing a file one item at a time, so that one bad item does not hide the errors of the
+/// items after it: where it has got to.
+pub(super) struct Recovery<'t> {
+    pub id: FileId,
+    pub text: &'t str,
+    pub offset: usize,
+    /// Whether the last item was a rule: an error next may be a target chain gone wrong.
+    pub after_rule: bool,
+    pub done: bool,
+}
+
+impl Recovery<'_> {
+    /// Parses the next item; or reports the error there and moves on to the next line that
+    /// starts an item.
+    pub fn step(&mut self, diags: &mut Diagnostics) -> Option<Parsed> {
+        if self.done || self.offset > self.text.len() {
+            self.done = true;
+            return None;
+        }
+        let (id, text, offset) = (self.id, self.text, self.offset);
         match RouteParser::parse(Rule::next_item, &text[offset..]) {
             Ok(mut pairs) => {
-                let Some(next) = pairs.next().and_then(|p| p.into_inner().next()) else {
-                    break;
+                let next = pairs.next().and_then(|p| p.into_inner().next());
+                let Some(next) = next.filter(|n| n.as_rule() != Rule::end_of_file) else {
+                    self.done = true;
+                    return None;
                 };
-                if next.as_rule() == Rule::end_of_file {
-                    break;
-                }
-                let end = offset + next.as_span().end();
+                let (start, end) = (offset + next.as_span().start(), offset + next.as_span().end());
                 let builder = Builder {
                     file: id,
                     base: offset,
@@ -106,29 +159,44 @@ fn parse_file(id: FileId, file: &SourceFile, items: &mut Vec<Item>, diags: &mut 
                 for e in builder.errors.into_inner() {
                     diags.push(e);
                 }
-                after_rule = matches!(item, Item::Rule(_) | Item::Otherwise(_));
-                items.push(item);
-                if end == offset {
-                    break;
-                }
-                offset = end;
+                self.after_rule = matches!(item, Item::Rule(_) | Item::Otherwise(_));
+                self.done = end == offset;
+                self.offset = end;
+                Some(Parsed { item, start, end })
             }
             Err(err) => {
                 let at = offset + error_position(&err);
                 let mut diag = syntax_error(id, text, at, &err);
                 if let Kind::Syntax { expected, .. } = &mut diag.kind
-                    && after_rule
+                    && self.after_rule
                     && expected.as_slice() == [ITEM_EXPECTED]
                 {
                     *expected = vec![format!("`or` and a target, or {ITEM_EXPECTED}")];
                 }
                 diags.push(diag);
-                after_rule = false;
+                self.after_rule = false;
                 match resume_point(text, at) {
-                    Some(next) => offset = next,
-                    None => break,
+                    Some(next) => self.offset = next,
+                    None => self.done = true,
                 }
+                None
             }
+        }
+    }
+}
+
+/// Parses a file that does not parse whole one item at a time.
+fn recover(id: FileId, text: &str, items: &mut Vec<Item>, diags: &mut Diagnostics) {
+    let mut recovery = Recovery {
+        id,
+        text,
+        offset: 0,
+        after_rule: false,
+        done: false,
+    };
+    while !recovery.done {
+        if let Some(parsed) = recovery.step(diags) {
+            items.push(parsed.item);
         }
     }
 }
