@@ -149,7 +149,10 @@ impl Recovery<'_> {
                     self.done = true;
                     return None;
                 };
-                let (start, end) = (offset + next.as_span().start(), offset + next.as_span().end());
+                let (start, end) = (
+                    offset + next.as_span().start(),
+                    offset + next.as_span().end(),
+                );
                 let builder = Builder {
                     file: id,
                     base: offset,
