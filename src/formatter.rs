@@ -136,6 +136,18 @@ pub fn names(text: &str) -> Vec<(usize, &str)> {
     out
 }
 
+/// The tokens of `text` as written, comments and line breaks left out: words (`caller.tier`),
+/// strings with their quotes, and punctuation (`->`, `[`).
+pub fn tokens(text: &str) -> Vec<&str> {
+    lex(text)
+        .into_iter()
+        .filter_map(|token| match token {
+            Token::Word(t) | Token::Str(t) | Token::Punct(t) => Some(t),
+            Token::Comment(_) | Token::Newline => None,
+        })
+        .collect()
+}
+
 fn lex(text: &str) -> Vec<Token<'_>> {
     let bytes = text.as_bytes();
     let mut tokens = Vec::new();

@@ -2,6 +2,7 @@
 //! checker's diagnostics, hovers, definitions, references, renames, completions, outlines and
 //! `routec fmt` out.
 
+mod completion;
 mod position;
 mod workspace;
 
@@ -209,7 +210,9 @@ impl Server<'_> {
                 })
                 .unwrap_or(Value::Null)),
             "textDocument/rename" => self.rename(&request.params),
-            "textDocument/completion" => Ok(self.at(&request.params).map_or(Value::Null, complete)),
+            "textDocument/completion" => Ok(self
+                .at(&request.params)
+                .map_or(Value::Null, completion::complete)),
             "textDocument/documentSymbol" => Ok(self.symbols(&request.params)),
             "textDocument/formatting" => Ok(self.format(&request.params)),
             "textDocument/codeAction" => Ok(self.quick_fixes(&request.params)),
@@ -540,111 +543,3 @@ fn describe(analysis: &Analysis, decl: &workspace::Decl) -> String {
         None => head,
     }
 }
-
-/// Completions at the cursor: fields after `group.`, zones after `timezone`, else keywords and
-/// declared names.
-fn complete(at: At) -> Value {
-    let text: &str = &at.analysis.files.files[at.file].text;
-    let before = &text[..at.offset.min(text.len())];
-    let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
-    // Where the word being typed starts (after any character, however many bytes it takes).
-    let partial_start = line
-        .char_indices()
-        .rev()
-        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
-        .map_or(0, |(i, c)| i + c.len_utf8());
-    let head = &line[..partial_start];
-    let item = |label: &str, kind: u32, detail: &str| json!({"label": label, "kind": kind, "detail": detail});
-    // `caller.` : the group's fields.
-    if let Some(group) = head.strip_suffix('.') {
-        let group = group
-            .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .next()
-            .unwrap_or_default();
-        let fields: Vec<Value> = at
-            .analysis
-            .decls
-            .iter()
-            .filter(|d| d.kind == DeclKind::Field && d.owner.as_deref() == Some(group))
-            .map(|d| item(&d.name, 5, "fact field"))
-            .collect();
-        return json!({"isIncomplete": false, "items": fields});
-    }
-    if let Some(variants) = enum_after_comparison(&at.analysis, head) {
-        let items: Vec<Value> = variants
-            .iter()
-            .map(|v| item(v, 20, "enum variant"))
-            .collect();
-        return json!({"isIncomplete": false, "items": items});
-    }
-    if head.trim_end().ends_with("timezone") {
-        let zones: Vec<Value> = jiff::tz::db()
-            .available()
-            .map(|z| item(&format!("\"{}\"", z.as_str()), 12, "time zone"))
-            .collect();
-        return json!({"isIncomplete": false, "items": zones});
-    }
-    let keywords = crate::syntax::ITEM_KEYWORDS.iter().chain(&MORE_KEYWORDS);
-    let mut items: Vec<Value> = keywords.map(|k| item(k, 14, "keyword")).collect();
-    items.extend(
-        crate::vocabulary::Strategy::ALL
-            .iter()
-            .map(|(name, _)| item(name, 20, "strategy")),
-    );
-    items.extend(
-        at.analysis
-            .decls
-            .iter()
-            .filter(|d| !matches!(d.kind, DeclKind::Field))
-            .map(|d| item(&d.name, 6, d.kind.noun())),
-    );
-    json!({"isIncomplete": false, "items": items})
-}
-
-/// The variants of the enum a comparison's left side has as its type: after
-/// `caller.tier ==`, `!=`, or `in [` (and a list's commas).
-fn enum_after_comparison<'a>(analysis: &'a Analysis, head: &str) -> Option<Vec<&'a str>> {
-    use crate::syntax::ast::Item;
-    let head = head.trim_end();
-    let left = if let Some(list) = head.rfind(" in [") {
-        let inside = &head[list + 5..];
-        inside.chars().all(|c| c != ']').then(|| &head[..list])?
-    } else {
-        head.strip_suffix("==")
-            .or_else(|| head.strip_suffix("!="))?
-    };
-    let path = left.trim_end().rsplit(' ').next()?;
-    let (group, field) = path.split_once('.')?;
-    let ty = analysis.ast.items.iter().find_map(|i| match i {
-        Item::Facts(f) if f.name.name == group => f
-            .fields
-            .iter()
-            .find(|x| x.name.name == field)
-            .map(|x| x.ty.name.as_str()),
-        _ => None,
-    })?;
-    analysis.ast.items.iter().find_map(|i| match i {
-        Item::Enum(e) if e.name.name == ty => {
-            Some(e.variants.iter().map(|v| v.name.as_str()).collect())
-        }
-        _ => None,
-    })
-}
-
-/// Keywords offered besides those that start an item.
-const MORE_KEYWORDS: [&str; 14] = [
-    "from",
-    "agents",
-    "skills",
-    "languages",
-    "weight",
-    "strategy",
-    "ring",
-    "closed",
-    "and",
-    "or",
-    "not",
-    "in",
-    "exists",
-    "where",
-];

@@ -291,7 +291,16 @@ fn an_editor_session_over_stdio() {
     let mut position = at(&edited, "caller.", 0);
     position["character"] = json!(position["character"].as_u64().unwrap() + 7);
     let labels = client.completion_labels(&rules, position);
-    assert_eq!(labels, ["tier", "note"]);
+    assert_eq!(labels, ["tier", "note", "last_agent"]);
+
+    // Completion where a target goes: the target keywords only.
+    let mut position = at(&edited, "-> ", 0);
+    position["character"] = json!(position["character"].as_u64().unwrap() + 3);
+    let labels = client.completion_labels(&rules, position);
+    assert_eq!(
+        labels,
+        ["team", "agent", "agents", "number", "queue", "flow"]
+    );
 
     // Completion after a comparison with an enum-typed fact: its variants.
     let edited = RULES.replace("caller.teir == premium", "caller.tier == p");
