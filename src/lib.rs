@@ -21,6 +21,7 @@ pub mod sources;
 pub mod state;
 pub mod syntax;
 pub mod vocabulary;
+pub mod witness;
 
 use check::model::CheckedPolicy;
 use compile::Policy;

@@ -71,9 +71,29 @@ enum Command {
     },
     /// Run test cases (YAML files of cases with expectations).
     Test {
-        /// Test files.
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
+        /// Test files, or directories: every `tests.yaml` below them.
+        #[arg(required_unless_present = "generate")]
+        paths: Vec<PathBuf>,
+        /// Run only the cases whose name contains PATTERN.
+        #[arg(long, value_name = "PATTERN")]
+        run: Option<String>,
+        /// Also list, per rule and per `or` fallback, how many cases fired it, and what no
+        /// case fired.
+        #[arg(long)]
+        coverage: bool,
+        /// How to print results.
+        #[arg(long, value_enum, default_value_t = cli::Format::Human)]
+        format: cli::Format,
+        /// Also write the results as JUnit XML to FILE.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Write a `tests.yaml` with a case for every reachable rule, `or` fallback and
+        /// `otherwise` of POLICY, instead of running tests.
+        #[arg(long, value_name = "POLICY", conflicts_with_all = ["paths", "run", "coverage", "junit"])]
+        generate: Option<PathBuf>,
+        /// Where `--generate` writes [default: stdout].
+        #[arg(short = 'o', long = "output", value_name = "FILE", requires = "generate")]
+        output: Option<PathBuf>,
     },
     /// Rewrite policies in the canonical layout (`docs/language.md`, Layout).
     Fmt {
@@ -119,7 +139,26 @@ fn main() -> ExitCode {
             explain,
             offline,
         } => cli::eval::run(&policy, &input, explain, offline),
-        Command::Test { files } => cli::test::run(&files),
+        Command::Test {
+            paths,
+            run,
+            coverage,
+            format,
+            junit,
+            generate,
+            output,
+        } => match generate {
+            Some(policy) => cli::witness::run(&policy, output.as_deref()),
+            None => cli::test::run(
+                &paths,
+                &cli::test::Options {
+                    run,
+                    coverage,
+                    format,
+                    junit,
+                },
+            ),
+        },
         Command::Serve {
             policy,
             config,

@@ -21,8 +21,10 @@ pub mod check;
 pub mod eval;
 pub mod fmt;
 pub mod serve;
+pub mod junit;
 pub mod test;
 pub mod watch;
+pub mod witness;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;

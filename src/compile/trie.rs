@@ -53,6 +53,23 @@ impl<T> PrefixTrie<T> {
         self.nodes[node].value.get_or_insert_with(make)
     }
 
+    /// Every prefix with its value, in byte order of the prefixes.
+    pub fn entries(&self) -> Vec<(String, &T)> {
+        let mut out = Vec::new();
+        let mut stack: Vec<(usize, Vec<u8>)> = vec![(0, Vec::new())];
+        while let Some((node, prefix)) = stack.pop() {
+            if let Some(v) = &self.nodes[node].value {
+                out.push((String::from_utf8_lossy(&prefix).into_owned(), v));
+            }
+            for &(b, child) in self.nodes[node].children.iter().rev() {
+                let mut longer = prefix.clone();
+                longer.push(b);
+                stack.push((child as usize, longer));
+            }
+        }
+        out
+    }
+
     pub fn insert(&mut self, prefix: &str, value: T) {
         let node = self.node(prefix);
         self.nodes[node].value = Some(value);
@@ -113,6 +130,16 @@ impl<T> PrefixTrie<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_its_entries_in_order() {
+        let mut t = PrefixTrie::default();
+        t.insert("+9180", 1);
+        t.insert("+91", 0);
+        t.insert("+9122", 2);
+        let entries: Vec<(String, i32)> = t.entries().into_iter().map(|(p, v)| (p, *v)).collect();
+        assert_eq!(entries, [("+91".into(), 0), ("+9122".into(), 2), ("+9180".into(), 1)]);
+    }
 
     #[test]
     fn longest_prefix_wins() {

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::strategy::StateUpdate;
 use crate::check::model::{
-    AgentId, CallField, CheckedPolicy, Cond, Literal, NowField, RuleId, TeamId, Value,
+    AgentId, CallField, CheckedPolicy, Cond, Literal, NowField, RuleId, Target, TeamId, Value,
 };
 use crate::compile::Policy;
 use crate::degraded::Degraded;
@@ -116,6 +116,9 @@ pub struct Decision {
     pub flow: Option<String>,
     /// Ring every number at once (`ring_all`).
     pub parallel: bool,
+    /// Which target of the rule's chain decided: 0 the first, 1 the first `or`, …; the number
+    /// of targets when none was available (`otherwise`'s last resort).
+    pub fallback: usize,
     /// Why the decision may not be what the policy intends (`source crm: timeout`).
     pub degraded: Vec<Degraded>,
     /// The rules tried, in order.
@@ -137,6 +140,7 @@ impl Decision {
             priority: None,
             flow: None,
             parallel: false,
+            fallback: 0,
             degraded: Vec::new(),
             trace: Vec::new(),
             updates: Vec::new(),
@@ -271,6 +275,22 @@ pub fn describe(policy: &CheckedPolicy, cond: &Cond) -> String {
             .map(|i| describe(policy, i))
             .collect::<Vec<_>>()
             .join(" or "),
+    }
+}
+
+/// A checked target written back in route syntax (`team TECH_L1`, `queue support priority 2`).
+pub fn describe_target(policy: &CheckedPolicy, target: &Target) -> String {
+    match target {
+        Target::Team(id) => format!("team {}", policy.teams[*id].name),
+        Target::Agent(id) => format!("agent {}", policy.agents[*id].name),
+        Target::AgentFrom(v) => format!("agent {}", describe_value(policy, v)),
+        Target::Agents { .. } => "agents where …".to_string(),
+        Target::Number(n) => format!("number {n:?}"),
+        Target::Queue { name, priority } => match priority {
+            Some(p) => format!("queue {name} priority {p}"),
+            None => format!("queue {name}"),
+        },
+        Target::Flow(f) => format!("flow {f:?}"),
     }
 }
 

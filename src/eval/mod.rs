@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::cell::OnceCell;
 
 pub use agents::{AgentSnapshot, AgentState, Status};
-pub use decision::{Decision, Outcome, RuleRef, TargetKind, TraceStep, describe};
+pub use decision::{Decision, Outcome, RuleRef, TargetKind, TraceStep, describe, describe_target};
 pub use strategy::StateUpdate;
 
 use crate::call::{Call, PhoneValue};
@@ -371,7 +371,11 @@ impl<'a> Context<'a> {
         rule.targets
             .iter()
             .enumerate()
-            .find_map(|(i, t)| self.target(t, at, i))
+            .find_map(|(i, t)| {
+                let mut d = self.target(t, at, i)?;
+                d.fallback = i;
+                Some(d)
+            })
     }
 
     /// Decides with the rule that fired (`None`: no rule fired), falling back as §3 says.
@@ -421,6 +425,7 @@ impl<'a> Context<'a> {
     fn last_resort(&self, otherwise: &'a RuleDef) -> Decision {
         let checked = &self.policy.checked;
         let mut d = Decision::empty();
+        d.fallback = otherwise.targets.len();
         let last_team = otherwise.targets.iter().rev().find_map(|t| match t {
             Target::Team(id) => Some(*id),
             _ => None,
