@@ -92,7 +92,12 @@ enum Command {
         #[arg(long, value_name = "POLICY", conflicts_with_all = ["paths", "run", "coverage", "junit"])]
         generate: Option<PathBuf>,
         /// Where `--generate` writes [default: stdout].
-        #[arg(short = 'o', long = "output", value_name = "FILE", requires = "generate")]
+        #[arg(
+            short = 'o',
+            long = "output",
+            value_name = "FILE",
+            requires = "generate"
+        )]
         output: Option<PathBuf>,
     },
     /// Rewrite policies in the canonical layout (`docs/language.md`, Layout).

@@ -11,7 +11,8 @@ use jiff::civil::{Date, DateTime, Time};
 use serde_json::{Value as J, json};
 
 use crate::check::model::{
-    CallField, CheckedPolicy, CompareOp, Cond, Literal, NowField, ScheduleId, MapId, FactsId, Type, Value,
+    AgentFilter, CallField, CheckedPolicy, CompareOp, Cond, FactsId, Literal, MapId, NowField,
+    ScheduleId, Target, Type, Value,
 };
 use crate::compile::Policy;
 use crate::eval::{Decision, RuleRef};
@@ -54,7 +55,7 @@ enum Var {
 enum Val {
     Missing,
     Json(J),
-    Time(DateTime),
+    Time(jiff::Timestamp),
 }
 
 /// Candidate values per variable, in the order they are tried.
@@ -119,14 +120,27 @@ fn other_value(policy: &CheckedPolicy, ty: Type) -> J {
         Type::Bool => json!(false),
         Type::Phone => json!("+15550100123"),
         Type::Agent => policy.agents.first().map_or(J::Null, |a| json!(a.name)),
-        Type::Enum(e) => policy.enums[e].variants.last().map_or(J::Null, |v| json!(v)),
+        Type::Enum(e) => policy.enums[e]
+            .variants
+            .last()
+            .map_or(J::Null, |v| json!(v)),
         _ => json!("zz-none-of-them"),
     }
 }
 
-fn at(day: Date, minute: u16) -> DateTime {
+/// The instant `minute` minutes after midnight of `day` in `zone`.
+fn at(zone: &jiff::tz::TimeZone, day: Date, minute: u16) -> jiff::Timestamp {
     let time = Time::new((minute / 60 % 24) as i8, (minute % 60) as i8, 0, 0).unwrap_or_default();
-    day.to_datetime(time)
+    let civil: DateTime = day.to_datetime(time);
+    zone.to_timestamp(civil)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
+/// The day `d` days after the base Monday.
+fn weekday(d: u8) -> Date {
+    base_day()
+        .checked_add(jiff::Span::new().days(i64::from(d)))
+        .unwrap_or(base_day())
 }
 
 /// Adds the values `cond` tests, for every variable it reads.
@@ -148,7 +162,11 @@ fn collect(policy: &Policy, cond: &Cond, cands: &mut Candidates) {
         }
         Cond::Exists(v) => {
             if let Some(var) = var_of(v) {
-                add(cands, var, Val::Json(other_value(checked, var_type(checked, var))));
+                add(
+                    cands,
+                    var,
+                    Val::Json(other_value(checked, var_type(checked, var))),
+                );
             }
         }
         Cond::Schedule(id) => schedule_times(checked, *id, cands),
@@ -181,7 +199,7 @@ fn compared(policy: &Policy, value: &Value, op: CompareOp, l: &Literal, cands: &
         return;
     }
     if let Value::Now(field) = value {
-        now_times(*field, l, cands);
+        now_times(checked, *field, l, cands);
         return;
     }
     let Some(var) = var_of(value) else { return };
@@ -200,7 +218,10 @@ fn compared(policy: &Policy, value: &Value, op: CompareOp, l: &Literal, cands: &
                 add(cands, var, Val::Json(json!(x)));
             }
         }
-        (CompareOp::Lt | CompareOp::Le | CompareOp::Gt | CompareOp::Ge, Literal::Enum { ty, .. }) => {
+        (
+            CompareOp::Lt | CompareOp::Le | CompareOp::Gt | CompareOp::Ge,
+            Literal::Enum { ty, .. },
+        ) => {
             for v in &checked.enums[*ty].variants {
                 add(cands, var, Val::Json(json!(v)));
             }
@@ -238,63 +259,103 @@ fn map_values(policy: &Policy, m: MapId, l: &Literal, cands: &mut Candidates) {
     }
 }
 
-/// Times at the edges of a schedule's windows, and on its closed days.
+/// Times at the edges of a schedule's windows (in its own time zone), and on its closed days.
 fn schedule_times(policy: &CheckedPolicy, id: ScheduleId, cands: &mut Candidates) {
     let schedule = &policy.schedules[id];
+    let zone = schedule.timezone.as_ref().unwrap_or(&policy.timezone);
+    let mut time = |day: Date, minute: u16| add(cands, Var::Time, Val::Time(at(zone, day, minute)));
     for w in &schedule.windows {
-        for d in 0..7u8 {
-            if w.days & (1 << d) == 0 {
-                continue;
-            }
-            let day = base_day()
-                .checked_add(jiff::Span::new().days(i64::from(d)))
-                .unwrap_or(base_day());
-            add(cands, Var::Time, Val::Time(at(day, w.start)));
-            let before = if w.start == 0 { 24 * 60 - 1 } else { w.start - 1 };
-            add(cands, Var::Time, Val::Time(at(day, before)));
-            let last = if w.end == 0 { 24 * 60 - 1 } else { w.end - 1 };
-            add(cands, Var::Time, Val::Time(at(day, last)));
-            add(cands, Var::Time, Val::Time(at(day, w.end % (24 * 60))));
-            break;
-        }
+        let Some(d) = (0..7u8).find(|d| w.days & (1 << d) != 0) else {
+            continue;
+        };
+        let day = weekday(d);
+        let minutes = 24 * 60;
+        time(day, w.start);
+        time(day, (w.start + minutes - 1) % minutes);
+        time(day, (w.end + minutes - 1) % minutes);
+        time(day, w.end % minutes);
     }
     for date in &schedule.closed {
-        add(cands, Var::Time, Val::Time(at(*date, 12 * 60)));
+        time(*date, 12 * 60);
     }
-    add(cands, Var::Time, Val::Time(at(base_day().yesterday().unwrap_or(base_day()), 3 * 60)));
+    time(weekday(6), 3 * 60);
 }
 
-/// Times that make a `now.` field equal the literal, and its neighbours.
-fn now_times(field: NowField, l: &Literal, cands: &mut Candidates) {
-    let day = base_day();
+/// Times that make a `now.` field equal the literal, and its neighbours, on every day of the
+/// week (another rule may take the calls of some days).
+fn now_times(policy: &CheckedPolicy, field: NowField, l: &Literal, cands: &mut Candidates) {
+    let zone = &policy.timezone;
+    let mut time = |day: Date, minute: u16| add(cands, Var::Time, Val::Time(at(zone, day, minute)));
     match (field, l) {
         (NowField::Hour, Literal::Number(h)) => {
             for h in [*h, h - 1.0, h + 1.0] {
                 if (0.0..24.0).contains(&h) {
-                    add(cands, Var::Time, Val::Time(at(day, h as u16 * 60)));
+                    for d in 0..7 {
+                        time(weekday(d), h as u16 * 60);
+                    }
                 }
             }
         }
         (NowField::Minute, Literal::Number(m)) => {
             for m in [*m, m - 1.0, m + 1.0] {
                 if (0.0..60.0).contains(&m) {
-                    add(cands, Var::Time, Val::Time(at(day, 10 * 60 + m as u16)));
+                    for d in 0..7 {
+                        time(weekday(d), 10 * 60 + m as u16);
+                    }
                 }
             }
         }
         (NowField::Weekday, Literal::String(w)) => {
             let days = crate::vocabulary::WEEKDAYS;
             if let Some(i) = days.iter().position(|d| d == w) {
-                let day = day.checked_add(jiff::Span::new().days(i as i64)).unwrap_or(day);
-                add(cands, Var::Time, Val::Time(at(day, 10 * 60)));
+                time(weekday(i as u8), 10 * 60);
+                time(weekday(i as u8), 3 * 60);
             }
         }
         (NowField::Date, Literal::String(d)) => {
             if let Ok(date) = d.parse::<Date>() {
-                add(cands, Var::Time, Val::Time(at(date, 10 * 60)));
+                time(date, 10 * 60);
             }
         }
         _ => {}
+    }
+}
+
+/// Adds the values the targets of a rule read: the languages agents speak, for `agents where
+/// speaks X`; agents' names, for `agent X`.
+fn target_values(policy: &CheckedPolicy, targets: &[Target], cands: &mut Candidates) {
+    fn filter(policy: &CheckedPolicy, f: &AgentFilter, cands: &mut Candidates) {
+        match f {
+            AgentFilter::Speaks(v) => {
+                if let Some(var) = var_of(v) {
+                    for a in &policy.agents {
+                        for l in &a.languages {
+                            add(cands, var, Val::Json(json!(l)));
+                        }
+                    }
+                }
+            }
+            AgentFilter::Not(inner) => filter(policy, inner, cands),
+            AgentFilter::And(list) | AgentFilter::Or(list) => {
+                for f in list {
+                    filter(policy, f, cands);
+                }
+            }
+            AgentFilter::Skill { .. } | AgentFilter::InTeam(_) => {}
+        }
+    }
+    for t in targets {
+        match t {
+            Target::Agents { filter: f, .. } => filter(policy, f, cands),
+            Target::AgentFrom(v) => {
+                if let Some(var) = var_of(v) {
+                    for a in policy.agents.iter().take(3) {
+                        add(cands, var, Val::Json(json!(a.name)));
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -316,7 +377,7 @@ fn case(policy: &CheckedPolicy, sid: &str, values: &[(Var, &Val)], busy: &[Strin
     let mut call = serde_json::Map::new();
     call.insert("CallSid".into(), json!(sid));
     let mut facts = serde_json::Map::new();
-    let mut time = at(base_day(), 10 * 60);
+    let mut time = at(&policy.timezone, base_day(), 10 * 60);
     for (var, val) in values {
         match (var, val) {
             (_, Val::Missing) => {}
@@ -336,9 +397,7 @@ fn case(policy: &CheckedPolicy, sid: &str, values: &[(Var, &Val)], busy: &[Strin
             }
             (Var::Fact(g, f), Val::Json(v)) => {
                 let group = &policy.facts[*g];
-                let fields = facts
-                    .entry(group.name.clone())
-                    .or_insert_with(|| json!({}));
+                let fields = facts.entry(group.name.clone()).or_insert_with(|| json!({}));
                 fields[&group.fields[*f].name] = v.clone();
             }
             _ => {}
@@ -346,8 +405,8 @@ fn case(policy: &CheckedPolicy, sid: &str, values: &[(Var, &Val)], busy: &[Strin
     }
     let at = time
         .to_zoned_datetime(policy.timezone.clone())
-        .map(|z| z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string())
-        .unwrap_or_default();
+        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string();
     let mut out = json!({"call": call, "at": at});
     if !facts.is_empty() {
         out["facts"] = J::Object(facts);
@@ -390,6 +449,8 @@ fn find(policy: &Policy, rule: Option<usize>, sid: &str) -> Result<(J, Decision)
     if let Some(i) = rule {
         collect(policy, &rules[i].condition, &mut cands);
     }
+    let def = rule.map_or(&policy.checked.otherwise, |i| &rules[i]);
+    target_values(&policy.checked, &def.targets, &mut cands);
     let mut taken_by: Vec<usize> = Vec::new();
     let mut added: Vec<usize> = Vec::new();
     for _ in 0..MAX_ROUNDS {
@@ -470,7 +531,9 @@ fn agents_of(policy: &Policy, decision: &Decision) -> Vec<String> {
     if let Some(team) = decision.team {
         ids.extend(&checked.teams[team].members);
     }
-    ids.iter().map(|&a| checked.agents[a].name.clone()).collect()
+    ids.iter()
+        .map(|&a| checked.agents[a].name.clone())
+        .collect()
 }
 
 /// Every witness of `policy`, and what has none.

@@ -20,8 +20,8 @@ macro_rules! tell {
 pub mod check;
 pub mod eval;
 pub mod fmt;
-pub mod serve;
 pub mod junit;
+pub mod serve;
 pub mod test;
 pub mod watch;
 pub mod witness;

@@ -48,7 +48,11 @@ impl Coverage {
         let checked = &policy.checked;
         Coverage {
             cases: 0,
-            rules: checked.rules.iter().map(|r| vec![0; r.targets.len()]).collect(),
+            rules: checked
+                .rules
+                .iter()
+                .map(|r| vec![0; r.targets.len()])
+                .collect(),
             otherwise: vec![0; checked.otherwise.targets.len() + 1],
         }
     }
@@ -139,7 +143,11 @@ pub fn run(paths: &[PathBuf], options: &Options) -> ExitCode {
                 let coverage: Vec<J> = policies
                     .iter()
                     .filter_map(|(path, l)| {
-                        Some(coverage_json(path, l.policy.as_ref()?, l.coverage.as_ref()?))
+                        Some(coverage_json(
+                            path,
+                            l.policy.as_ref()?,
+                            l.coverage.as_ref()?,
+                        ))
                     })
                     .collect();
                 out["coverage"] = J::Array(coverage);
@@ -222,7 +230,11 @@ fn run_file(
             .get("name")
             .and_then(J::as_str)
             .map_or_else(|| format!("case {}", i + 1), str::to_string);
-        if options.run.as_ref().is_some_and(|p| !name.contains(p.as_str())) {
+        if options
+            .run
+            .as_ref()
+            .is_some_and(|p| !name.contains(p.as_str()))
+        {
             *filtered += 1;
             continue;
         }
@@ -301,7 +313,11 @@ fn coverage_rows<'a>(
 }
 
 fn coverage_text(path: &Path, policy: &Policy, coverage: &Coverage) -> String {
-    let mut out = format!("\ncoverage of {} ({} cases):\n", path.display(), coverage.cases);
+    let mut out = format!(
+        "\ncoverage of {} ({} cases):\n",
+        path.display(),
+        coverage.cases
+    );
     let mut missed = Vec::new();
     for (rule, fallback, target, n) in coverage_rows(policy, coverage) {
         let last_resort = rule == "otherwise" && target.starts_with("last resort");

@@ -100,7 +100,10 @@ fn yaml(policy_path: &Path, policy_key: Option<&str>, cases: &[Witness]) -> Stri
     };
     for w in cases {
         out.push('\n');
-        out.push_str(&format!("{indent}- name: {}\n", json(&w.name.as_str().into())));
+        out.push_str(&format!(
+            "{indent}- name: {}\n",
+            json(&w.name.as_str().into())
+        ));
         for key in ["call", "at", "facts", "agents"] {
             if let Some(v) = w.case.get(key) {
                 out.push_str(&format!("{indent}  {key}: {}\n", json(v)));

@@ -138,7 +138,10 @@ mod tests {
         t.insert("+91", 0);
         t.insert("+9122", 2);
         let entries: Vec<(String, i32)> = t.entries().into_iter().map(|(p, v)| (p, *v)).collect();
-        assert_eq!(entries, [("+91".into(), 0), ("+9122".into(), 2), ("+9180".into(), 1)]);
+        assert_eq!(
+            entries,
+            [("+91".into(), 0), ("+9122".into(), 2), ("+9180".into(), 1)]
+        );
     }
 
     #[test]

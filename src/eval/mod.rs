@@ -368,14 +368,11 @@ impl<'a> Context<'a> {
 
     /// The first available alternative of a rule's targets.
     fn targets(&self, rule: &'a RuleDef, at: RuleRef) -> Option<Decision> {
-        rule.targets
-            .iter()
-            .enumerate()
-            .find_map(|(i, t)| {
-                let mut d = self.target(t, at, i)?;
-                d.fallback = i;
-                Some(d)
-            })
+        rule.targets.iter().enumerate().find_map(|(i, t)| {
+            let mut d = self.target(t, at, i)?;
+            d.fallback = i;
+            Some(d)
+        })
     }
 
     /// Decides with the rule that fired (`None`: no rule fired), falling back as §3 says.

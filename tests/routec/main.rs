@@ -20,3 +20,4 @@ mod shape;
 mod sql_sources;
 mod state;
 mod test;
+mod test_cli;
