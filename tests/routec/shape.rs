@@ -25,8 +25,8 @@ const CORE: [&str; 14] = [
 ];
 
 /// Adapters around the core: they import it, never the reverse.
-const ADAPTERS: [&str; 8] = [
-    "sources", "state", "exotel", "server", "lsp", "case", "cli", "lib",
+const ADAPTERS: [&str; 9] = [
+    "sources", "state", "exotel", "server", "lsp", "case", "witness", "cli", "lib",
 ];
 
 /// Items `lib.rs` defines itself (the pipeline that reads data files too).
