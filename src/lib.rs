@@ -12,6 +12,7 @@ pub mod eval;
 pub mod exotel;
 pub mod facts;
 pub mod formatter;
+pub mod graph;
 pub mod histogram;
 pub mod lsp;
 pub mod phone;

@@ -100,6 +100,14 @@ enum Command {
         )]
         output: Option<PathBuf>,
     },
+    /// Print the policy's decision structure as a graph (Graphviz DOT or Mermaid).
+    Graph {
+        /// The policy: a `.route` file or a directory.
+        policy: PathBuf,
+        /// `dot` (render with `dot -Tsvg`) or `mermaid` (renders in GitHub Markdown).
+        #[arg(long, value_enum, default_value_t = cli::graph::GraphFormat::Dot)]
+        format: cli::graph::GraphFormat,
+    },
     /// Rewrite policies in the canonical layout (`docs/language.md`, Layout).
     Fmt {
         /// Files or directories (every `.route` file under them), or `-` for stdin to stdout.
@@ -171,6 +179,7 @@ fn main() -> ExitCode {
             admin_listen,
             budget_ms,
         } => cli::serve::run(config.as_deref(), policy, [listen, admin_listen], budget_ms),
+        Command::Graph { policy, format } => cli::graph::run(&policy, format),
         Command::Fmt { paths, check, diff } => {
             cli::fmt::run(&paths, cli::fmt::Mode { check, diff })
         }

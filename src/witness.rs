@@ -33,6 +33,8 @@ pub struct NoWitness {
     pub rule: String,
     /// `None`: the rule itself; else the fallback's position and target.
     pub fallback: Option<(usize, String)>,
+    /// The target is never available (no agent matches it), rather than never reached.
+    pub never_available: bool,
     pub taken_by: Vec<String>,
 }
 
@@ -441,8 +443,8 @@ pub fn expectation(policy: &Policy, decision: &Decision) -> J {
     expect
 }
 
-/// Finds a call that rule `rule` (`None`: `otherwise`) decides with its first target: the
-/// case, or the rules that took every call tried.
+/// Finds a call that rule `rule` (`None`: `otherwise`) decides (with its first available
+/// target): the case, or the rules that took every call tried.
 fn find(policy: &Policy, rule: Option<usize>, sid: &str) -> Result<(J, Decision), Vec<usize>> {
     let rules = &policy.checked.rules;
     let mut cands = Candidates::new();
@@ -470,6 +472,7 @@ fn find(policy: &Policy, rule: Option<usize>, sid: &str) -> Result<(J, Decision)
             .try_fold(1usize, |acc, (_, v)| acc.checked_mul(v.len()))
             .unwrap_or(usize::MAX);
         let mut blockers: Vec<usize> = Vec::new();
+        let mut best: Option<(J, Decision)> = None;
         for _ in 0..total.min(MAX_TRIES) {
             let values: Vec<(Var, &Val)> = vars
                 .iter()
@@ -482,8 +485,17 @@ fn find(policy: &Policy, rule: Option<usize>, sid: &str) -> Result<(J, Decision)
                     RuleRef::Rule(r) => Some(r.index()),
                     RuleRef::Otherwise => None,
                 };
-                if fired == rule && d.fallback == 0 {
-                    return Ok((case, d));
+                if fired == rule {
+                    if d.fallback == 0 {
+                        return Ok((case, d));
+                    }
+                    // Another call may find the first target available: keep looking.
+                    if best
+                        .as_ref()
+                        .is_none_or(|(_, b): &(J, Decision)| d.fallback < b.fallback)
+                    {
+                        best = Some((case, d));
+                    }
                 }
                 if let Some(r) = fired
                     && rule.is_none_or(|i| r < i)
@@ -499,6 +511,9 @@ fn find(policy: &Policy, rule: Option<usize>, sid: &str) -> Result<(J, Decision)
                 }
                 counters[i] = 0;
             }
+        }
+        if let Some(best) = best {
+            return Ok(best);
         }
         for r in &blockers {
             if !taken_by.contains(r) {
@@ -559,6 +574,7 @@ pub fn witnesses(policy: &Policy) -> (Vec<Witness>, Vec<NoWitness>) {
                 missing.push(NoWitness {
                     rule: def.name.clone(),
                     fallback: None,
+                    never_available: false,
                     taken_by: taken_by
                         .iter()
                         .map(|&r| checked.rules[r].name.clone())
@@ -567,16 +583,34 @@ pub fn witnesses(policy: &Policy) -> (Vec<Witness>, Vec<NoWitness>) {
                 continue;
             }
         };
+        let first = decision.fallback;
+        let described = |k: usize| crate::eval::describe_target(checked, &def.targets[k]);
+        // Targets before the first available one are never available (no agent matches).
+        for k in 0..first.min(def.targets.len()) {
+            missing.push(NoWitness {
+                rule: def.name.clone(),
+                fallback: Some((k, described(k))),
+                never_available: true,
+                taken_by: Vec::new(),
+            });
+        }
+        let name = match first {
+            0 => label.clone(),
+            k => format!(
+                "{label}, or {} (the targets before it unavailable)",
+                described(k)
+            ),
+        };
         found.push(Witness {
-            name: label.clone(),
+            name,
             rule: rule_ref,
-            fallback: 0,
+            fallback: first,
             expect: expectation(policy, &decision),
             case: case.clone(),
         });
-        // Each `or`: the targets before it made unavailable.
-        for k in 1..def.targets.len() {
-            let target = crate::eval::describe_target(checked, &def.targets[k]);
+        // Each later `or`: the targets before it made unavailable.
+        for k in first + 1..def.targets.len() {
+            let target = described(k);
             match fallback(policy, &case, rule_ref, k) {
                 Some((case, decision)) => found.push(Witness {
                     name: format!("{label}, or {target} (the targets before it unavailable)"),
@@ -588,6 +622,7 @@ pub fn witnesses(policy: &Policy) -> (Vec<Witness>, Vec<NoWitness>) {
                 None => missing.push(NoWitness {
                     rule: def.name.clone(),
                     fallback: Some((k, target)),
+                    never_available: false,
                     taken_by: Vec::new(),
                 }),
             }

@@ -20,6 +20,7 @@ macro_rules! tell {
 pub mod check;
 pub mod eval;
 pub mod fmt;
+pub mod graph;
 pub mod junit;
 pub mod serve;
 pub mod test;

@@ -41,9 +41,14 @@ pub fn run(policy_path: &Path, output: Option<&Path>) -> ExitCode {
 fn no_witness(m: &NoWitness) -> String {
     let what = match &m.fallback {
         None => format!("rule `{}` is unreachable", m.rule),
+        Some((k, target)) if m.never_available => format!(
+            "rule `{}`: its target {k} (`{target}`) is never available: no agent matches it",
+            m.rule
+        ),
         Some((k, target)) => format!(
-            "rule `{}`: its fallback {k} (`or {target}`) is never used: the targets before it \
-             cannot all be made unavailable without it",
+            "rule `{}`: no case for its fallback {k} (`or {target}`): with the call found for \
+             the rule, making the targets before it unavailable makes it unavailable too \
+             (they share agents)",
             m.rule
         ),
     };

@@ -4,7 +4,8 @@ use serde_json::json;
 
 use super::strategy::StateUpdate;
 use crate::check::model::{
-    AgentId, CallField, CheckedPolicy, Cond, Literal, NowField, RuleId, Target, TeamId, Value,
+    AgentFilter, AgentId, CallField, CheckedPolicy, Cond, Literal, NowField, RuleId, Target,
+    TeamId, Value,
 };
 use crate::compile::Policy;
 use crate::degraded::Degraded;
@@ -284,13 +285,45 @@ pub fn describe_target(policy: &CheckedPolicy, target: &Target) -> String {
         Target::Team(id) => format!("team {}", policy.teams[*id].name),
         Target::Agent(id) => format!("agent {}", policy.agents[*id].name),
         Target::AgentFrom(v) => format!("agent {}", describe_value(policy, v)),
-        Target::Agents { .. } => "agents where …".to_string(),
+        Target::Agents {
+            filter,
+            strategy,
+            ring,
+        } => {
+            let mut text = format!("agents where {}", describe_filter(policy, filter));
+            if *strategy != crate::check::model::Strategy::Sequential {
+                let name = crate::vocabulary::Strategy::ALL
+                    .iter()
+                    .find(|(_, s)| s == strategy)
+                    .map_or("", |(n, _)| n);
+                text.push_str(&format!(" using {name}"));
+            }
+            if let Some(n) = ring {
+                text.push_str(&format!(" ring {n}"));
+            }
+            text
+        }
         Target::Number(n) => format!("number {n:?}"),
         Target::Queue { name, priority } => match priority {
             Some(p) => format!("queue {name} priority {p}"),
             None => format!("queue {name}"),
         },
         Target::Flow(f) => format!("flow {f:?}"),
+    }
+}
+
+fn describe_filter(policy: &CheckedPolicy, filter: &AgentFilter) -> String {
+    let inner = |f: &AgentFilter| match f {
+        AgentFilter::And(_) | AgentFilter::Or(_) => format!("({})", describe_filter(policy, f)),
+        _ => describe_filter(policy, f),
+    };
+    match filter {
+        AgentFilter::Speaks(v) => format!("speaks {}", describe_value(policy, v)),
+        AgentFilter::Skill { skill, op, level } => format!("skill {skill} {} {level}", op.symbol()),
+        AgentFilter::InTeam(t) => format!("in team {}", policy.teams[*t].name),
+        AgentFilter::Not(f) => format!("not {}", inner(f)),
+        AgentFilter::And(list) => list.iter().map(inner).collect::<Vec<_>>().join(" and "),
+        AgentFilter::Or(list) => list.iter().map(inner).collect::<Vec<_>>().join(" or "),
     }
 }
 

@@ -111,7 +111,11 @@ fn the_secret_may_be_a_path_segment_or_a_query_parameter() {
         for (uri, status) in [
             ("/exotel/k3y/connect", StatusCode::OK),
             ("/exotel/connect?token=k3y", StatusCode::OK),
-            ("/exotel/k3y/passthru?branch=open", StatusCode::FOUND),
+            // Outside office hours (a Sunday), whatever the clock says: not the `open` branch.
+            (
+                "/exotel/k3y/passthru?branch=open&CurrentTime=2024-09-01%2011:00:00",
+                StatusCode::FOUND,
+            ),
             ("/exotel/k3Y/connect", StatusCode::FORBIDDEN),
             ("/exotel/connect", StatusCode::FORBIDDEN),
             ("/exotel/connect?token=k3", StatusCode::FORBIDDEN),

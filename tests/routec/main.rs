@@ -9,6 +9,7 @@ mod eval_cli;
 mod eval_oracle;
 mod file_sources;
 mod fmt_cli;
+mod graph_cli;
 mod hostile_input;
 mod http_sources;
 mod lsp;

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use crate::test::repo;
 
 /// The pure core: parsing, checking, compiling and evaluating, and the values they share.
-const CORE: [&str; 14] = [
+const CORE: [&str; 15] = [
     "bounded",
     "formatter",
+    "graph",
     "histogram",
     "syntax",
     "check",
