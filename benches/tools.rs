@@ -1,5 +1,6 @@
 //! Benchmark: the change tools on generated policies: `routec graph` of 10,000 rules (target
-//! 1 s) and `routec test --generate` of 10,000 rules (target 5 s).
+//! 1 s), `routec test --generate` of 10,000 rules (target 5 s), and `routec diff` of two
+//! 1,000-rule policies, one rule's target changed (target 2 s).
 //!
 //! Run: `cargo bench --bench tools`. `ROUTEC_BENCH_QUICK=1` runs one small round (CI smoke).
 
@@ -13,11 +14,12 @@ fn main() {
     let quick = std::env::var_os("ROUTEC_BENCH_QUICK").is_some();
     let sizes: &[usize] = if quick { &[100] } else { &[1_000, 10_000] };
     println!(
-        "{:>8} {:>12} {:>12} {:>10} {:>10}",
-        "rules", "graph", "witnesses", "cases", "without"
+        "{:>8} {:>12} {:>12} {:>10} {:>10} {:>12} {:>8}",
+        "rules", "graph", "witnesses", "cases", "without", "diff", "changes"
     );
     for &n in sizes {
-        let files = SourceFiles::single("generated.route", generate::policy(n));
+        let text = generate::policy(n);
+        let files = SourceFiles::single("generated.route", text.clone());
         let (policy, diagnostics) = routec::load(&files);
         let policy = policy.unwrap_or_else(|| panic!("{:?}", diagnostics.errors.first()));
         let start = Instant::now();
@@ -27,8 +29,30 @@ fn main() {
         let start = Instant::now();
         let (found, missing) = routec::witness::witnesses(&policy);
         let witnesses = start.elapsed();
+        // Diff: one rule in the middle sent elsewhere (up to 1,000 rules: the target).
+        let (diff, changes) = if n <= 1_000 {
+            let middle = format!("rule r{}: ", n / 2);
+            let at = text.find(&middle).expect("a middle rule");
+            let line_end = at + text[at..].find('\n').unwrap_or(0);
+            let mut edited = text.clone();
+            edited.replace_range(
+                at..line_end,
+                &format!("{middle}when call.digits == \"{}\" -> flow \"new\"", n / 2),
+            );
+            let files = SourceFiles::single("edited.route", edited);
+            let (other, _) = routec::load(&files);
+            let other = other.expect("the edited policy compiles");
+            let start = Instant::now();
+            let report = routec::diff::diff(&policy, &other);
+            (
+                format!("{:?}", start.elapsed()),
+                report.changes.len().to_string(),
+            )
+        } else {
+            ("-".into(), "-".into())
+        };
         println!(
-            "{n:>8} {graph:>12?} {witnesses:>12?} {:>10} {:>10}",
+            "{n:>8} {graph:>12?} {witnesses:>12?} {:>10} {:>10} {diff:>12} {changes:>8}",
             found.len(),
             missing.len()
         );

@@ -8,6 +8,7 @@ pub mod check;
 pub mod compile;
 pub mod degraded;
 pub mod diagnostic;
+pub mod diff;
 pub mod eval;
 pub mod exotel;
 pub mod facts;

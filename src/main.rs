@@ -100,6 +100,17 @@ enum Command {
         )]
         output: Option<PathBuf>,
     },
+    /// Show which calls two versions of a policy route differently (exit 0 equivalent,
+    /// 1 different, 2 error).
+    Diff {
+        /// The old version: a `.route` file or a directory.
+        old: PathBuf,
+        /// The new version.
+        new: PathBuf,
+        /// How to print the report.
+        #[arg(long, value_enum, default_value_t = cli::Format::Human)]
+        format: cli::Format,
+    },
     /// Print the policy's decision structure as a graph (Graphviz DOT or Mermaid).
     Graph {
         /// The policy: a `.route` file or a directory.
@@ -180,6 +191,7 @@ fn main() -> ExitCode {
             budget_ms,
         } => cli::serve::run(config.as_deref(), policy, [listen, admin_listen], budget_ms),
         Command::Graph { policy, format } => cli::graph::run(&policy, format),
+        Command::Diff { old, new, format } => cli::diff::run(&old, &new, format),
         Command::Fmt { paths, check, diff } => {
             cli::fmt::run(&paths, cli::fmt::Mode { check, diff })
         }

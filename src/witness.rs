@@ -52,9 +52,9 @@ enum Var {
     Time,
 }
 
-/// A value to try for a [`Var`].
+/// A value to give an input of a call.
 #[derive(Debug, Clone, PartialEq)]
-enum Val {
+pub enum Val {
     Missing,
     Json(J),
     Time(jiff::Timestamp),
@@ -108,9 +108,13 @@ fn literal_json(policy: &CheckedPolicy, l: &Literal) -> J {
 
 /// A phone number starting with `prefix`, as long as a mobile number.
 fn extend_number(prefix: &str) -> String {
+    extend_with(prefix, '0')
+}
+
+fn extend_with(prefix: &str, digit: char) -> String {
     let mut n = prefix.to_string();
     while n.len() < 13 {
-        n.push('0');
+        n.push(digit);
     }
     n
 }
@@ -208,12 +212,14 @@ fn compared(policy: &Policy, value: &Value, op: CompareOp, l: &Literal, cands: &
     let ty = var_type(checked, var);
     match (op, l) {
         (CompareOp::StartsWith, Literal::String(p) | Literal::Phone(p)) => {
-            let v = if ty == Type::Phone {
-                extend_number(p)
+            if ty == Type::Phone {
+                // Padded with zeros and with nines: a longer prefix another test names
+                // (`+9180` within `+918`) takes at most one of them.
+                add(cands, var, Val::Json(json!(extend_number(p))));
+                add(cands, var, Val::Json(json!(extend_with(p, '9'))));
             } else {
-                format!("{p}x")
-            };
-            add(cands, var, Val::Json(json!(v)));
+                add(cands, var, Val::Json(json!(format!("{p}x"))));
+            }
         }
         (CompareOp::Lt | CompareOp::Le | CompareOp::Gt | CompareOp::Ge, Literal::Number(n)) => {
             for x in [*n, n - 1.0, n + 1.0] {
@@ -362,7 +368,7 @@ fn target_values(policy: &CheckedPolicy, targets: &[Target], cands: &mut Candida
 }
 
 /// The Exotel parameter a call field is read from.
-fn param(field: CallField) -> &'static str {
+pub fn param(field: CallField) -> &'static str {
     match field {
         CallField::Sid => "CallSid",
         CallField::From => "CallFrom",
@@ -376,15 +382,86 @@ fn param(field: CallField) -> &'static str {
 
 /// The case for one assignment of values.
 fn case(policy: &CheckedPolicy, sid: &str, values: &[(Var, &Val)], busy: &[String]) -> J {
+    let names: Vec<String> = values.iter().map(|(v, _)| input_name(policy, *v)).collect();
+    let named: Vec<(&str, &Val)> = names
+        .iter()
+        .zip(values)
+        .map(|(n, (_, v))| (n.as_str(), *v))
+        .collect();
+    case_of(&policy.timezone, sid, &named, busy)
+}
+
+/// The decision `policy` makes for a case; `None` when the case does not read.
+pub fn decide(policy: &Policy, case: &J) -> Option<Decision> {
+    let c = crate::case::read(&policy.checked, case, "", &[]).ok()?;
+    let now = c.at?;
+    Some(crate::eval::eval(policy, &c.call, &c.facts, now, &c.agents))
+}
+
+/// An input's name: `call.digits`, `caller.tier` (a fact), or `time`.
+fn input_name(policy: &CheckedPolicy, var: Var) -> String {
+    match var {
+        Var::Call(f) => format!("call.{}", f.name()),
+        Var::Fact(g, f) => format!(
+            "{}.{}",
+            policy.facts[g].name, policy.facts[g].fields[f].name
+        ),
+        Var::Time => "time".to_string(),
+    }
+}
+
+fn by_name(policy: &CheckedPolicy, cands: Candidates) -> BTreeMap<String, Vec<Val>> {
+    cands
+        .into_iter()
+        .map(|(var, vals)| (input_name(policy, var), vals))
+        .collect()
+}
+
+/// The values every rule of `policy` (and `otherwise`) tests and its targets read, by input
+/// name.
+pub fn inputs(policy: &Policy) -> BTreeMap<String, Vec<Val>> {
+    let mut cands = Candidates::new();
+    for rule in &policy.checked.rules {
+        collect(policy, &rule.condition, &mut cands);
+        target_values(&policy.checked, &rule.targets, &mut cands);
+    }
+    target_values(
+        &policy.checked,
+        &policy.checked.otherwise.targets,
+        &mut cands,
+    );
+    by_name(&policy.checked, cands)
+}
+
+/// The values rule `rule` tests and its targets read, by input name.
+pub fn rule_inputs(policy: &Policy, rule: usize) -> BTreeMap<String, Vec<Val>> {
+    let mut cands = Candidates::new();
+    let def = &policy.checked.rules[rule];
+    collect(policy, &def.condition, &mut cands);
+    target_values(&policy.checked, &def.targets, &mut cands);
+    by_name(&policy.checked, cands)
+}
+
+/// The case giving each named input its value (`call.…` a parameter, `group.field` a fact,
+/// `time` the case's `at`, read in `zone`), with `busy` agents.
+pub fn case_of(
+    zone: &jiff::tz::TimeZone,
+    sid: &str,
+    values: &[(&str, &Val)],
+    busy: &[String],
+) -> J {
     let mut call = serde_json::Map::new();
     call.insert("CallSid".into(), json!(sid));
     let mut facts = serde_json::Map::new();
-    let mut time = at(&policy.timezone, base_day(), 10 * 60);
-    for (var, val) in values {
-        match (var, val) {
-            (_, Val::Missing) => {}
-            (Var::Time, Val::Time(t)) => time = *t,
-            (Var::Call(f), Val::Json(v)) => {
+    let mut time = at(zone, base_day(), 10 * 60);
+    for (name, val) in values {
+        let field = name
+            .strip_prefix("call.")
+            .and_then(|f| CallField::ALL.iter().find(|(n, _, _)| *n == f));
+        match (val, field) {
+            (Val::Missing, _) => {}
+            (Val::Time(t), _) => time = *t,
+            (Val::Json(v), Some((_, f, _))) => {
                 let text = match v {
                     J::String(s) => s.clone(),
                     other => other.to_string(),
@@ -397,16 +474,16 @@ fn case(policy: &CheckedPolicy, sid: &str, values: &[(Var, &Val)], busy: &[Strin
                 };
                 call.insert(param(*f).into(), json!(text));
             }
-            (Var::Fact(g, f), Val::Json(v)) => {
-                let group = &policy.facts[*g];
-                let fields = facts.entry(group.name.clone()).or_insert_with(|| json!({}));
-                fields[&group.fields[*f].name] = v.clone();
+            (Val::Json(v), None) => {
+                if let Some((group, field)) = name.split_once('.') {
+                    let fields = facts.entry(group.to_string()).or_insert_with(|| json!({}));
+                    fields[field] = v.clone();
+                }
             }
-            _ => {}
         }
     }
     let at = time
-        .to_zoned_datetime(policy.timezone.clone())
+        .to_zoned_datetime(zone.clone())
         .strftime("%Y-%m-%dT%H:%M:%S%:z")
         .to_string();
     let mut out = json!({"call": call, "at": at});
@@ -421,12 +498,6 @@ fn case(policy: &CheckedPolicy, sid: &str, values: &[(Var, &Val)], busy: &[Strin
         out["agents"] = J::Object(agents);
     }
     out
-}
-
-fn decide(policy: &Policy, case: &J) -> Option<Decision> {
-    let c = crate::case::read(&policy.checked, case, "", &[]).ok()?;
-    let now = c.at?;
-    Some(crate::eval::eval(policy, &c.call, &c.facts, now, &c.agents))
 }
 
 /// What a test expects of a decision: its rule, target and where it goes.

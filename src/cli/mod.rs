@@ -18,6 +18,7 @@ macro_rules! tell {
 }
 
 pub mod check;
+pub mod diff;
 pub mod eval;
 pub mod fmt;
 pub mod graph;

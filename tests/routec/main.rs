@@ -5,6 +5,7 @@ mod check_cli;
 mod connect;
 mod corpus;
 mod crm;
+mod diff_cli;
 mod eval_cli;
 mod eval_oracle;
 mod file_sources;

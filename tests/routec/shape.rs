@@ -26,8 +26,8 @@ const CORE: [&str; 15] = [
 ];
 
 /// Adapters around the core: they import it, never the reverse.
-const ADAPTERS: [&str; 9] = [
-    "sources", "state", "exotel", "server", "lsp", "case", "witness", "cli", "lib",
+const ADAPTERS: [&str; 10] = [
+    "sources", "state", "exotel", "server", "lsp", "case", "witness", "diff", "cli", "lib",
 ];
 
 /// Items `lib.rs` defines itself (the pipeline that reads data files too).
