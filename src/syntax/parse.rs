@@ -59,7 +59,7 @@ fn parse_file(id: FileId, file: &SourceFile, items: &mut Vec<Item>, diags: &mut 
                 diags.push(e);
             }
         }
-        None => recover(id, &file.text, items, diags),
+        None => items.extend(recover(id, &file.text, diags).into_iter().map(|p| p.item)),
     }
 }
 
@@ -189,7 +189,7 @@ impl Recovery<'_> {
 }
 
 /// Parses a file that does not parse whole one item at a time.
-fn recover(id: FileId, text: &str, items: &mut Vec<Item>, diags: &mut Diagnostics) {
+pub(super) fn recover(id: FileId, text: &str, diags: &mut Diagnostics) -> Vec<Parsed> {
     let mut recovery = Recovery {
         id,
         text,
@@ -197,11 +197,13 @@ fn recover(id: FileId, text: &str, items: &mut Vec<Item>, diags: &mut Diagnostic
         after_rule: false,
         done: false,
     };
+    let mut items = Vec::new();
     while !recovery.done {
         if let Some(parsed) = recovery.step(diags) {
-            items.push(parsed.item);
+            items.push(parsed);
         }
     }
+    items
 }
 
 fn error_position(err: &pest::error::Error<Rule>) -> usize {

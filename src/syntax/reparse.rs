@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::ast::{Item, Policy};
-use super::parse::{Recovery, parse_whole, unparsable};
+use super::parse::{Recovery, parse_whole, recover, unparsable};
 use super::spans::shift;
 use crate::diagnostic::Diagnostics;
 use crate::policy_files::{FileId, SourceFiles};
@@ -110,17 +110,8 @@ fn whole(id: FileId, text: &Arc<str>, diags: &mut Diagnostics) -> ParsedFile {
             }
         }
         None => {
-            let mut recovery = Recovery {
-                id,
-                text,
-                offset: 0,
-                after_rule: false,
-                done: false,
-            };
-            while !recovery.done {
-                if let Some(p) = recovery.step(diags) {
-                    parsed.push(p.item, p.start, p.end);
-                }
+            for p in recover(id, text, diags) {
+                parsed.push(p.item, p.start, p.end);
             }
         }
     }

@@ -4,19 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::test::{binary, repo};
-
-fn shipped() -> Vec<std::path::PathBuf> {
-    let mut policies = vec![repo().join("rules")];
-    for entry in std::fs::read_dir(repo().join("examples")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            policies.push(path);
-        }
-    }
-    policies.sort();
-    policies
-}
+use crate::test::{binary, repo, shipped_policies};
 
 fn graph(policy: &std::path::Path, format: &str) -> String {
     let out = Command::new(binary())
@@ -38,7 +26,7 @@ fn dot_of_every_shipped_policy_renders_with_graphviz() {
         );
         eprintln!("SKIPPED graph rendering: `dot` is not installed (apt-get install graphviz)");
     }
-    for policy in shipped() {
+    for policy in shipped_policies() {
         let text = graph(&policy, "dot");
         assert!(text.starts_with("digraph "), "{text}");
         assert!(text.contains("label=\"otherwise\""), "{text}");

@@ -131,3 +131,16 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// Every shipped policy: `rules/` and each directory of `examples/`, in path order.
+pub fn shipped_policies() -> Vec<PathBuf> {
+    let mut policies = vec![repo().join("rules")];
+    for entry in std::fs::read_dir(repo().join("examples")).expect("examples/") {
+        let path = entry.expect("an entry of examples/").path();
+        if path.is_dir() {
+            policies.push(path);
+        }
+    }
+    policies.sort();
+    policies
+}

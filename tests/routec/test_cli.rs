@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::test::{binary, repo};
+use crate::test::{binary, repo, shipped_policies};
 
 const POLICY: &str = "agent a \"+919800000001\"\nagent b \"+919800000002\"\n\
                       team T [a] strategy round_robin\n\
@@ -162,16 +162,8 @@ fn junit_xml_validates_against_the_junit_schema() {
 /// the rule (and fallback) its name claims, and what has no case is said.
 #[test]
 fn generated_witnesses_of_every_shipped_policy_pass() {
-    let mut policies = vec![repo().join("rules")];
-    for entry in std::fs::read_dir(repo().join("examples")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            policies.push(path);
-        }
-    }
-    policies.sort();
     let dir = tempfile::tempdir().unwrap();
-    for policy in policies {
+    for policy in shipped_policies() {
         let name = policy.file_name().unwrap().to_string_lossy().into_owned();
         let file = dir.path().join(format!("{name}.yaml"));
         let out = Command::new(binary())
