@@ -19,6 +19,7 @@ pub mod lsp;
 pub mod phone;
 pub mod policy_files;
 pub mod server;
+pub mod simulate;
 pub mod sources;
 pub mod state;
 pub mod syntax;

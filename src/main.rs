@@ -111,6 +111,21 @@ enum Command {
         #[arg(long, value_enum, default_value_t = cli::Format::Human)]
         format: cli::Format,
     },
+    /// Replay call logs through the policy with simulated agent occupancy: calls per rule,
+    /// team and agent, and with `--against`, what a change moves.
+    Simulate {
+        /// The policy: a `.route` file or a directory.
+        policy: PathBuf,
+        /// Call logs: CSV exports of Exotel's call details, with a header row.
+        #[arg(long, required = true, num_args = 1..)]
+        calls: Vec<PathBuf>,
+        /// Also replay through this policy (the current one) and compare.
+        #[arg(long, value_name = "OLD")]
+        against: Option<PathBuf>,
+        /// How to print the report.
+        #[arg(long, value_enum, default_value_t = cli::Format::Human)]
+        format: cli::Format,
+    },
     /// Print the policy's decision structure as a graph (Graphviz DOT or Mermaid).
     Graph {
         /// The policy: a `.route` file or a directory.
@@ -191,6 +206,12 @@ fn main() -> ExitCode {
             budget_ms,
         } => cli::serve::run(config.as_deref(), policy, [listen, admin_listen], budget_ms),
         Command::Graph { policy, format } => cli::graph::run(&policy, format),
+        Command::Simulate {
+            policy,
+            calls,
+            against,
+            format,
+        } => cli::simulate::run(&policy, &calls, against.as_deref(), format),
         Command::Diff { old, new, format } => cli::diff::run(&old, &new, format),
         Command::Fmt { paths, check, diff } => {
             cli::fmt::run(&paths, cli::fmt::Mode { check, diff })

@@ -24,6 +24,7 @@ pub mod fmt;
 pub mod graph;
 pub mod junit;
 pub mod serve;
+pub mod simulate;
 pub mod test;
 pub mod watch;
 pub mod witness;

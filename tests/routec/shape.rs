@@ -26,8 +26,9 @@ const CORE: [&str; 15] = [
 ];
 
 /// Adapters around the core: they import it, never the reverse.
-const ADAPTERS: [&str; 10] = [
-    "sources", "state", "exotel", "server", "lsp", "case", "witness", "diff", "cli", "lib",
+const ADAPTERS: [&str; 11] = [
+    "sources", "state", "exotel", "server", "lsp", "case", "witness", "diff", "simulate", "cli",
+    "lib",
 ];
 
 /// Items `lib.rs` defines itself (the pipeline that reads data files too).

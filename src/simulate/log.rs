@@ -1,0 +1,205 @@
+//! Reads a call log for `routec simulate`: a CSV export of Exotel's call details (with a
+//! header row) into calls ready to replay, each line that does not read reported with its
+//! number.
+
+use serde_json::{Value as J, json};
+
+use crate::call::Call;
+use crate::check::model::{CheckedPolicy, Type};
+use crate::facts::Facts;
+
+/// One call of the log, read for one policy.
+#[derive(Debug, Clone)]
+pub struct LoggedCall {
+    pub sid: String,
+    pub at: jiff::Timestamp,
+    pub call: Call,
+    pub facts: Facts,
+    /// Seconds talked; 0 when unanswered or not given.
+    pub talked: i64,
+    /// Its status was `completed`.
+    pub answered: bool,
+}
+
+/// A line that did not read: its number (the header is line 1) and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadLine {
+    pub file: String,
+    pub line: u64,
+    pub why: String,
+}
+
+/// Which column holds what, by the header's names (case-insensitive).
+struct Columns {
+    sid: Option<usize>,
+    start: Option<usize>,
+    from: Option<usize>,
+    to: Option<usize>,
+    digits: Option<usize>,
+    duration: Option<usize>,
+    status: Option<usize>,
+    /// `facts.GROUP.FIELD` columns.
+    facts: Vec<(usize, String, String)>,
+}
+
+impl Columns {
+    fn of(header: &csv::StringRecord) -> Columns {
+        let names: Vec<String> = header
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect();
+        let find = |wanted: &[&str]| {
+            wanted
+                .iter()
+                .find_map(|w| names.iter().position(|n| n == w))
+        };
+        let facts = header
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| {
+                let rest = h.trim().strip_prefix("facts.")?;
+                let (group, field) = rest.split_once('.')?;
+                Some((i, group.to_string(), field.to_string()))
+            })
+            .collect();
+        Columns {
+            sid: find(&["callsid", "sid"]),
+            start: find(&["starttime"]),
+            from: find(&["callfrom", "from"]),
+            to: find(&["callto", "to"]),
+            digits: find(&["digits"]),
+            duration: find(&["dialcallduration", "duration"]),
+            status: find(&["status"]),
+            facts,
+        }
+    }
+}
+
+/// A fact's text as the JSON value its field's type reads.
+fn fact_value(policy: &CheckedPolicy, group: &str, field: &str, text: &str) -> J {
+    let ty = policy
+        .facts
+        .iter()
+        .find(|g| g.name == group)
+        .and_then(|g| g.fields.iter().find(|f| f.name == field))
+        .map(|f| f.ty);
+    match ty {
+        Some(Type::Number) => text
+            .parse::<f64>()
+            .map_or_else(|_| json!(text), |n| json!(n)),
+        Some(Type::Bool) => match text.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" => json!(true),
+            "false" | "no" | "0" => json!(false),
+            _ => json!(text),
+        },
+        _ => json!(text),
+    }
+}
+
+/// A start time: with an offset as written, else in `zone` (Exotel's `2024-09-03 11:44:54`).
+fn start_time(text: &str, zone: &jiff::tz::TimeZone) -> Option<jiff::Timestamp> {
+    if let Ok(t) = text.trim().parse::<jiff::Timestamp>() {
+        return Some(t);
+    }
+    let civil = crate::exotel::read_exotel_time(text)?;
+    zone.to_timestamp(civil).ok()
+}
+
+/// Reads a CSV call log for `policy`; calls in file order, and the lines that did not read.
+pub fn read_csv(
+    policy: &CheckedPolicy,
+    name: &str,
+    text: &str,
+) -> Result<(Vec<LoggedCall>, Vec<BadLine>), String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let header = reader
+        .headers()
+        .map_err(|e| format!("{name}: the header row does not read: {e}"))?
+        .clone();
+    let cols = Columns::of(&header);
+    if cols.start.is_none() {
+        return Err(format!("{name}: no `StartTime` column"));
+    }
+    let mut calls = Vec::new();
+    let mut bad = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = record
+            .as_ref()
+            .ok()
+            .and_then(|r| r.position())
+            .map_or(i as u64 + 2, |p| p.line());
+        let result = record
+            .map_err(|e| e.to_string())
+            .and_then(|r| row(policy, &cols, &r, i));
+        match result {
+            Ok(call) => calls.push(call),
+            Err(why) => bad.push(BadLine {
+                file: name.to_string(),
+                line,
+                why,
+            }),
+        }
+    }
+    Ok((calls, bad))
+}
+
+fn row(
+    policy: &CheckedPolicy,
+    cols: &Columns,
+    r: &csv::StringRecord,
+    index: usize,
+) -> Result<LoggedCall, String> {
+    let get = |c: Option<usize>| {
+        c.and_then(|i| r.get(i))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let start = get(cols.start).ok_or("no StartTime")?;
+    let at = start_time(start, &policy.timezone)
+        .ok_or_else(|| format!("StartTime `{start}` is not a time"))?;
+    let sid = get(cols.sid).map_or_else(|| format!("row{}", index + 1), str::to_string);
+    let talked = match get(cols.duration) {
+        Some(d) => d
+            .parse::<f64>()
+            .map_err(|_| format!("duration `{d}` is not a number of seconds"))?
+            .max(0.0) as i64,
+        None => 0,
+    };
+    let answered = get(cols.status).is_some_and(|s| s.eq_ignore_ascii_case("completed"));
+    let mut params: Vec<(&str, &str)> = vec![("CallSid", sid.as_str())];
+    for (key, col) in [
+        ("CallFrom", cols.from),
+        ("CallTo", cols.to),
+        ("digits", cols.digits),
+    ] {
+        if let Some(v) = get(col) {
+            params.push((key, v));
+        }
+    }
+    let call = Call::from_params(params, policy.country);
+    let mut facts = serde_json::Map::new();
+    for (i, group, field) in &cols.facts {
+        if let Some(text) = r.get(*i).map(str::trim).filter(|v| !v.is_empty()) {
+            let entry = facts.entry(group.clone()).or_insert_with(|| json!({}));
+            entry[field.as_str()] = fact_value(policy, group, field, text);
+        }
+    }
+    let facts = if facts.is_empty() {
+        Facts::none(policy)
+    } else {
+        let case = json!({"facts": facts});
+        crate::case::read(policy, &case, "", &[])
+            .map_err(|e| e.to_string())?
+            .facts
+    };
+    Ok(LoggedCall {
+        sid,
+        at,
+        call,
+        facts,
+        talked: if answered { talked } else { 0 },
+        answered,
+    })
+}

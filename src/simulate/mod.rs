@@ -1,0 +1,129 @@
+//! `routec simulate`: call logs in; the calls replayed through a policy (and another to
+//! compare with) with simulated agent occupancy, and what each rule, team and agent took out.
+
+pub mod log;
+pub mod replay;
+
+use serde_json::{Value as J, json};
+
+use crate::compile::Policy;
+use log::{BadLine, LoggedCall, read_csv};
+use replay::{Replay, matrix, replay};
+
+/// A simulation's results.
+pub struct Report {
+    pub calls: u64,
+    pub skipped: Vec<BadLine>,
+    pub policy: Replay,
+    /// With `--against`: the old policy's replay, and the calls whose rule changed.
+    pub against: Option<(Replay, u64, Vec<J>)>,
+}
+
+/// Reads `logs` (name and text) for `policy`, in time order.
+fn calls_for(
+    policy: &Policy,
+    logs: &[(String, String)],
+) -> Result<(Vec<LoggedCall>, Vec<BadLine>), String> {
+    let mut calls = Vec::new();
+    let mut skipped = Vec::new();
+    for (name, text) in logs {
+        let (more, bad) = read_csv(&policy.checked, name, text)?;
+        calls.extend(more);
+        skipped.extend(bad);
+    }
+    // Stable: calls at the same time keep the log's order.
+    calls.sort_by_key(|c| c.at);
+    Ok((calls, skipped))
+}
+
+/// Replays the logs through `policy`, and through `old` too when given.
+pub fn simulate(
+    policy: &Policy,
+    old: Option<&Policy>,
+    logs: &[(String, String)],
+) -> Result<Report, String> {
+    let (calls, skipped) = calls_for(policy, logs)?;
+    let refs: Vec<&LoggedCall> = calls.iter().collect();
+    let new = replay(policy, &refs);
+    let against = match old {
+        Some(old) => {
+            // Read again for the old policy: its facts groups may differ.
+            let (old_calls, _) = calls_for(old, logs)?;
+            let old_refs: Vec<&LoggedCall> = old_calls.iter().collect();
+            let before = replay(old, &old_refs);
+            let cells = matrix(&refs, &before, &new);
+            let changed = cells
+                .iter()
+                .filter(|((a, b), _)| a != b)
+                .map(|(_, (n, _))| n)
+                .sum();
+            let cells = cells
+                .into_iter()
+                .map(|((a, b), (n, examples))| {
+                    json!({"old": a, "new": b, "calls": n, "examples": examples})
+                })
+                .collect();
+            Some((before, changed, cells))
+        }
+        None => None,
+    };
+    Ok(Report {
+        calls: new.calls,
+        skipped,
+        policy: new,
+        against,
+    })
+}
+
+fn share(n: u64, of: u64) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        (n as f64 / of as f64 * 1000.0).round() / 10.0
+    }
+}
+
+/// A replay's figures as JSON.
+pub fn replay_json(r: &Replay) -> J {
+    let rules: Vec<J> = r
+        .rules
+        .iter()
+        .map(|(name, calls, no_agent)| {
+            json!({"rule": name, "calls": calls, "share": share(*calls, r.calls), "no_agent": no_agent})
+        })
+        .collect();
+    let teams: Vec<J> = r
+        .teams
+        .iter()
+        .map(|(name, calls)| json!({"team": name, "calls": calls, "share": share(*calls, r.calls)}))
+        .collect();
+    let agents: Vec<J> = r
+        .agents
+        .iter()
+        .map(|(name, answered, talked)| {
+            let utilisation = (*talked as f64 / r.span.max(1) as f64 * 1000.0).round() / 10.0;
+            json!({"agent": name, "answered": answered, "talked_seconds": talked,
+                "utilisation": utilisation})
+        })
+        .collect();
+    json!({"calls": r.calls, "rules": rules, "teams": teams, "agents": agents,
+        "calls_per_hour": r.hours.to_vec()})
+}
+
+impl Report {
+    pub fn to_json(&self) -> J {
+        let skipped: Vec<J> = self
+            .skipped
+            .iter()
+            .map(|b| json!({"file": b.file, "line": b.line, "why": b.why}))
+            .collect();
+        let mut out = json!({"calls": self.calls, "skipped": skipped,
+            "policy": replay_json(&self.policy)});
+        if let Some((old, changed, cells)) = &self.against {
+            out["against"] = replay_json(old);
+            out["changed"] = json!(changed);
+            out["matrix"] = J::Array(cells.clone());
+        }
+        out
+    }
+}

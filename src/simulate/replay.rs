@@ -1,0 +1,145 @@
+//! Replays logged calls through a compiled policy in time order, with simulated agent
+//! occupancy: an answered call makes its first offered agent busy for the time it talked.
+//! Counts calls per rule, team and agent, calls that found no agent, and calls per hour.
+
+use std::collections::BTreeMap;
+
+use crate::compile::Policy;
+use crate::eval::{AgentSnapshot, Decision, RuleRef, StateUpdate, Status};
+
+use super::log::LoggedCall;
+
+/// What became of each call, in log order: the rule that decided it.
+#[derive(Debug, Clone, Default)]
+pub struct Replay {
+    /// Per rule in policy order, `otherwise` last: calls, and calls that found no agent.
+    pub rules: Vec<(String, u64, u64)>,
+    /// Per team: calls routed to it.
+    pub teams: Vec<(String, u64)>,
+    /// Per agent: calls answered, seconds talked.
+    pub agents: Vec<(String, u64, i64)>,
+    /// Calls per hour of the day, in the policy's time zone.
+    pub hours: [u64; 24],
+    /// The rule of each call, by index into `rules`, in log order.
+    pub decided: Vec<usize>,
+    /// Seconds from the first call's start to the last call's end.
+    pub span: i64,
+    pub calls: u64,
+}
+
+/// Replays `calls` (sorted by their start) through `policy`.
+pub fn replay(policy: &Policy, calls: &[&LoggedCall]) -> Replay {
+    let checked = &policy.checked;
+    let rule_count = checked.rules.len() + 1;
+    let mut out = Replay {
+        rules: checked
+            .rules
+            .iter()
+            .chain(std::iter::once(&checked.otherwise))
+            .map(|r| (r.name.clone(), 0, 0))
+            .collect(),
+        teams: checked.teams.iter().map(|t| (t.name.clone(), 0)).collect(),
+        agents: checked
+            .agents
+            .iter()
+            .map(|a| (a.name.clone(), 0, 0))
+            .collect(),
+        decided: Vec::with_capacity(calls.len()),
+        ..Replay::default()
+    };
+    let mut snapshot = AgentSnapshot::fresh(checked.agents.len());
+    // When each busy agent's call ends.
+    let mut busy_until: Vec<Option<jiff::Timestamp>> = vec![None; checked.agents.len()];
+    let mut today: Option<jiff::civil::Date> = None;
+    let (mut first, mut last) = (None::<jiff::Timestamp>, None::<jiff::Timestamp>);
+    for call in calls {
+        let local = call.at.to_zoned_datetime(checked.timezone.clone());
+        let date = local.date();
+        if today != Some(date) {
+            for a in &mut snapshot.agents {
+                a.calls_today = 0;
+            }
+            today = Some(date);
+        }
+        for (i, until) in busy_until.iter_mut().enumerate() {
+            if let Some(end) = *until
+                && end <= call.at
+            {
+                let agent = &mut snapshot.agents[i];
+                agent.status = Some(Status::Available);
+                agent.last_call_ended = Some(end);
+                agent.calls_today += 1;
+                *until = None;
+            }
+        }
+        let decision = crate::eval::eval(policy, &call.call, &call.facts, call.at, &snapshot);
+        apply(&mut snapshot, &decision);
+        let rule = match decision.rule {
+            RuleRef::Rule(r) => r.index(),
+            RuleRef::Otherwise => rule_count - 1,
+        };
+        out.rules[rule].1 += 1;
+        if decision.agents.is_empty() || decision.fallback > 0 {
+            out.rules[rule].2 += 1;
+        }
+        if let Some(team) = decision.team {
+            out.teams[team.index()].1 += 1;
+        }
+        let mut end = call.at;
+        if call.answered
+            && let Some(&agent) = decision.agents.first()
+        {
+            let until = call
+                .at
+                .checked_add(jiff::SignedDuration::from_secs(call.talked))
+                .unwrap_or(call.at);
+            snapshot.agents[agent.index()].status = Some(Status::Busy);
+            busy_until[agent.index()] = Some(until);
+            out.agents[agent.index()].1 += 1;
+            out.agents[agent.index()].2 += call.talked;
+            end = until;
+        }
+        out.hours[local.hour() as usize] += 1;
+        out.decided.push(rule);
+        out.calls += 1;
+        first = Some(first.map_or(call.at, |f| f.min(call.at)));
+        last = Some(last.map_or(end, |l| l.max(end)));
+    }
+    if let (Some(first), Some(last)) = (first, last) {
+        out.span = (last.as_second() - first.as_second()).max(1);
+    }
+    out
+}
+
+/// Round-robin cursors and weights move as they do live.
+fn apply(snapshot: &mut AgentSnapshot, decision: &Decision) {
+    for update in &decision.updates {
+        match update {
+            StateUpdate::Cursor { key, agent, .. } => {
+                snapshot.cursors.insert(key.clone(), *agent);
+            }
+            StateUpdate::Weights { key, current, .. } => {
+                snapshot.weights.insert(key.clone(), current.clone());
+            }
+        }
+    }
+}
+
+/// Calls per pair of rules (old, new), with up to 20 example call ids each.
+pub fn matrix(
+    calls: &[&LoggedCall],
+    old: &Replay,
+    new: &Replay,
+) -> BTreeMap<(String, String), (u64, Vec<String>)> {
+    let mut out: BTreeMap<(String, String), (u64, Vec<String>)> = BTreeMap::new();
+    for (i, call) in calls.iter().enumerate() {
+        let a = &old.rules[old.decided[i]].0;
+        let b = &new.rules[new.decided[i]].0;
+        let cell = out.entry((a.clone(), b.clone())).or_default();
+        cell.0 += 1;
+        if cell.1.len() < 20 {
+            cell.1.push(call.sid.clone());
+        }
+    }
+    out
+}
