@@ -5,14 +5,16 @@
 use std::collections::BTreeMap;
 
 use crate::compile::Policy;
-use crate::eval::{AgentSnapshot, Decision, RuleRef, StateUpdate, Status};
+use crate::eval::{AgentSnapshot, Decision, Outcome, RuleRef, StateUpdate, Status};
 
 use super::log::LoggedCall;
 
 /// What became of each call, in log order: the rule that decided it.
 #[derive(Debug, Clone, Default)]
 pub struct Replay {
-    /// Per rule in policy order, `otherwise` last: calls, and calls that found no agent.
+    /// Per rule in policy order, `otherwise` last: calls it decided, and calls that found no
+    /// agent through it (its condition held, and its targets were unavailable, or a fallback
+    /// or a queue took the call).
     pub rules: Vec<(String, u64, u64)>,
     /// Per team: calls routed to it.
     pub teams: Vec<(String, u64)>,
@@ -81,6 +83,13 @@ pub fn replay(policy: &Policy, calls: &[&LoggedCall]) -> Replay {
         out.rules[rule].1 += 1;
         if decision.agents.is_empty() || decision.fallback > 0 {
             out.rules[rule].2 += 1;
+        }
+        // A rule whose condition held but whose every target was unavailable found no agent
+        // either: a later rule took the call.
+        for step in &decision.trace {
+            if let (RuleRef::Rule(r), Outcome::Unavailable) = (step.rule, step.outcome) {
+                out.rules[r.index()].2 += 1;
+            }
         }
         if let Some(team) = decision.team {
             out.teams[team.index()].1 += 1;

@@ -19,6 +19,7 @@ mod policies;
 mod semantics;
 mod serve;
 mod shape;
+mod simulate_cli;
 mod sql_sources;
 mod state;
 mod test;

@@ -1,0 +1,102 @@
+//! `routec simulate` against the real binary: a hand-made log whose figures are worked out by
+//! hand, the `--against` matrix on a known edit, and a malformed line reported by number.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::test::binary;
+
+/// Two agents; digit 1 to a sequential team of both, else to a queue.
+const POLICY: &str = "timezone \"Asia/Kolkata\"\n\
+agent a \"+919800000001\"\nagent b \"+919800000002\"\n\
+team T [a, b] strategy sequential\n\
+rule one: when call.digits == \"1\" -> team T\n\
+otherwise -> queue general\n";
+
+/// c1 takes `a` for 10 minutes; c2 (a busy) goes to `b`; c3 finds both busy: rule `one` finds
+/// no agent and `otherwise` queues it; c4, after c1 ended, goes to `a` again; c5 has no digit:
+/// the queue, no agent.
+const LOG: &str = "CallSid,StartTime,From,Digits,DialCallDuration,Status\n\
+c1,2026-11-23 10:00:00,09845000001,1,600,completed\n\
+c2,2026-11-23 10:05:00,09845000002,1,300,completed\n\
+c3,2026-11-23 10:06:00,09845000003,1,0,no-answer\n\
+c4,2026-11-23 10:20:00,09845000004,1,60,completed\n\
+c5,2026-11-23 11:00:00,09845000005,,30,completed\n";
+
+fn simulate(files: &[(&str, &str)], args: &[&str]) -> (Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let out = Command::new(binary())
+        .arg("simulate")
+        .args(args)
+        .args(["--format", "json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    (
+        serde_json::from_slice(&out.stdout).unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_hand_made_log_gives_the_figures_worked_out_by_hand() {
+    let (report, _) = simulate(
+        &[("new/p.route", POLICY), ("calls.csv", LOG)],
+        &["new", "--calls", "calls.csv"],
+    );
+    let p = &report["policy"];
+    assert_eq!(report["calls"], 5);
+    assert_eq!(p["rules"][0], serde_json::json!({"rule": "one", "calls": 3, "share": 60.0, "no_agent": 1}));
+    assert_eq!(p["rules"][1], serde_json::json!({"rule": "otherwise", "calls": 2, "share": 40.0, "no_agent": 2}));
+    assert_eq!(p["teams"][0]["calls"], 3);
+    // a: c1 (600 s) and c4 (60 s); b: c2 (300 s), skipped past the busy a.
+    assert_eq!(p["agents"][0]["answered"], 2);
+    assert_eq!(p["agents"][0]["talked_seconds"], 660);
+    assert_eq!(p["agents"][1]["answered"], 1);
+    assert_eq!(p["agents"][1]["talked_seconds"], 300);
+    // From 10:00 to 11:00, the last call (queued: no agent's time): 3,600 s; a talked 660.
+    assert_eq!(p["agents"][0]["utilisation"], 18.3);
+    assert_eq!(p["calls_per_hour"][10], 4);
+    assert_eq!(p["calls_per_hour"][11], 1);
+}
+
+#[test]
+fn against_gives_the_matrix_of_a_known_edit() {
+    let edited = POLICY.replace("call.digits == \"1\"", "call.digits in [\"1\", \"\"] or not call.digits exists");
+    let (report, _) = simulate(
+        &[("new/p.route", &edited), ("old/p.route", POLICY), ("calls.csv", LOG)],
+        &["new", "--calls", "calls.csv", "--against", "old"],
+    );
+    assert_eq!(report["changed"], 1, "{report:#}");
+    let moved: Vec<&Value> = report["matrix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["old"] != c["new"])
+        .collect();
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0]["old"], "otherwise");
+    assert_eq!(moved[0]["new"], "one");
+    assert_eq!(moved[0]["examples"], serde_json::json!(["c5"]));
+    assert_eq!(report["against"]["rules"][1]["calls"], 2);
+    assert_eq!(report["policy"]["rules"][1]["calls"], 1);
+}
+
+#[test]
+fn a_malformed_line_is_reported_with_its_number_and_skipped() {
+    let broken = LOG.replace("c3,2026-11-23 10:06:00", "c3,yesterday");
+    let (report, stderr) = simulate(
+        &[("new/p.route", POLICY), ("calls.csv", &broken)],
+        &["new", "--calls", "calls.csv"],
+    );
+    assert_eq!(report["calls"], 4);
+    assert_eq!(report["skipped"][0]["line"], 4, "{report:#}");
+    assert!(stderr.contains("calls.csv:4: skipped: StartTime `yesterday` is not a time"), "{stderr}");
+}
