@@ -114,7 +114,7 @@ fn human(report: &Report) -> String {
     let most = new.hours.iter().copied().max().unwrap_or(0).max(1);
     for (hour, n) in new.hours.iter().enumerate() {
         let bar = "█".repeat((*n * 40 / most) as usize);
-        let _ = writeln!(out, "{hour:02}:00 {n:>7} {bar}");
+        let _ = writeln!(out, "{}", format!("{hour:02}:00 {n:>7} {bar}").trim_end());
     }
     if let Some((_, changed, cells)) = &report.against {
         let _ = writeln!(

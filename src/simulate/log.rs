@@ -13,6 +13,9 @@ use crate::facts::Facts;
 pub struct LoggedCall {
     pub sid: String,
     pub at: jiff::Timestamp,
+    /// The call's day and hour in the policy's time zone (read once, not at each replay).
+    pub day: jiff::civil::Date,
+    pub hour: u8,
     pub call: Call,
     pub facts: Facts,
     /// Seconds talked; 0 when unanswered or not given.
@@ -194,9 +197,12 @@ fn row(
             .map_err(|e| e.to_string())?
             .facts
     };
+    let local = at.to_zoned_datetime(policy.timezone.clone());
     Ok(LoggedCall {
         sid,
         at,
+        day: local.date(),
+        hour: local.hour() as u8,
         call,
         facts,
         talked: if answered { talked } else { 0 },

@@ -55,8 +55,7 @@ pub fn replay(policy: &Policy, calls: &[&LoggedCall]) -> Replay {
     let mut today: Option<jiff::civil::Date> = None;
     let (mut first, mut last) = (None::<jiff::Timestamp>, None::<jiff::Timestamp>);
     for call in calls {
-        let local = call.at.to_zoned_datetime(checked.timezone.clone());
-        let date = local.date();
+        let date = call.day;
         if today != Some(date) {
             for a in &mut snapshot.agents {
                 a.calls_today = 0;
@@ -108,7 +107,7 @@ pub fn replay(policy: &Policy, calls: &[&LoggedCall]) -> Replay {
             out.agents[agent.index()].2 += call.talked;
             end = until;
         }
-        out.hours[local.hour() as usize] += 1;
+        out.hours[usize::from(call.hour) % 24] += 1;
         out.decided.push(rule);
         out.calls += 1;
         first = Some(first.map_or(call.at, |f| f.min(call.at)));

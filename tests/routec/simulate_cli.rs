@@ -53,8 +53,14 @@ fn a_hand_made_log_gives_the_figures_worked_out_by_hand() {
     );
     let p = &report["policy"];
     assert_eq!(report["calls"], 5);
-    assert_eq!(p["rules"][0], serde_json::json!({"rule": "one", "calls": 3, "share": 60.0, "no_agent": 1}));
-    assert_eq!(p["rules"][1], serde_json::json!({"rule": "otherwise", "calls": 2, "share": 40.0, "no_agent": 2}));
+    assert_eq!(
+        p["rules"][0],
+        serde_json::json!({"rule": "one", "calls": 3, "share": 60.0, "no_agent": 1})
+    );
+    assert_eq!(
+        p["rules"][1],
+        serde_json::json!({"rule": "otherwise", "calls": 2, "share": 40.0, "no_agent": 2})
+    );
     assert_eq!(p["teams"][0]["calls"], 3);
     // a: c1 (600 s) and c4 (60 s); b: c2 (300 s), skipped past the busy a.
     assert_eq!(p["agents"][0]["answered"], 2);
@@ -69,9 +75,16 @@ fn a_hand_made_log_gives_the_figures_worked_out_by_hand() {
 
 #[test]
 fn against_gives_the_matrix_of_a_known_edit() {
-    let edited = POLICY.replace("call.digits == \"1\"", "call.digits in [\"1\", \"\"] or not call.digits exists");
+    let edited = POLICY.replace(
+        "call.digits == \"1\"",
+        "call.digits in [\"1\", \"\"] or not call.digits exists",
+    );
     let (report, _) = simulate(
-        &[("new/p.route", &edited), ("old/p.route", POLICY), ("calls.csv", LOG)],
+        &[
+            ("new/p.route", &edited),
+            ("old/p.route", POLICY),
+            ("calls.csv", LOG),
+        ],
         &["new", "--calls", "calls.csv", "--against", "old"],
     );
     assert_eq!(report["changed"], 1, "{report:#}");
@@ -98,5 +111,33 @@ fn a_malformed_line_is_reported_with_its_number_and_skipped() {
     );
     assert_eq!(report["calls"], 4);
     assert_eq!(report["skipped"][0]["line"], 4, "{report:#}");
-    assert!(stderr.contains("calls.csv:4: skipped: StartTime `yesterday` is not a time"), "{stderr}");
+    assert!(
+        stderr.contains("calls.csv:4: skipped: StartTime `yesterday` is not a time"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_sample_day_replays_on_the_shipped_policy() {
+    let out = Command::new(binary())
+        .args([
+            "simulate",
+            "rules",
+            "--calls",
+            "examples/calls-day.csv",
+            "--format",
+            "json",
+        ])
+        .current_dir(crate::test::repo())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["calls"], 2335);
+    assert_eq!(report["skipped"], serde_json::json!([]));
+    let hours = report["policy"]["calls_per_hour"].as_array().unwrap();
+    assert!(
+        hours[11].as_u64() > hours[14].as_u64(),
+        "a morning peak: {hours:?}"
+    );
 }
