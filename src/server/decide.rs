@@ -172,8 +172,11 @@ impl AppState {
         let decision = &decided.decision;
         let line = DecisionLine {
             ts: jiff::Timestamp::now().to_string(),
+            at: call_time(&self.config, &decided.call).to_string(),
             call_sid: decided.call.sid.as_deref(),
             from,
+            to: decided.call.to.as_ref().map(|p| p.value.as_str()),
+            digits: decided.call.digits.as_deref(),
             policy: decided
                 .serving
                 .as_ref()
@@ -201,8 +204,15 @@ impl AppState {
 struct DecisionLine<'a> {
     /// When it was decided, RFC 3339 in UTC.
     ts: String,
+    /// When the call is, by Exotel's clock (the time the policy decided with), in UTC: what
+    /// `routec simulate` replays it at.
+    at: String,
     call_sid: Option<&'a str>,
     from: Option<Cow<'a, str>>,
+    /// The number the caller dialled.
+    to: Option<&'a str>,
+    /// The IVR digits pressed.
+    digits: Option<&'a str>,
     policy: Option<&'a str>,
     version: Option<&'a str>,
     rule: &'a str,

@@ -1,6 +1,6 @@
-//! Reads a call log for `routec simulate`: a CSV export of Exotel's call details (with a
-//! header row) into calls ready to replay, each line that does not read reported with its
-//! number.
+//! Reads a call log for `routec simulate`, a CSV export of Exotel's call details (with a
+//! header row) or routec's own decision log (JSON lines), into calls ready to replay; each
+//! line that does not read is reported with its number.
 
 use serde_json::{Value as J, json};
 
@@ -207,5 +207,61 @@ fn row(
         facts,
         talked: if answered { talked } else { 0 },
         answered,
+    })
+}
+
+/// Reads routec's decision log (one JSON object per line, as `routec serve` writes it) for
+/// `policy`. It says nothing of how calls ended: they are replayed unanswered (no occupancy),
+/// and without facts.
+pub fn read_decision_log(
+    policy: &CheckedPolicy,
+    name: &str,
+    text: &str,
+) -> (Vec<LoggedCall>, Vec<BadLine>) {
+    let mut calls = Vec::new();
+    let mut bad = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match decision_line(policy, line, i) {
+            Ok(call) => calls.push(call),
+            Err(why) => bad.push(BadLine {
+                file: name.to_string(),
+                line: i as u64 + 1,
+                why,
+            }),
+        }
+    }
+    (calls, bad)
+}
+
+fn decision_line(policy: &CheckedPolicy, line: &str, index: usize) -> Result<LoggedCall, String> {
+    let v: J = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    let text = |key: &str| v.get(key).and_then(J::as_str).filter(|s| !s.is_empty());
+    let when = text("at")
+        .or_else(|| text("ts"))
+        .ok_or("no `at` (the call's time)")?;
+    let at = when
+        .parse::<jiff::Timestamp>()
+        .map_err(|_| format!("`at` `{when}` is not a time"))?;
+    let sid = text("call_sid").map_or_else(|| format!("line{}", index + 1), str::to_string);
+    let mut params: Vec<(&str, &str)> = vec![("CallSid", sid.as_str())];
+    for (key, field) in [("CallFrom", "from"), ("CallTo", "to"), ("digits", "digits")] {
+        if let Some(value) = text(field) {
+            params.push((key, value));
+        }
+    }
+    let call = Call::from_params(params, policy.country);
+    let local = at.to_zoned_datetime(policy.timezone.clone());
+    Ok(LoggedCall {
+        sid,
+        at,
+        day: local.date(),
+        hour: local.hour() as u8,
+        call,
+        facts: Facts::none(policy),
+        talked: 0,
+        answered: false,
     })
 }

@@ -7,7 +7,7 @@ pub mod replay;
 use serde_json::{Value as J, json};
 
 use crate::compile::Policy;
-use log::{BadLine, LoggedCall, read_csv};
+use log::{BadLine, LoggedCall, read_csv, read_decision_log};
 use replay::{Replay, matrix, replay};
 
 /// A simulation's results.
@@ -27,7 +27,12 @@ fn calls_for(
     let mut calls = Vec::new();
     let mut skipped = Vec::new();
     for (name, text) in logs {
-        let (more, bad) = read_csv(&policy.checked, name, text)?;
+        // A decision log is JSON lines; an export of call details is CSV.
+        let (more, bad) = if text.trim_start().starts_with('{') {
+            read_decision_log(&policy.checked, name, text)
+        } else {
+            read_csv(&policy.checked, name, text)?
+        };
         calls.extend(more);
         skipped.extend(bad);
     }

@@ -141,3 +141,72 @@ fn the_sample_day_replays_on_the_shipped_policy() {
         "a morning peak: {hours:?}"
     );
 }
+
+/// A decision log written by `routec serve`, replayed, gives each call the rule it got live.
+#[test]
+fn the_decision_log_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("decisions.jsonl");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let rules = crate::test::repo().join("rules");
+    let server = crate::serve::Server::start_writing_to(
+        dir.path(),
+        &[rules.to_str().unwrap()],
+        &[],
+        std::process::Stdio::from(log),
+    );
+    let mut sent = 0;
+    for (digits, from) in [
+        ("1", "08012345678"),
+        ("2", "02212345678"),
+        ("3", "09845000009"),
+        ("", "08012345679"),
+    ] {
+        for time in [
+            "2026-11-23%2010:15:00",
+            "2026-11-23%2021:30:00",
+            "2026-11-22%2011:00:00",
+        ] {
+            sent += 1;
+            let (status, _) = server.get(&format!(
+                "/exotel/passthru?CallSid=rt{sent}&CallFrom={from}&digits=%22{digits}%22&CurrentTime={time}&branch=x"
+            ));
+            assert!(status == 200 || status == 302, "{status}");
+        }
+    }
+    assert!(server.stop().success());
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let mut live: std::collections::BTreeMap<String, u64> = Default::default();
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        *live
+            .entry(v["rule"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(live.values().sum::<u64>(), sent);
+    assert!(live.len() >= 3, "the calls went to several rules: {live:?}");
+    let out = Command::new(binary())
+        .arg("simulate")
+        .arg(&rules)
+        .arg("--calls")
+        .arg(&log_path)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["skipped"], serde_json::json!([]));
+    let replayed: std::collections::BTreeMap<String, u64> = report["policy"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["calls"].as_u64().unwrap() > 0)
+        .map(|r| {
+            (
+                r["rule"].as_str().unwrap().to_string(),
+                r["calls"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(replayed, live, "{text}");
+}
