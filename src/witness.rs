@@ -272,16 +272,19 @@ fn schedule_times(policy: &CheckedPolicy, id: ScheduleId, cands: &mut Candidates
     let schedule = &policy.schedules[id];
     let zone = schedule.timezone.as_ref().unwrap_or(&policy.timezone);
     let mut time = |day: Date, minute: u16| add(cands, Var::Time, Val::Time(at(zone, day, minute)));
+    let minutes = 24 * 60;
     for w in &schedule.windows {
-        let Some(d) = (0..7u8).find(|d| w.days & (1 << d) != 0) else {
-            continue;
-        };
-        let day = weekday(d);
-        let minutes = 24 * 60;
-        time(day, w.start);
-        time(day, (w.start + minutes - 1) % minutes);
-        time(day, (w.end + minutes - 1) % minutes);
-        time(day, w.end % minutes);
+        // The edges on the window's first day; its opening minute and last minute on every
+        // day of the week, in its days or not (a change of days shows there).
+        if let Some(d) = (0..7u8).find(|d| w.days & (1 << d) != 0) {
+            let day = weekday(d);
+            time(day, (w.start + minutes - 1) % minutes);
+            time(day, w.end % minutes);
+        }
+        for d in 0..7u8 {
+            time(weekday(d), w.start);
+            time(weekday(d), (w.end + minutes - 1) % minutes);
+        }
     }
     for date in &schedule.closed {
         time(*date, 12 * 60);

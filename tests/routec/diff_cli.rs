@@ -165,6 +165,26 @@ fn a_schedule_moved_by_an_hour() {
 }
 
 #[test]
+fn a_schedule_open_one_more_day() {
+    let (code, report) = diff(
+        BASE,
+        &BASE.replace("mon-fri 09:00-18:00", "mon-sat 09:00-18:00"),
+    );
+    assert_eq!(code, 1, "{report:#}");
+    // Premium callers on a Saturday now reach `vip`, from `otherwise` and from `south`.
+    let changes = report["changes"].as_array().unwrap();
+    for old in ["otherwise", "south"] {
+        let change = changes.iter().find(|c| c["old"]["rule"] == old).expect(old);
+        assert_eq!(change["new"]["rule"], "vip");
+        assert!(
+            change["calls"].as_str().unwrap().contains("at sat"),
+            "{change:#}"
+        );
+    }
+    assert_eq!(changes.len(), 2, "{report:#}");
+}
+
+#[test]
 fn a_team_strategy_changed() {
     let (code, report) = diff(
         BASE,
