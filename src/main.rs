@@ -68,6 +68,10 @@ enum Command {
         /// [default: 1000].
         #[arg(long)]
         budget_ms: Option<u64>,
+        /// A candidate policy to evaluate beside the active one on every live call, reported
+        /// at `/v1/shadow` (it never answers a call).
+        #[arg(long, value_name = "PATH")]
+        shadow: Option<PathBuf>,
     },
     /// Run test cases (YAML files of cases with expectations).
     Test {
@@ -204,7 +208,13 @@ fn main() -> ExitCode {
             listen,
             admin_listen,
             budget_ms,
-        } => cli::serve::run(config.as_deref(), policy, [listen, admin_listen], budget_ms),
+            shadow,
+        } => cli::serve::run(
+            config.as_deref(),
+            [policy, shadow],
+            [listen, admin_listen],
+            budget_ms,
+        ),
         Command::Graph { policy, format } => cli::graph::run(&policy, format),
         Command::Simulate {
             policy,

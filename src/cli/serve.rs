@@ -18,7 +18,7 @@ use super::{EXIT_ERRORS, EXIT_USAGE, print_diagnostics};
 
 pub fn run(
     config_file: Option<&Path>,
-    policy: Option<PathBuf>,
+    [policy, shadow]: [Option<PathBuf>; 2],
     [listen, admin_listen]: [Option<String>; 2],
     budget_ms: Option<u64>,
 ) -> ExitCode {
@@ -36,6 +36,9 @@ pub fn run(
     // Flags win over the file and the environment.
     if let Some(policy) = policy {
         config.policy = policy;
+    }
+    if shadow.is_some() {
+        config.shadow = shadow;
     }
     if let Some(listen) = listen {
         config.listen = listen;
@@ -128,12 +131,30 @@ async fn serve(config: Config) -> ExitCode {
             config.state.redis_url
         );
     }
+    let shadow_path = config.shadow.clone();
     let mut state = AppState::with_store(serving, config, store);
     state.policy_path = Some(policy_path);
+    if let Some(path) = &shadow_path {
+        let shadow = routec::server::shadow::Shadow::new(path.clone());
+        match shadow.reload().await {
+            Ok(version) => tracing::info!(
+                candidate = %path.display(),
+                version = %version,
+                "shadowing live calls with a candidate policy"
+            ),
+            Err(refusal) => tracing::error!(
+                candidate = %path.display(),
+                "the shadow candidate does not load; nothing is shadowed until it does: {}",
+                refusal.trim_end()
+            ),
+        }
+        state.shadow = Some(shadow);
+    }
     let state = Arc::new(state);
     save_periodically(Arc::clone(&state));
     // Kept alive for as long as the server runs.
     let _watcher = watch::start(Arc::clone(&state), &watched);
+    let _shadow_watcher = shadow_path.map(|p| watch::start(Arc::clone(&state), &watch::dir_of(&p)));
     watch::reload_on_hangup(Arc::clone(&state));
     let listener = match tokio::net::TcpListener::bind(&listen).await {
         Ok(l) => l,

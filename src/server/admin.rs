@@ -29,6 +29,18 @@ pub(super) async fn policy_info(State(state): State<Arc<AppState>>) -> Response 
     (status, axum::Json(body)).into_response()
 }
 
+/// What the shadow candidate decided differently (`shadow:`); 404 when none is set.
+pub(super) async fn shadow_report(State(state): State<Arc<AppState>>) -> Response {
+    match &state.shadow {
+        Some(shadow) => axum::Json(shadow.report()).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "no shadow candidate: set `shadow: PATH` or `routec serve --shadow PATH`",
+        )
+            .into_response(),
+    }
+}
+
 /// Admin endpoints need `Authorization: Bearer TOKEN`; with no token configured they are off.
 pub(crate) fn admin_refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     let Some(token) = &state.config.admin_token else {

@@ -42,6 +42,9 @@ pub struct Config {
     pub watch: WatchMode,
     /// How often `watch: poll` looks, in milliseconds.
     pub watch_interval_ms: u64,
+    /// A candidate policy evaluated beside the active one on every live decision, reported at
+    /// `/v1/shadow`; it never answers a call.
+    pub shadow: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +75,7 @@ impl Default for Config {
             state: StateSettings::default(),
             watch: WatchMode::Events,
             watch_interval_ms: 2000,
+            shadow: None,
         }
     }
 }

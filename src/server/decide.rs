@@ -111,8 +111,15 @@ async fn decide_call(
         reserve_for: Duration::from_secs(state.config.state.reservation_secs),
         commit: asking.commit,
     };
+    // The agent state the decision was made with, for the shadow candidate: kept only when
+    // one is set, and for live calls (not `/v1/decide`).
+    let shadowing = state.shadow.is_some() && !asking.explained;
+    let seen: std::sync::Mutex<Option<AgentSnapshot>> = std::sync::Mutex::new(None);
     // A bug in evaluation must not leave a caller in silence: fall back instead.
     let evaluate = |agents: &AgentSnapshot| {
+        if shadowing && let Ok(mut seen) = seen.lock() {
+            *seen = Some(agents.clone());
+        }
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             if asking.explained {
                 crate::eval::eval_explained(policy, &call, &facts, now, agents)
@@ -126,6 +133,16 @@ async fn decide_call(
         Routed::Decided(decision) => decision,
         Routed::Known(known) => return Answered::Known(call, known),
     };
+    if let (Some(shadow), Ok(Some(agents))) = (&state.shadow, seen.into_inner()) {
+        shadow.offer(super::shadow::Job {
+            active: Arc::clone(&serving),
+            call: call.clone(),
+            facts,
+            now,
+            agents,
+            decision: decision.clone(),
+        });
+    }
     let decided = Decided {
         serving: Some(Arc::clone(&serving)),
         call,

@@ -10,6 +10,7 @@ mod log;
 pub mod logging;
 mod metrics;
 mod request;
+pub mod shadow;
 
 pub use config::Config;
 pub use metrics::{Metrics, Trigger};
@@ -26,7 +27,7 @@ use crate::diagnostic::JsonDiagnostic;
 use crate::policy_files::SourceFiles;
 use crate::state::StateStore;
 pub(crate) use admin::admin_refusal;
-use admin::{admin_only, metrics_text, openapi, policy_info, ready, reload, track};
+use admin::{admin_only, metrics_text, openapi, policy_info, ready, reload, shadow_report, track};
 pub(crate) use decide::call_time;
 use decide::{connect, decide, passthru};
 pub(crate) use request::{ExotelRequest, exotel_refusal};
@@ -117,6 +118,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The decision log's queue to its writer.
     pub(crate) log: log::DecisionLog,
+    /// A candidate policy shadowing the active one (`shadow:`), if any.
+    pub shadow: Option<Arc<shadow::Shadow>>,
 }
 
 impl AppState {
@@ -146,6 +149,7 @@ impl AppState {
             last_error: Mutex::new(None),
             reloading: tokio::sync::Mutex::new(()),
             log: log::DecisionLog::to_stdout(),
+            shadow: None,
         }
     }
 
@@ -169,6 +173,17 @@ impl AppState {
         };
         let _one_at_a_time = self.reloading.lock().await;
         let result = self.reload_from(path).await;
+        // The candidate reloads on the same triggers; what becomes of it never touches the
+        // active policy.
+        if let Some(shadow) = &self.shadow
+            && let Err(refusal) = shadow.reload().await
+        {
+            tracing::error!(
+                candidate = %shadow.path.display(),
+                "the shadow candidate does not load; shadowing with the version before, if any: {}",
+                refusal.trim_end()
+            );
+        }
         self.metrics.reload(result.is_ok(), trigger);
         let trigger = trigger.name();
         match &result {
@@ -290,6 +305,7 @@ pub fn admin_app(state: Arc<AppState>) -> Router {
         .route("/v1/decide", get(decide).post(decide))
         .route("/v1/policy", get(policy_info))
         .route("/v1/reload", axum::routing::post(reload))
+        .route("/v1/shadow", get(shadow_report))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics_text))

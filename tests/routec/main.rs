@@ -18,6 +18,7 @@ mod operability;
 mod policies;
 mod semantics;
 mod serve;
+mod shadow;
 mod shape;
 mod simulate_cli;
 mod sql_sources;

@@ -125,6 +125,29 @@ impl Collector for Scrape {
                 .into_iter()
                 .map(|(reason, n)| ([("reason", reason)], Sample::Counter(n))),
         )?;
+        if let Some(shadow) = &state.shadow {
+            family(
+                e,
+                [
+                    "routec_shadow_decisions",
+                    "Live decisions also made by the shadow candidate, by the rule of each and whether the call went the same way.",
+                ],
+                MetricType::Counter,
+                shadow
+                    .counts()
+                    .into_iter()
+                    .map(|(active, candidate, outcome, n)| {
+                        (
+                            [
+                                ("active_rule", active),
+                                ("candidate_rule", candidate),
+                                ("outcome", outcome.to_string()),
+                            ],
+                            Sample::Counter(n),
+                        )
+                    }),
+            )?;
+        }
         family(
             e,
             [
