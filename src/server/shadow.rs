@@ -33,13 +33,37 @@ pub struct Job {
     pub decision: Decision,
 }
 
+/// A call that went differently, kept as it was: its JSON (with both traces) is made only
+/// when `/v1/shadow` is read, not on every call.
+struct Example {
+    job: Job,
+    candidate: Arc<Serving>,
+    facts: Facts,
+    agents: AgentSnapshot,
+}
+
+impl Example {
+    fn to_json(&self) -> J {
+        let job = &self.job;
+        let explained = |p: &Policy, f: &Facts, a: &AgentSnapshot| {
+            crate::eval::eval_explained(p, &job.call, f, job.now, a).to_json(p)
+        };
+        json!({
+            "call_sid": job.call.sid,
+            "at": job.now.to_string(),
+            "active": explained(&job.active.prepared.policy, &job.facts, &job.agents),
+            "candidate": explained(&self.candidate.prepared.policy, &self.facts, &self.agents),
+        })
+    }
+}
+
 #[derive(Default)]
 struct Tally {
     calls: u64,
     different: u64,
     /// Per (active rule, candidate rule): calls that went the same way, and differently.
     pairs: BTreeMap<(String, String), [u64; 2]>,
-    examples: VecDeque<J>,
+    examples: VecDeque<Example>,
     dropped: u64,
 }
 
@@ -78,6 +102,18 @@ impl Shadow {
         let spawned = std::thread::Builder::new()
             .name("routec-shadow".into())
             .spawn(move || {
+                // The candidate only gets the CPU the answers leave: under full load calls go
+                // unshadowed (counted as dropped) rather than answers waiting.
+                let idle = thread_priority::set_thread_priority_and_policy(
+                    thread_priority::thread_native_id(),
+                    thread_priority::ThreadPriority::Min,
+                    thread_priority::ThreadSchedulePolicy::Normal(
+                        thread_priority::NormalThreadSchedulePolicy::Idle,
+                    ),
+                );
+                if let Err(e) = idle {
+                    tracing::warn!("the shadow's thread runs at normal priority: {e:?}");
+                }
                 for job in jobs {
                     let Some(shadow) = weak.upgrade() else { break };
                     shadow.evaluate(job);
@@ -139,7 +175,7 @@ impl Shadow {
         let (active, policy) = (&job.active.prepared.policy, &candidate.prepared.policy);
         let facts = facts_for(active, policy, &job.facts);
         let agents = agents_for(active, policy, &job.agents);
-        let d = crate::eval::eval_explained(policy, &job.call, &facts, job.now, &agents);
+        let d = crate::eval::eval(policy, &job.call, &facts, job.now, &agents);
         let active_rule = job.decision.rule.name(&active.checked).to_string();
         let candidate_rule = d.rule.name(&policy.checked).to_string();
         let same = active_rule == candidate_rule && destination(&job.decision) == destination(&d);
@@ -156,12 +192,12 @@ impl Shadow {
             if tally.examples.len() == EXAMPLES {
                 tally.examples.pop_front();
             }
-            tally.examples.push_back(json!({
-                "call_sid": job.call.sid,
-                "at": job.now.to_string(),
-                "active": job.decision.to_json(active),
-                "candidate": d.to_json(policy),
-            }));
+            tally.examples.push_back(Example {
+                job,
+                candidate,
+                facts,
+                agents,
+            });
         }
     }
 
@@ -192,7 +228,7 @@ impl Shadow {
             "different": tally.different,
             "dropped": tally.dropped,
             "pairs": pairs,
-            "examples": tally.examples.iter().rev().cloned().collect::<Vec<_>>(),
+            "examples": tally.examples.iter().rev().map(Example::to_json).collect::<Vec<_>>(),
         })
     }
 
