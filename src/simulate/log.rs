@@ -24,6 +24,31 @@ pub struct LoggedCall {
     pub answered: bool,
 }
 
+impl LoggedCall {
+    /// A call at `at`, with its day and hour in the policy's time zone; `(seconds talked,
+    /// answered)`.
+    fn new(
+        policy: &CheckedPolicy,
+        sid: String,
+        at: jiff::Timestamp,
+        call: Call,
+        facts: Facts,
+        (talked, answered): (i64, bool),
+    ) -> LoggedCall {
+        let local = at.to_zoned_datetime(policy.timezone.clone());
+        LoggedCall {
+            sid,
+            at,
+            day: local.date(),
+            hour: local.hour() as u8,
+            call,
+            facts,
+            talked,
+            answered,
+        }
+    }
+}
+
 /// A line that did not read: its number (the header is line 1) and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BadLine {
@@ -197,17 +222,15 @@ fn row(
             .map_err(|e| e.to_string())?
             .facts
     };
-    let local = at.to_zoned_datetime(policy.timezone.clone());
-    Ok(LoggedCall {
+    let talked = if answered { talked } else { 0 };
+    Ok(LoggedCall::new(
+        policy,
         sid,
         at,
-        day: local.date(),
-        hour: local.hour() as u8,
         call,
         facts,
-        talked: if answered { talked } else { 0 },
-        answered,
-    })
+        (talked, answered),
+    ))
 }
 
 /// Reads routec's decision log (one JSON object per line, as `routec serve` writes it) for
@@ -253,15 +276,6 @@ fn decision_line(policy: &CheckedPolicy, line: &str, index: usize) -> Result<Log
         }
     }
     let call = Call::from_params(params, policy.country);
-    let local = at.to_zoned_datetime(policy.timezone.clone());
-    Ok(LoggedCall {
-        sid,
-        at,
-        day: local.date(),
-        hour: local.hour() as u8,
-        call,
-        facts: Facts::none(policy),
-        talked: 0,
-        answered: false,
-    })
+    let facts = Facts::none(policy);
+    Ok(LoggedCall::new(policy, sid, at, call, facts, (0, false)))
 }
