@@ -19,8 +19,8 @@ fn replay_speed(rounds: usize) {
     let policy = policy.unwrap_or_else(|| panic!("{:?}", diagnostics.errors.first()));
     let text = std::fs::read_to_string("examples/calls-day.csv").expect("the sample day");
     let start = Instant::now();
-    let (calls, bad) =
-        routec::simulate::log::read_csv(&policy.checked, "day.csv", &text).expect("it reads");
+    let (calls, bad) = routec::simulate::log::read_csv(&policy.checked, "day.csv", &text, &|_| {})
+        .expect("it reads");
     let read = start.elapsed();
     assert!(bad.is_empty());
     let refs: Vec<_> = calls.iter().collect();

@@ -2,6 +2,7 @@
 //! logs and prints what each rule, team and agent took.
 
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -29,7 +30,33 @@ pub fn run(policy: &Path, calls: &[PathBuf], against: Option<&Path>, format: For
             }
         }
     }
-    let report = match simulate(&policy, old.as_ref(), &logs) {
+    // A bar on a terminal for logs long enough to wait for (about a second to read).
+    let total: u64 = logs.iter().map(|(_, t)| t.len() as u64).sum();
+    let passes = if old.is_some() { 2 } else { 1 };
+    let bar = (std::io::stderr().is_terminal() && total > 16 << 20).then(|| {
+        let bar = indicatif::ProgressBar::new(total * passes);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("reading {bar:40} {bytes}/{total_bytes} {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    // Bytes read in this pass; the old policy's pass starts again from 0 after the first.
+    let (pass_start, last) = (std::cell::Cell::new(0u64), std::cell::Cell::new(0u64));
+    let progress = |bytes: u64| {
+        if let Some(bar) = &bar {
+            if bytes < last.get() {
+                pass_start.set(pass_start.get() + total);
+            }
+            last.set(bytes);
+            bar.set_position(pass_start.get() + bytes);
+        }
+    };
+    let result = simulate(&policy, old.as_ref(), &logs, &progress);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report = match result {
         Ok(report) => report,
         Err(message) => {
             tell!("error: {message}");

@@ -134,10 +134,12 @@ fn start_time(text: &str, zone: &jiff::tz::TimeZone) -> Option<jiff::Timestamp> 
 }
 
 /// Reads a CSV call log for `policy`; calls in file order, and the lines that did not read.
+/// `progress` is told, now and then, how many bytes of `text` have been read.
 pub fn read_csv(
     policy: &CheckedPolicy,
     name: &str,
     text: &str,
+    progress: &dyn Fn(u64),
 ) -> Result<(Vec<LoggedCall>, Vec<BadLine>), String> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
@@ -153,11 +155,13 @@ pub fn read_csv(
     let mut calls = Vec::new();
     let mut bad = Vec::new();
     for (i, record) in reader.records().enumerate() {
-        let line = record
-            .as_ref()
-            .ok()
-            .and_then(|r| r.position())
-            .map_or(i as u64 + 2, |p| p.line());
+        let position = record.as_ref().ok().and_then(|r| r.position());
+        let line = position.map_or(i as u64 + 2, |p| p.line());
+        if i % 4096 == 0
+            && let Some(p) = position
+        {
+            progress(p.byte());
+        }
         let result = record
             .map_err(|e| e.to_string())
             .and_then(|r| row(policy, &cols, &r, i));
@@ -240,10 +244,16 @@ pub fn read_decision_log(
     policy: &CheckedPolicy,
     name: &str,
     text: &str,
+    progress: &dyn Fn(u64),
 ) -> (Vec<LoggedCall>, Vec<BadLine>) {
     let mut calls = Vec::new();
     let mut bad = Vec::new();
+    let mut done = 0u64;
     for (i, line) in text.lines().enumerate() {
+        done += line.len() as u64 + 1;
+        if i % 4096 == 0 {
+            progress(done);
+        }
         if line.trim().is_empty() {
             continue;
         }

@@ -19,22 +19,28 @@ pub struct Report {
     pub against: Option<(Replay, u64, Vec<J>)>,
 }
 
-/// Reads `logs` (name and text) for `policy`, in time order.
+/// Reads `logs` (name and text) for `policy`, in time order; `progress` is told how many
+/// bytes of all the logs have been read.
 fn calls_for(
     policy: &Policy,
     logs: &[(String, String)],
+    progress: &dyn Fn(u64),
 ) -> Result<(Vec<LoggedCall>, Vec<BadLine>), String> {
     let mut calls = Vec::new();
     let mut skipped = Vec::new();
+    let mut before = 0u64;
     for (name, text) in logs {
+        let here = |bytes: u64| progress(before + bytes);
         // A decision log is JSON lines; an export of call details is CSV.
         let (more, bad) = if text.trim_start().starts_with('{') {
-            read_decision_log(&policy.checked, name, text)
+            read_decision_log(&policy.checked, name, text, &here)
         } else {
-            read_csv(&policy.checked, name, text)?
+            read_csv(&policy.checked, name, text, &here)?
         };
         calls.extend(more);
         skipped.extend(bad);
+        before += text.len() as u64;
+        progress(before);
     }
     // Stable: calls at the same time keep the log's order.
     calls.sort_by_key(|c| c.at);
@@ -42,18 +48,20 @@ fn calls_for(
 }
 
 /// Replays the logs through `policy`, and through `old` too when given.
+/// `progress` is told how many bytes of the logs have been read (twice over with `old`).
 pub fn simulate(
     policy: &Policy,
     old: Option<&Policy>,
     logs: &[(String, String)],
+    progress: &dyn Fn(u64),
 ) -> Result<Report, String> {
-    let (calls, skipped) = calls_for(policy, logs)?;
+    let (calls, skipped) = calls_for(policy, logs, progress)?;
     let refs: Vec<&LoggedCall> = calls.iter().collect();
     let new = replay(policy, &refs);
     let against = match old {
         Some(old) => {
             // Read again for the old policy: its facts groups may differ.
-            let (old_calls, _) = calls_for(old, logs)?;
+            let (old_calls, _) = calls_for(old, logs, progress)?;
             let old_refs: Vec<&LoggedCall> = old_calls.iter().collect();
             let before = replay(old, &old_refs);
             let cells = matrix(&refs, &before, &new);
