@@ -83,10 +83,7 @@ fn outcome(policy: &Policy, d: &Decision) -> Outcome {
             Some(t) => {
                 name = format!(" {}", checked.teams[t].name);
                 let team = &checked.teams[t];
-                let strategy = crate::vocabulary::Strategy::ALL
-                    .iter()
-                    .find(|(_, s)| *s == team.strategy)
-                    .map_or("", |(n, _)| n);
+                let strategy = team.strategy.name();
                 let members: Vec<&str> = team
                     .members
                     .iter()

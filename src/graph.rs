@@ -129,11 +129,7 @@ fn target_label(policy: &CheckedPolicy, target: &Target) -> String {
     match target {
         Target::Team(id) => {
             let team = &policy.teams[*id];
-            let strategy = crate::vocabulary::Strategy::ALL
-                .iter()
-                .find(|(_, s)| *s == team.strategy)
-                .map_or("", |(n, _)| n);
-            format!("{text} ({strategy})")
+            format!("{text} ({})", team.strategy.name())
         }
         _ => text,
     }

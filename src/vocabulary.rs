@@ -61,6 +61,14 @@ impl Strategy {
         ("ring_all", Strategy::RingAll),
     ];
 
+    /// The strategy's name as policies write it.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, s)| *s == self)
+            .map_or("", |(n, _)| n)
+    }
+
     pub fn from_name(name: &str) -> Option<Strategy> {
         Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
     }

@@ -292,11 +292,7 @@ pub fn describe_target(policy: &CheckedPolicy, target: &Target) -> String {
         } => {
             let mut text = format!("agents where {}", describe_filter(policy, filter));
             if *strategy != crate::check::model::Strategy::Sequential {
-                let name = crate::vocabulary::Strategy::ALL
-                    .iter()
-                    .find(|(_, s)| s == strategy)
-                    .map_or("", |(n, _)| n);
-                text.push_str(&format!(" using {name}"));
+                text.push_str(&format!(" using {}", strategy.name()));
             }
             if let Some(n) = ring {
                 text.push_str(&format!(" ring {n}"));
