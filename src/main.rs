@@ -126,6 +126,10 @@ enum Command {
         /// Also replay through this policy (the current one) and compare.
         #[arg(long, value_name = "OLD")]
         against: Option<PathBuf>,
+        /// Ask the policy's sources (files, HTTP, SQL; cached as live) for facts the logs do
+        /// not give; without it they are missing, as with `eval --offline`.
+        #[arg(long)]
+        lookup: bool,
         /// How to print the report.
         #[arg(long, value_enum, default_value_t = cli::Format::Human)]
         format: cli::Format,
@@ -220,8 +224,17 @@ fn main() -> ExitCode {
             policy,
             calls,
             against,
+            lookup,
             format,
-        } => cli::simulate::run(&policy, &calls, against.as_deref(), format),
+        } => cli::simulate::run(
+            &policy,
+            &calls,
+            cli::simulate::Options {
+                against: against.as_deref(),
+                lookup,
+                format,
+            },
+        ),
         Command::Diff { old, new, format } => cli::diff::run(&old, &new, format),
         Command::Fmt { paths, check, diff } => {
             cli::fmt::run(&paths, cli::fmt::Mode { check, diff })

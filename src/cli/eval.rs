@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use super::{EXIT_USAGE, load_policy, read_document};
 
 /// How long `routec eval` waits for sources: the server's default budget.
-const LOOKUP_DEADLINE: std::time::Duration = std::time::Duration::from_millis(1000);
+pub const LOOKUP_DEADLINE: std::time::Duration = std::time::Duration::from_millis(1000);
 
 pub fn run(policy_path: &Path, input: &Path, explain: bool, offline: bool) -> ExitCode {
     let (policy, lookups) = match load_policy(policy_path) {

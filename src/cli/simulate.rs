@@ -6,19 +6,42 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use routec::compile::Policy;
+use routec::simulate::log::LoggedCall;
 use routec::simulate::replay::Replay;
-use routec::simulate::{Report, simulate};
+use routec::simulate::{Report, Side, simulate};
+use routec::sources::Lookups;
 
 use super::{EXIT_USAGE, Format, load_policy};
 
-pub fn run(policy: &Path, calls: &[PathBuf], against: Option<&Path>, format: Format) -> ExitCode {
-    let Ok((policy, _)) = load_policy(policy) else {
+/// What `routec simulate` is asked, besides the policy and the logs.
+pub struct Options<'a> {
+    pub against: Option<&'a Path>,
+    /// Ask the policy's sources for the facts a log does not give.
+    pub lookup: bool,
+    pub format: Format,
+}
+
+pub fn run(policy: &Path, calls: &[PathBuf], options: Options<'_>) -> ExitCode {
+    let Options {
+        against,
+        lookup,
+        format,
+    } = options;
+    let Ok((policy, lookups)) = load_policy(policy) else {
         return ExitCode::from(EXIT_USAGE);
     };
     let old = match against.map(load_policy) {
-        Some(Ok((old, _))) => Some(old),
+        Some(Ok(old)) => Some(old),
         Some(Err(code)) => return code,
         None => None,
+    };
+    let runtime = match lookup.then(super::runtime).transpose() {
+        Ok(r) => r,
+        Err(e) => {
+            tell!("error: cannot start the lookups: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
     };
     let mut logs = Vec::new();
     for path in calls {
@@ -52,7 +75,30 @@ pub fn run(policy: &Path, calls: &[PathBuf], against: Option<&Path>, format: For
             bar.set_position(pass_start.get() + bytes);
         }
     };
-    let result = simulate(&policy, old.as_ref(), &logs, &progress);
+    // Each call is looked up within the budget a server would give it; answers are cached
+    // as live, so a caller who calls again is not asked for twice.
+    let look = |policy: &Policy, lookups: &Lookups, call: &mut LoggedCall| {
+        if let Some(runtime) = &runtime {
+            let deadline = std::time::Instant::now() + super::eval::LOOKUP_DEADLINE;
+            let (checked, facts) = (&policy.checked, &mut call.facts);
+            runtime.block_on(lookups.lookup(checked, &call.call, facts, &call.given, deadline));
+        }
+    };
+    let new_lookup = |call: &mut LoggedCall| look(&policy, &lookups, call);
+    let old_lookup = |call: &mut LoggedCall| {
+        if let Some((old, lookups)) = &old {
+            look(old, lookups, call);
+        }
+    };
+    let new = Side {
+        policy: &policy,
+        lookup: lookup.then_some(&new_lookup as &dyn Fn(&mut LoggedCall)),
+    };
+    let old_side = old.as_ref().map(|(old, _)| Side {
+        policy: old,
+        lookup: lookup.then_some(&old_lookup as &dyn Fn(&mut LoggedCall)),
+    });
+    let result = simulate(new, old_side, &logs, &progress);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -148,6 +148,21 @@ impl Decision {
         }
     }
 
+    /// The agents it offers at once: the first, or every one when they ring together; none
+    /// for a last-resort decision, whose agents are all taken already.
+    pub fn offered(&self) -> &[AgentId] {
+        if self
+            .degraded
+            .contains(&crate::degraded::Degraded::NoAvailableAgent)
+        {
+            &[]
+        } else if self.parallel {
+            &self.agents
+        } else {
+            &self.agents[..self.agents.len().min(1)]
+        }
+    }
+
     pub(super) fn set_agents(&mut self, policy: &Policy, agents: Vec<AgentId>) {
         self.numbers = agents
             .iter()

@@ -22,6 +22,10 @@ pub struct LoggedCall {
     pub talked: i64,
     /// Its status was `completed`.
     pub answered: bool,
+    /// Seconds the call lasted, talked or ringing: how long its offered agents stay reserved.
+    pub lasted: i64,
+    /// Per facts group: the log gave it (a lookup leaves it alone).
+    pub given: Vec<bool>,
 }
 
 impl LoggedCall {
@@ -32,7 +36,7 @@ impl LoggedCall {
         sid: String,
         at: jiff::Timestamp,
         call: Call,
-        facts: Facts,
+        (facts, given): (Facts, Vec<bool>),
         (talked, answered): (i64, bool),
     ) -> LoggedCall {
         let local = at.to_zoned_datetime(policy.timezone.clone());
@@ -43,8 +47,10 @@ impl LoggedCall {
             hour: local.hour() as u8,
             call,
             facts,
-            talked,
+            talked: if answered { talked } else { 0 },
             answered,
+            lasted: talked,
+            given,
         }
     }
 }
@@ -219,14 +225,12 @@ fn row(
         }
     }
     let facts = if facts.is_empty() {
-        Facts::none(policy)
+        (Facts::none(policy), vec![false; policy.facts.len()])
     } else {
         let case = json!({"facts": facts});
-        crate::case::read(policy, &case, "", &[])
-            .map_err(|e| e.to_string())?
-            .facts
+        let case = crate::case::read(policy, &case, "", &[]).map_err(|e| e.to_string())?;
+        (case.facts, case.given)
     };
-    let talked = if answered { talked } else { 0 };
     Ok(LoggedCall::new(
         policy,
         sid,
@@ -286,6 +290,6 @@ fn decision_line(policy: &CheckedPolicy, line: &str, index: usize) -> Result<Log
         }
     }
     let call = Call::from_params(params, policy.country);
-    let facts = Facts::none(policy);
+    let facts = (Facts::none(policy), vec![false; policy.facts.len()]);
     Ok(LoggedCall::new(policy, sid, at, call, facts, (0, false)))
 }

@@ -19,13 +19,22 @@ pub struct Report {
     pub against: Option<(Replay, u64, Vec<J>)>,
 }
 
-/// Reads `logs` (name and text) for `policy`, in time order; `progress` is told how many
+/// A policy to replay calls through, and how to look up the facts a log does not give
+/// (`--lookup`: the policy's own sources); without it they are missing, as offline.
+#[derive(Clone, Copy)]
+pub struct Side<'a> {
+    pub policy: &'a Policy,
+    pub lookup: Option<&'a dyn Fn(&mut LoggedCall)>,
+}
+
+/// Reads `logs` (name and text) for a policy, in time order; `progress` is told how many
 /// bytes of all the logs have been read.
 fn calls_for(
-    policy: &Policy,
+    side: Side<'_>,
     logs: &[(String, String)],
     progress: &dyn Fn(u64),
 ) -> Result<(Vec<LoggedCall>, Vec<BadLine>), String> {
+    let policy = side.policy;
     let mut calls = Vec::new();
     let mut skipped = Vec::new();
     let mut before = 0u64;
@@ -42,6 +51,9 @@ fn calls_for(
         before += text.len() as u64;
         progress(before);
     }
+    if let Some(lookup) = side.lookup {
+        calls.iter_mut().for_each(lookup);
+    }
     // Stable: calls at the same time keep the log's order.
     calls.sort_by_key(|c| c.at);
     Ok((calls, skipped))
@@ -50,21 +62,21 @@ fn calls_for(
 /// Replays the logs through `policy`, and through `old` too when given.
 /// `progress` is told how many bytes of the logs have been read (twice over with `old`).
 pub fn simulate(
-    policy: &Policy,
-    old: Option<&Policy>,
+    new: Side<'_>,
+    old: Option<Side<'_>>,
     logs: &[(String, String)],
     progress: &dyn Fn(u64),
 ) -> Result<Report, String> {
-    let (calls, skipped) = calls_for(policy, logs, progress)?;
+    let (calls, skipped) = calls_for(new, logs, progress)?;
     let refs: Vec<&LoggedCall> = calls.iter().collect();
-    let new = replay(policy, &refs);
+    let after = replay(new.policy, &refs);
     let against = match old {
         Some(old) => {
             // Read again for the old policy: its facts groups may differ.
             let (old_calls, _) = calls_for(old, logs, progress)?;
             let old_refs: Vec<&LoggedCall> = old_calls.iter().collect();
-            let before = replay(old, &old_refs);
-            let cells = matrix(&refs, &before, &new);
+            let before = replay(old.policy, &old_refs);
+            let cells = matrix(&refs, &before, &after);
             let changed = cells
                 .iter()
                 .filter(|((a, b), _)| a != b)
@@ -81,9 +93,9 @@ pub fn simulate(
         None => None,
     };
     Ok(Report {
-        calls: new.calls,
+        calls: after.calls,
         skipped,
-        policy: new,
+        policy: after,
         against,
     })
 }

@@ -1,5 +1,6 @@
 //! Replays logged calls through a compiled policy in time order, with simulated agent
-//! occupancy: an answered call makes its first offered agent busy for the time it talked.
+//! occupancy: every agent offered is held while the call lasts, and an answered call makes its
+//! first offered agent busy for the time it talked.
 //! Counts calls per rule, team and agent, calls that found no agent, and calls per hour.
 
 use std::collections::BTreeMap;
@@ -50,8 +51,9 @@ pub fn replay(policy: &Policy, calls: &[&LoggedCall]) -> Replay {
         ..Replay::default()
     };
     let mut snapshot = AgentSnapshot::fresh(checked.agents.len());
-    // When each busy agent's call ends.
+    // When each busy agent's call ends, and when each reserved agent is released.
     let mut busy_until: Vec<Option<jiff::Timestamp>> = vec![None; checked.agents.len()];
+    let mut held_until: Vec<Option<jiff::Timestamp>> = vec![None; checked.agents.len()];
     let mut today: Option<jiff::civil::Date> = None;
     let (mut first, mut last) = (None::<jiff::Timestamp>, None::<jiff::Timestamp>);
     for call in calls {
@@ -70,6 +72,12 @@ pub fn replay(policy: &Policy, calls: &[&LoggedCall]) -> Replay {
                 agent.status = Some(Status::Available);
                 agent.last_call_ended = Some(end);
                 agent.calls_today += 1;
+                *until = None;
+            }
+        }
+        for (i, until) in held_until.iter_mut().enumerate() {
+            if until.is_some_and(|end| end <= call.at) {
+                snapshot.agents[i].reserved = false;
                 *until = None;
             }
         }
@@ -92,6 +100,18 @@ pub fn replay(policy: &Policy, calls: &[&LoggedCall]) -> Replay {
         }
         if let Some(team) = decision.team {
             out.teams[team.index()].1 += 1;
+        }
+        // As live, every agent offered is held for the call until it ends (its events release
+        // them); the one who answers is then busy for the time talked.
+        let held = call
+            .at
+            .checked_add(jiff::SignedDuration::from_secs(call.lasted))
+            .unwrap_or(call.at);
+        if held > call.at {
+            for &agent in decision.offered() {
+                snapshot.agents[agent.index()].reserved = true;
+                held_until[agent.index()] = Some(held);
+            }
         }
         let mut end = call.at;
         if call.answered

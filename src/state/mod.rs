@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::check::model::AgentId;
 use crate::compile::Policy;
 pub use crate::eval::{AgentSnapshot, AgentState, Status};
 use crate::eval::{Decision, StateUpdate};
@@ -344,7 +343,7 @@ impl StoredState {
         if let Some((sid, until)) = reserve {
             // A call decided again gives up what it held before.
             self.reservations.retain(|_, r| r.call_sid != sid);
-            for &agent in offered(decision) {
+            for &agent in decision.offered() {
                 if let Some(a) = policy.checked.agents.get(agent.index()) {
                     self.reservations.insert(
                         a.name.clone(),
@@ -438,21 +437,6 @@ impl StoredState {
                 }
             })
             .collect()
-    }
-}
-
-/// The agents a decision offers at once: the first, or every one when they ring together;
-/// none for a last-resort decision, whose agents are all taken already.
-pub fn offered(decision: &Decision) -> &[AgentId] {
-    if decision
-        .degraded
-        .contains(&crate::degraded::Degraded::NoAvailableAgent)
-    {
-        &[]
-    } else if decision.parallel {
-        &decision.agents
-    } else {
-        &decision.agents[..decision.agents.len().min(1)]
     }
 }
 

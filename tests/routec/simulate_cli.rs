@@ -210,3 +210,55 @@ fn the_decision_log_round_trips() {
         .collect();
     assert_eq!(replayed, live, "{text}");
 }
+
+#[test]
+fn agents_rung_together_stay_reserved_while_the_call_lasts() {
+    // Both agents ring at once for c1; `a` answers. While c1 lasts `b` is held for it as live
+    // (its events release it when the call ends), so c2 finds no agent; c3, after, gets both.
+    let policy = "timezone \"Asia/Kolkata\"\n\
+agent a \"+919800000001\"\nagent b \"+919800000002\"\n\
+team T [a, b] strategy ring_all\n\
+rule one: when call.digits == \"1\" -> team T\n\
+otherwise -> queue general\n";
+    let log = "CallSid,StartTime,From,Digits,DialCallDuration,Status\n\
+c1,2026-11-23 10:00:00,09845000001,1,600,completed\n\
+c2,2026-11-23 10:05:00,09845000002,1,300,completed\n\
+c3,2026-11-23 10:30:00,09845000003,1,60,completed\n";
+    let (report, _) = simulate(
+        &[("new/p.route", policy), ("calls.csv", log)],
+        &["new", "--calls", "calls.csv"],
+    );
+    let p = &report["policy"];
+    assert_eq!(p["rules"][0]["calls"], 2, "{report:#}");
+    assert_eq!(p["rules"][0]["no_agent"], 1);
+    assert_eq!(p["rules"][1]["calls"], 1);
+    assert_eq!(p["agents"][0]["answered"], 2);
+    assert_eq!(p["agents"][1]["answered"], 0);
+}
+
+#[test]
+fn lookup_asks_the_policys_sources_for_facts_the_log_does_not_give() {
+    let policy = "timezone \"Asia/Kolkata\"\ncountry \"IN\"\n\
+enum Tier { standard, premium }\n\
+source customers csv \"customers.csv\" key phone\n\
+facts caller from customers { tier: Tier }\n\
+agent a \"+919800000001\"\n\
+rule premium: when caller.tier == premium -> agent a\n\
+otherwise -> queue general\n";
+    let customers = "phone,tier\n+919845000001,premium\n+919845000002,standard\n";
+    let log = "CallSid,StartTime,From,Status\n\
+c1,2026-11-23 10:00:00,09845000001,completed\n\
+c2,2026-11-23 10:05:00,09845000002,completed\n\
+c3,2026-11-23 10:06:00,09845000001,completed\n";
+    let files = [
+        ("new/p.route", policy),
+        ("new/customers.csv", customers),
+        ("calls.csv", log),
+    ];
+    // Offline by default: the tier is missing and no rule on it fires.
+    let (report, _) = simulate(&files, &["new", "--calls", "calls.csv"]);
+    assert_eq!(report["policy"]["rules"][0]["calls"], 0, "{report:#}");
+    let (report, _) = simulate(&files, &["new", "--calls", "calls.csv", "--lookup"]);
+    assert_eq!(report["policy"]["rules"][0]["calls"], 2, "{report:#}");
+    assert_eq!(report["policy"]["rules"][1]["calls"], 1);
+}

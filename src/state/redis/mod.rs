@@ -16,7 +16,7 @@ use ::redis::{AsyncCommands, Script};
 
 use super::{
     AgentEvent, AgentSnapshot, AgentView, Ask, CallRecord, DecideContext, KnownAnswer,
-    LAST_AGENT_DAYS, Reservation, Routed, Status, StoredAgent, StoredState, offered,
+    LAST_AGENT_DAYS, Reservation, Routed, Status, StoredAgent, StoredState,
 };
 use crate::check::model::AgentId;
 use crate::compile::Policy;
@@ -409,7 +409,7 @@ impl RedisStore {
             }
         }
         let reserved = reservation
-            .map(|_| agent_names(ctx.policy, offered(decision)))
+            .map(|_| agent_names(ctx.policy, decision.offered()))
             .filter(|w| !w.is_empty());
         if let (Some((sid, until)), Some(wanted)) = (reservation, &reserved) {
             pipe.cmd("EVAL")
@@ -506,7 +506,7 @@ impl RedisStore {
                 }
                 *decision = eval(snapshot);
             }
-            let wanted = agent_names(ctx.policy, offered(decision));
+            let wanted = agent_names(ctx.policy, decision.offered());
             if wanted.is_empty() || reserved.as_ref() == Some(&wanted) {
                 return Ok(());
             }
