@@ -84,7 +84,10 @@ async fn first_policy(config: &Config) -> Result<Option<(Serving, PathBuf)>, Exi
     let (prepared, diagnostics) = routec::prepare(&files).await;
     print_diagnostics(&files, &diagnostics);
     match prepared {
-        Some(prepared) => Ok(Some((Serving::new(prepared, &files), files.base_dir))),
+        Some(prepared) => Ok(Some((
+            Serving::new(prepared, &files).noting(&diagnostics),
+            files.base_dir,
+        ))),
         None if config.fallback.is_set() => {
             tracing::error!(
                 "`{}` does not load; answering the static fallback until it does",
@@ -186,12 +189,15 @@ async fn serve(config: Config) -> ExitCode {
         Some(name) => tracing::info!("serving policy `{name}` on http://{addr}"),
         None => tracing::info!("serving the static fallback on http://{addr}"),
     }
-    tracing::info!("admin endpoints (/v1, /metrics) on http://{admin_addr}");
+    tracing::info!("admin endpoints (/v1, /metrics) and the console on http://{admin_addr}");
     // One stop signal ends both listeners, each after the requests under way.
     let (stop, stopping) = tokio::sync::watch::channel(false);
+    let closing = Arc::clone(&state);
     tokio::spawn(async move {
         stop_signal().await;
         let _ = stop.send(true);
+        // Open live feeds end, or the graceful stop would wait for them.
+        closing.console.live.close();
     });
     let until_stopped = |mut stopping: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopping.wait_for(|stop| *stop).await;

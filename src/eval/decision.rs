@@ -163,6 +163,11 @@ impl Decision {
         }
     }
 
+    /// No agent took the call through its rule: a fallback target or a queue did.
+    pub fn found_no_agent(&self) -> bool {
+        self.agents.is_empty() || self.fallback > 0
+    }
+
     pub(super) fn set_agents(&mut self, policy: &Policy, agents: Vec<AgentId>) {
         self.numbers = agents
             .iter()

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
-use super::request::same_secret;
+use super::console::{self, session};
 
 pub(super) async fn policy_info(State(state): State<Arc<AppState>>) -> Response {
     let serving = state.current.load_full();
@@ -19,6 +19,7 @@ pub(super) async fn policy_info(State(state): State<Arc<AppState>>) -> Response 
         "version": serving.as_ref().map(|s| s.version.clone()),
         "rules": serving.as_ref().map(|s| s.prepared.policy.checked.rules.len()),
         "loaded_at": serving.as_ref().map(|s| s.loaded_at.to_string()),
+        "files": serving.as_ref().map(|s| s.files.clone()),
         "last_reload_error": state.last_error(),
     });
     let status = if serving.is_some() {
@@ -41,19 +42,11 @@ pub(super) async fn shadow_report(State(state): State<Arc<AppState>>) -> Respons
     }
 }
 
-/// Admin endpoints need `Authorization: Bearer TOKEN`; with no token configured they are off.
+/// Admin endpoints that change something need `Authorization: Bearer TOKEN`, or a console
+/// session with its CSRF token; with no token configured, only the console (of this machine)
+/// may change anything.
 pub(crate) fn admin_refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
-    let Some(token) = &state.config.admin_token else {
-        let reason = "admin endpoints are off: set ROUTEC_ADMIN_TOKEN to turn them on";
-        return Some((StatusCode::FORBIDDEN, reason).into_response());
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    (!same_secret(given.as_bytes(), token.as_bytes()))
-        .then(|| (StatusCode::UNAUTHORIZED, "wrong or missing admin token").into_response())
+    session::caller(state, headers, true).err()
 }
 
 pub(super) async fn reload(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
@@ -76,19 +69,30 @@ pub(super) async fn openapi() -> Response {
     (content, include_str!("../../api/openapi.json")).into_response()
 }
 
-/// On the admin listener, with an admin token set, every request but health shows it;
-/// without one, the listener is this machine's only (see `Config::admin_listen_refusal`).
+/// On the admin listener, with an admin token set, every request but health and the login
+/// form shows it or a console session; without one, the listener is this machine's only (see
+/// `Config::admin_listen_refusal`), API clients may read, and the console's own pages may
+/// change things too.
 pub(super) async fn admin_only(
     State(state): State<Arc<AppState>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let health = matches!(request.uri().path(), "/healthz" | "/readyz");
-    if !health
-        && state.config.admin_token.is_some()
-        && let Some(refusal) = admin_refusal(&state, request.headers())
+    let path = request.uri().path();
+    let open = matches!(path, "/healthz" | "/readyz") || console::is_public(path);
+    let changes = session::changes(request.method());
+    let checked = state.config.admin_token.is_some() || console::is_console(path) || changes;
+    if !open
+        && checked
+        && let Err(refusal) = session::caller(&state, request.headers(), changes)
     {
-        return refusal;
+        // A browser that is not logged in is shown the login form.
+        let browser = path == "/" && !request.headers().contains_key(header::AUTHORIZATION);
+        return if browser && state.config.admin_token.is_some() {
+            console::to_login()
+        } else {
+            refusal
+        };
     }
     next.run(request).await
 }

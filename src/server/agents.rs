@@ -37,7 +37,10 @@ pub(super) async fn events(State(state): State<Arc<AppState>>, request: ExotelRe
         Reported::Ignored(why) => return (text, format!("ignored: {why}")).into_response(),
     };
     let answer = match state.store.event(&event).await {
-        Ok(true) => format!("recorded: {} {}", event.agent, event.kind.verb()),
+        Ok(true) => {
+            state.console.stats.outcome(&event.call_sid, event.kind);
+            format!("recorded: {} {}", event.agent, event.kind.verb())
+        }
         Ok(false) => format!(
             "repeat: {} {} was recorded before",
             event.agent,

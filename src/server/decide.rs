@@ -81,6 +81,7 @@ async fn decide_call(
             call,
         };
         state.log_decision(&decided, started.elapsed());
+        state.show_decision(&decided, started.elapsed());
         state.metrics.decision(None, &decided.decision);
         return Answered::Decided(decided);
     };
@@ -114,6 +115,8 @@ async fn decide_call(
     // The agent state the decision was made with, for the shadow candidate: kept only when
     // one is set, and for live calls (not `/v1/decide`).
     let shadowing = state.shadow.is_some() && !asking.explained;
+    // A console watching live decisions shows why each earlier rule did not fire.
+    let explained = asking.explained || state.console.live.watching();
     let seen: std::sync::Mutex<Option<AgentSnapshot>> = std::sync::Mutex::new(None);
     // A bug in evaluation must not leave a caller in silence: fall back instead.
     let evaluate = |agents: &AgentSnapshot| {
@@ -121,7 +124,7 @@ async fn decide_call(
             *seen = Some(agents.clone());
         }
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if asking.explained {
+            if explained {
                 crate::eval::eval_explained(policy, &call, &facts, now, agents)
             } else {
                 crate::eval::eval(policy, &call, &facts, now, agents)
@@ -149,6 +152,7 @@ async fn decide_call(
         decision,
     };
     state.log_decision(&decided, started.elapsed());
+    state.show_decision(&decided, started.elapsed());
     let counters = decided
         .serving
         .as_deref()
@@ -174,6 +178,44 @@ fn static_fallback(config: &Config, reason: Degraded) -> Decision {
 }
 
 impl AppState {
+    /// Counts a decision for the console's Rules page and, while a console watches, sends it
+    /// to the Live page with its trace.
+    fn show_decision(&self, decided: &Decided, took: Duration) {
+        let now = jiff::Timestamp::now();
+        let decision = &decided.decision;
+        let sid = decided.call.sid.as_deref();
+        let rule = decided.rule();
+        let stats = &self.console.stats;
+        stats.decided(rule, decision.found_no_agent(), sid, now.as_millisecond());
+        if !self.console.live.watching() {
+            return;
+        }
+        let mut event = match &decided.serving {
+            Some(serving) => {
+                let mut event = decision.to_json(&serving.prepared.policy);
+                event["version"] = serde_json::json!(serving.version);
+                event
+            }
+            None => serde_json::json!({"rule": rule, "target": decision.target.name(),
+                "numbers": decision.numbers, "flow": decision.flow,
+                "degraded": decision.degraded, "trace": []}),
+        };
+        let from = decided.call.from.as_ref().map(|p| {
+            if self.config.log.mask_caller {
+                mask(&p.value)
+            } else {
+                p.value.clone()
+            }
+        });
+        event["ts"] = serde_json::json!(now.to_string());
+        event["call_sid"] = serde_json::json!(sid);
+        event["from"] = serde_json::json!(from);
+        event["to"] = serde_json::json!(decided.call.to.as_ref().map(|p| p.value.as_str()));
+        event["digits"] = serde_json::json!(decided.call.digits);
+        event["latency_us"] = serde_json::json!(took.as_micros() as u64);
+        self.console.live.send(event.to_string());
+    }
+
     /// One JSON line per decision on stdout: why every call went where it went.
     fn log_decision(&self, decided: &Decided, took: Duration) {
         if !self.config.log.decisions {

@@ -4,6 +4,7 @@
 mod admin;
 mod agents;
 pub mod config;
+pub mod console;
 mod decide;
 pub mod listen;
 mod log;
@@ -43,6 +44,10 @@ pub struct Serving {
     pub version: String,
     /// Where its decisions are counted, by rule index.
     pub(crate) counters: metrics::DecisionCounters,
+    /// Its files, as given.
+    pub files: Vec<String>,
+    /// Rules that can never fire, with the checker's warning: (rule, message).
+    pub unreachable: Vec<(String, String)>,
 }
 
 impl Serving {
@@ -53,7 +58,28 @@ impl Serving {
             loaded_at: jiff::Timestamp::now(),
             version,
             counters: metrics::DecisionCounters::unattached(),
+            files: files
+                .files
+                .iter()
+                .map(|f| f.path.display().to_string())
+                .collect(),
+            unreachable: Vec::new(),
         }
+    }
+
+    /// Keeps what the console shows of the policy's warnings: its unreachable rules.
+    pub fn noting(mut self, diagnostics: &crate::diagnostic::Diagnostics) -> Serving {
+        self.unreachable = diagnostics
+            .warnings
+            .iter()
+            .filter_map(|d| match &d.kind {
+                crate::diagnostic::Kind::Unreachable { rule, .. } => {
+                    Some((rule.clone(), d.message()))
+                }
+                _ => None,
+            })
+            .collect();
+        self
     }
 }
 
@@ -120,6 +146,8 @@ pub struct AppState {
     pub(crate) log: log::DecisionLog,
     /// A candidate policy shadowing the active one (`shadow:`), if any.
     pub shadow: Option<Arc<shadow::Shadow>>,
+    /// The operator console's sessions, live feed and rule figures.
+    pub console: console::Console,
 }
 
 impl AppState {
@@ -150,6 +178,7 @@ impl AppState {
             reloading: tokio::sync::Mutex::new(()),
             log: log::DecisionLog::to_stdout(),
             shadow: None,
+            console: console::Console::default(),
         }
     }
 
@@ -244,7 +273,7 @@ impl AppState {
                     .collect(),
             });
         };
-        let mut serving = Serving::new(prepared, &files);
+        let mut serving = Serving::new(prepared, &files).noting(&diagnostics);
         let version = serving.version.clone();
         // Nothing changed (a touch, a checkout of the same files): keep the version served,
         // with its sources' caches and breakers.
@@ -293,10 +322,11 @@ pub fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// The operators' listener's app: the `/v1` API, metrics and health. With an admin token
-/// set, every request but health needs it.
+/// The operators' listener's app: the console, the `/v1` API, metrics and health. With an
+/// admin token set, every request but health and the login form needs it (or a console
+/// session).
 pub fn admin_app(state: Arc<AppState>) -> Router {
-    Router::new()
+    console::routes()
         .route("/v1/agents", get(agents::list))
         .route(
             "/v1/agents/{id}/status",

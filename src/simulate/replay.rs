@@ -88,7 +88,7 @@ pub fn replay(policy: &Policy, calls: &[&LoggedCall]) -> Replay {
             RuleRef::Otherwise => rule_count - 1,
         };
         out.rules[rule].1 += 1;
-        if decision.agents.is_empty() || decision.fallback > 0 {
+        if decision.found_no_agent() {
             out.rules[rule].2 += 1;
         }
         // A rule whose condition held but whose every target was unavailable found no agent

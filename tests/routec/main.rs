@@ -3,6 +3,7 @@
 mod calls;
 mod check_cli;
 mod connect;
+mod console;
 mod corpus;
 mod crm;
 mod diff_cli;
@@ -25,3 +26,4 @@ mod sql_sources;
 mod state;
 mod test;
 mod test_cli;
+mod webdriver;

@@ -70,7 +70,7 @@ pub async fn send(
 
 /// Paths the admin listener serves (`/v1/*`, `/metrics`).
 pub fn is_admin_path(target: &str) -> bool {
-    target.starts_with("/v1/") || target.starts_with("/metrics")
+    target.starts_with("/v1/") || target.starts_with("/metrics") || target.starts_with("/console/")
 }
 
 pub fn get(uri: &str) -> Request<Body> {
@@ -312,7 +312,7 @@ impl Server {
         Server::request_to(&self.addr, &format!("GET {target} HTTP/1.1\r\nHost: x\r\n"))
     }
 
-    fn request_to(addr: &str, head: &str) -> (u16, String) {
+    pub fn request_to(addr: &str, head: &str) -> (u16, String) {
         let mut stream = std::net::TcpStream::connect(addr).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))

@@ -15,7 +15,7 @@ use crate::eval::{Decision, RuleRef, TargetKind};
 use crate::histogram::Histogram;
 
 /// The routes of both listeners, as their templates: a label never holds a secret or an id.
-pub const ROUTES: [&str; 16] = [
+pub const ROUTES: [&str; 28] = [
     "/exotel/connect",
     "/exotel/passthru",
     "/exotel/events",
@@ -31,6 +31,18 @@ pub const ROUTES: [&str; 16] = [
     "/v1/reload",
     "/v1/openapi.json",
     "/metrics",
+    "/v1/shadow",
+    "/",
+    "/console/app.js",
+    "/console/app.css",
+    "/console/login",
+    "/console/logout",
+    "/console/api/session",
+    "/console/api/events",
+    "/console/api/rules",
+    "/console/api/shape",
+    "/console/api/playground",
+    "/console/graph.svg",
     // What matched no route.
     "unmatched",
 ];

@@ -125,6 +125,31 @@ impl Collector for Scrape {
                 .into_iter()
                 .map(|(reason, n)| ([("reason", reason)], Sample::Counter(n))),
         )?;
+        family(
+            e,
+            [
+                "routec_outcomes",
+                "Calls' outcomes from Exotel's events (answered, missed), by the rule that \
+                 decided the call (calls this server decided).",
+            ],
+            MetricType::Counter,
+            state
+                .console
+                .stats
+                .outcomes()
+                .into_iter()
+                .flat_map(|(rule, counts)| {
+                    super::super::console::stats::OUTCOMES
+                        .iter()
+                        .zip(counts)
+                        .map(move |(outcome, n)| {
+                            (
+                                [("rule", rule.clone()), ("outcome", outcome.to_string())],
+                                Sample::Counter(n),
+                            )
+                        })
+                }),
+        )?;
         if let Some(shadow) = &state.shadow {
             family(
                 e,
