@@ -13,9 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
-for tool in wrk hey; do
-  command -v $tool >/dev/null || { echo "load.sh needs $tool (apt-get install wrk hey)" >&2; exit 2; }
-done
+. benches/load-lib.sh
+needs_tools wrk hey
 cargo build --release --quiet
 cargo bench --bench baseline --quiet -- --serve 127.0.0.1:18081 2>/dev/null &
 baseline=$!
@@ -23,13 +22,6 @@ baseline=$!
 ./target/release/routec serve rules --listen 127.0.0.1:18080 --admin-listen 127.0.0.1:18090 >/dev/null 2>/tmp/routec-load.err &
 routec=$!
 trap 'kill $baseline $routec 2>/dev/null; pkill -f "baseline.*--serve 127.0.0.1:18081" 2>/dev/null || true' EXIT
-wait_for() {
-  for _ in $(seq 1 600); do
-    (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nothing listens on port $1" >&2; exit 1
-}
 wait_for 18081
 wait_for 18080
 query='CallSid=9953099079d70b89bbc1aa43ae6d1893&CallFrom=09901320691&CallTo=08069891522&Direction=incoming&Created=Tue,%2003%20Sep%202024%2011:44:54&DialCallDuration=0&StartTime=2024-09-03%2011:44:54&EndTime=1970-01-01%2005:30:00&CallType=call-attempt&DialWhomNumber=&flow_id=11754&tenant_id=1409&From=09901320691&To=08069891522&CurrentTime=2024-09-03%2011:44:59&digits=%228%22'
@@ -52,8 +44,7 @@ per_worker=$(( half / 20 ))
 echo "== half of saturation (~$half req/s: hey, 20 workers at $per_worker req/s each)"
 hey -z "${secs}s" -c 20 -q "$per_worker" "http://127.0.0.1:18080/exotel/connect?$query" > /tmp/load-half.txt
 grep -A3 "Status code" /tmp/load-half.txt | grep -v "\[200\]" | grep "\[" && { echo "routec answered non-200"; exit 1; }
-hey_pct() { awk -v p="$1%" '$1 == p {printf "%.2f ms", $3 * 1000}'; }
 echo "achieved: $(awk '/Requests\/sec/ {printf "%d", $2}' /tmp/load-half.txt) req/s"
-echo "p50 $(hey_pct 50 < /tmp/load-half.txt), p90 $(hey_pct 90 < /tmp/load-half.txt), p99 $(hey_pct 99 < /tmp/load-half.txt) (target p99 <= 1 ms)"
+echo "p50 $(hey_pct 50 < /tmp/load-half.txt) ms, p90 $(hey_pct 90 < /tmp/load-half.txt) ms, p99 $(hey_pct 99 < /tmp/load-half.txt) ms (target p99 <= 1 ms)"
 echo "== memory"
 echo "routec peak RSS: $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/$routec/status) (target <= 64 MB)"

@@ -46,7 +46,9 @@ pub(super) async fn shadow_report(State(state): State<Arc<AppState>>) -> Respons
 /// session with its CSRF token; with no token configured, only the console (of this machine)
 /// may change anything.
 pub(crate) fn admin_refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
-    session::caller(state, headers, true).err()
+    session::caller(state, headers, true)
+        .err()
+        .map(IntoResponse::into_response)
 }
 
 pub(super) async fn reload(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
@@ -81,7 +83,9 @@ pub(super) async fn admin_only(
     let path = request.uri().path();
     let open = matches!(path, "/healthz" | "/readyz") || console::is_public(path);
     let changes = session::changes(request.method());
-    let checked = state.config.admin_token.is_some() || console::is_console(path) || changes;
+    // Without a token, `/v1` stays as open to this machine as it was (its handlers that change
+    // something ask for a token or the console's CSRF token themselves).
+    let checked = state.config.admin_token.is_some() || console::is_console(path);
     if !open
         && checked
         && let Err(refusal) = session::caller(&state, request.headers(), changes)
@@ -91,7 +95,7 @@ pub(super) async fn admin_only(
         return if browser && state.config.admin_token.is_some() {
             console::to_login()
         } else {
-            refusal
+            refusal.into_response()
         };
     }
     next.run(request).await

@@ -81,7 +81,8 @@ async fn decide_call(
             call,
         };
         state.log_decision(&decided, started.elapsed());
-        state.show_decision(&decided, started.elapsed());
+        let shown = state.console.live.take_slot();
+        state.show_decision(&decided, started.elapsed(), shown);
         state.metrics.decision(None, &decided.decision);
         return Answered::Decided(decided);
     };
@@ -116,7 +117,8 @@ async fn decide_call(
     // one is set, and for live calls (not `/v1/decide`).
     let shadowing = state.shadow.is_some() && !asking.explained;
     // A console watching live decisions shows why each earlier rule did not fire.
-    let explained = asking.explained || state.console.live.watching();
+    let shown = state.console.live.take_slot();
+    let explained = asking.explained || shown;
     let seen: std::sync::Mutex<Option<AgentSnapshot>> = std::sync::Mutex::new(None);
     // A bug in evaluation must not leave a caller in silence: fall back instead.
     let evaluate = |agents: &AgentSnapshot| {
@@ -152,7 +154,7 @@ async fn decide_call(
         decision,
     };
     state.log_decision(&decided, started.elapsed());
-    state.show_decision(&decided, started.elapsed());
+    state.show_decision(&decided, started.elapsed(), shown);
     let counters = decided
         .serving
         .as_deref()
@@ -178,16 +180,16 @@ fn static_fallback(config: &Config, reason: Degraded) -> Decision {
 }
 
 impl AppState {
-    /// Counts a decision for the console's Rules page and, while a console watches, sends it
-    /// to the Live page with its trace.
-    fn show_decision(&self, decided: &Decided, took: Duration) {
+    /// Counts a decision for the console's Rules page and, when it is `shown` (a console
+    /// watches, and the feed has room), sends it to the Live page with its trace.
+    fn show_decision(&self, decided: &Decided, took: Duration, shown: bool) {
         let now = jiff::Timestamp::now();
         let decision = &decided.decision;
         let sid = decided.call.sid.as_deref();
         let rule = decided.rule();
         let stats = &self.console.stats;
         stats.decided(rule, decision.found_no_agent(), sid, now.as_millisecond());
-        if !self.console.live.watching() {
+        if !shown {
             return;
         }
         let mut event = match &decided.serving {

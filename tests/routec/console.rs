@@ -102,7 +102,12 @@ fn console_urls_need_a_session_and_changes_need_its_csrf_token() {
     let index = raw(admin, &format!("GET / HTTP/1.1\r\n{host}"), "");
     assert_eq!(status(&index), 303, "{index}");
     assert!(index.contains("location: /console/login"), "{index}");
-    for path in ["/console/api/rules", "/console/api/events", "/console/api/shape", "/console/app.js"] {
+    for path in [
+        "/console/api/rules",
+        "/console/api/events",
+        "/console/api/shape",
+        "/console/app.js",
+    ] {
         let response = raw(admin, &format!("GET {path} HTTP/1.1\r\n{host}"), "");
         assert_eq!(status(&response), 401, "{path}: {response}");
     }
@@ -118,7 +123,9 @@ fn console_urls_need_a_session_and_changes_need_its_csrf_token() {
     assert!(form.contains("<form method=\"post\""), "{form}");
     let wrong = raw(
         admin,
-        &format!("POST /console/login HTTP/1.1\r\n{host}Content-Type: application/x-www-form-urlencoded\r\n"),
+        &format!(
+            "POST /console/login HTTP/1.1\r\n{host}Content-Type: application/x-www-form-urlencoded\r\n"
+        ),
         "token=nope",
     );
     assert_eq!(status(&wrong), 401);
@@ -136,21 +143,41 @@ fn console_urls_need_a_session_and_changes_need_its_csrf_token() {
         serde_json::from_str(session.split("\r\n\r\n").nth(1).unwrap()).unwrap();
     let csrf = csrf["csrf"].as_str().unwrap().to_string();
     let json = "Content-Type: application/json\r\n";
-    let no_csrf = with("PUT", "/v1/agents/asha/status", json, r#"{"status":"break"}"#);
+    let no_csrf = with(
+        "PUT",
+        "/v1/agents/asha/status",
+        json,
+        r#"{"status":"break"}"#,
+    );
     assert_eq!(status(&no_csrf), 403, "{no_csrf}");
     let wrong_csrf = format!("{json}x-routec-csrf: {}\r\n", "0".repeat(64));
     assert_eq!(
-        status(&with("PUT", "/v1/agents/asha/status", &wrong_csrf, r#"{"status":"break"}"#)),
+        status(&with(
+            "PUT",
+            "/v1/agents/asha/status",
+            &wrong_csrf,
+            r#"{"status":"break"}"#
+        )),
         403
     );
     // Another site's page, even with the cookie and the token somehow, is refused.
     let cross = format!("{json}x-routec-csrf: {csrf}\r\nOrigin: http://evil.example\r\n");
     assert_eq!(
-        status(&with("PUT", "/v1/agents/asha/status", &cross, r#"{"status":"break"}"#)),
+        status(&with(
+            "PUT",
+            "/v1/agents/asha/status",
+            &cross,
+            r#"{"status":"break"}"#
+        )),
         403
     );
     let ok = format!("{json}x-routec-csrf: {csrf}\r\n");
-    let set = with("PUT", "/v1/agents/asha/status", &ok, r#"{"status":"break"}"#);
+    let set = with(
+        "PUT",
+        "/v1/agents/asha/status",
+        &ok,
+        r#"{"status":"break"}"#,
+    );
     assert_eq!(status(&set), 200, "{set}");
     // Logged out: the cookie no longer works.
     assert_eq!(status(&with("POST", "/console/logout", &ok, "")), 303);
@@ -164,16 +191,27 @@ fn without_a_token_the_console_opens_on_this_machine_only() {
     let server = Server::start(dir.path(), &["active"]);
     let admin = &server.admin_addr;
     let local = format!("Host: {admin}\r\n");
-    assert_eq!(status(&raw(admin, &format!("GET / HTTP/1.1\r\n{local}"), "")), 200);
+    assert_eq!(
+        status(&raw(admin, &format!("GET / HTTP/1.1\r\n{local}"), "")),
+        200
+    );
     // A page of another name that resolves here (DNS rebinding) is refused.
-    let rebound = raw(admin, "GET /console/api/session HTTP/1.1\r\nHost: evil.example\r\n", "");
+    let rebound = raw(
+        admin,
+        "GET /console/api/session HTTP/1.1\r\nHost: evil.example\r\n",
+        "",
+    );
     assert_eq!(status(&rebound), 403);
     // Changes need the page's CSRF token: an API client without one is told how to turn
     // admin endpoints on, as before.
     let plain = raw(admin, &format!("POST /v1/reload HTTP/1.1\r\n{local}"), "");
     assert_eq!(status(&plain), 403, "{plain}");
     assert!(plain.contains("admin endpoints are off"));
-    let session = raw(admin, &format!("GET /console/api/session HTTP/1.1\r\n{local}"), "");
+    let session = raw(
+        admin,
+        &format!("GET /console/api/session HTTP/1.1\r\n{local}"),
+        "",
+    );
     let session: serde_json::Value =
         serde_json::from_str(session.split("\r\n\r\n").nth(1).unwrap()).unwrap();
     assert_eq!(session["login"], false);
@@ -219,7 +257,10 @@ fn wait_for_outcome(server: &Server, rule: &str) {
         if metrics.contains(&line) {
             return;
         }
-        assert!(Instant::now() < deadline, "no answered outcome for `{rule}`:\n{metrics}");
+        assert!(
+            Instant::now() < deadline,
+            "no answered outcome for `{rule}`:\n{metrics}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -246,7 +287,11 @@ fn a_lead_watches_adjusts_and_experiments_in_a_real_browser() {
     // 1. Log in.
     browser.open(&format!("{console}/"));
     browser.wait_for("#token");
-    assert!(browser.url().ends_with("/console/login"), "{}", browser.url());
+    assert!(
+        browser.url().ends_with("/console/login"),
+        "{}",
+        browser.url()
+    );
     browser.type_into("#token", TOKEN);
     browser.click("button[type=submit]");
     browser.wait_for("#page-live h1");
@@ -266,11 +311,17 @@ fn a_lead_watches_adjusts_and_experiments_in_a_real_browser() {
     call("b1");
     browser.wait_for("#live-table tbody tr");
     let row = browser.text("#live-table tbody tr");
-    assert!(row.contains("vip_manager") && row.contains("+919800000001"), "{row}");
+    assert!(
+        row.contains("vip_manager") && row.contains("+919800000001"),
+        "{row}"
+    );
     browser.click("#live-table tbody tr");
     browser.wait_for("#live-detail");
     let trace = browser.text("#trace");
-    assert!(trace.contains("vip_manager") && trace.contains("fired"), "{trace}");
+    assert!(
+        trace.contains("vip_manager") && trace.contains("fired"),
+        "{trace}"
+    );
     // More traffic, for a page worth a screenshot: rules that did not fire say why.
     for (i, digits) in ["2", "3", "9", "1"].iter().enumerate() {
         server.get(&format!(
@@ -282,6 +333,26 @@ fn a_lead_watches_adjusts_and_experiments_in_a_real_browser() {
         "return document.querySelectorAll('#live-table tbody tr').length >= 5;",
     );
     shot("live");
+    // A burst of 1,504 Passthrus (they move no state) from 8 threads: the page keeps up,
+    // draws at most 200 rows, and counts every decision, shown or sampled out.
+    std::thread::scope(|scope| {
+        for t in 0..8 {
+            let server = &server;
+            scope.spawn(move || {
+                for i in 0..188 {
+                    server.get(&format!(
+                        "/exotel/passthru?CallSid=burst{t}-{i}&CallFrom=08040000001&digits=%229%22"
+                    ));
+                }
+            });
+        }
+    });
+    browser.wait_until(
+        "the page counted the burst",
+        "return parseInt(document.querySelector('#live-rate').textContent) >= 1500;",
+    );
+    let rows = browser.run("return document.querySelectorAll('#live-table tbody tr').length;");
+    assert_eq!(rows, serde_json::json!(200));
 
     // 3. asha goes on break from the board; the next call skips her.
     browser.open(&format!("{console}/#agents"));
@@ -303,7 +374,10 @@ fn a_lead_watches_adjusts_and_experiments_in_a_real_browser() {
     );
     let row = browser.text("#live-table tbody tr");
     assert!(row.contains("vip_manager"), "{row}");
-    assert!(row.contains("+919800000005") && !row.contains("+919800000001"), "{row}");
+    assert!(
+        row.contains("+919800000005") && !row.contains("+919800000001"),
+        "{row}"
+    );
 
     // 4. The playground, for a premium caller pressing 2 at 7 pm on a Monday: the active
     //    policy's billing rule, and the candidate's new premium line beside it.
@@ -318,7 +392,10 @@ fn a_lead_watches_adjusts_and_experiments_in_a_real_browser() {
     browser.click("#pg-run");
     browser.wait_for("#pg-result .result[data-which=active] .rule-name");
     assert_eq!(browser.text("[data-which=active] .rule-name"), "billing");
-    assert_eq!(browser.text("[data-which=candidate] .rule-name"), "premium_line");
+    assert_eq!(
+        browser.text("[data-which=candidate] .rule-name"),
+        "premium_line"
+    );
     browser.run("document.querySelector('#pg-agents').scrollIntoView(); return true;");
     shot("playground");
 
@@ -354,7 +431,11 @@ fn a_lead_watches_adjusts_and_experiments_in_a_real_browser() {
     let overflow = browser.run(
         "return document.documentElement.scrollWidth <= document.documentElement.clientWidth;",
     );
-    assert_eq!(overflow, serde_json::json!(true), "the board scrolls sideways at 800 px");
+    assert_eq!(
+        overflow,
+        serde_json::json!(true),
+        "the board scrolls sideways at 800 px"
+    );
     shot("agents-tablet");
 
     // 6. Without the session cookie, console URLs are refused.
@@ -363,4 +444,121 @@ fn a_lead_watches_adjusts_and_experiments_in_a_real_browser() {
         "GET /console/api/rules HTTP/1.1\r\nHost: x\r\n",
     );
     assert_eq!(status, 401);
+}
+
+/// The board's calls (`/v1/agents`, `PUT …/status`) with a console session, on a server.
+fn board(
+    server: &Server,
+    cookie: &str,
+    csrf: &str,
+    set: Option<(&str, &str)>,
+) -> serde_json::Value {
+    let admin = &server.admin_addr;
+    let host = format!("Host: {admin}\r\nCookie: {cookie}\r\n");
+    if let Some((agent, status)) = set {
+        let head = format!(
+            "PUT /v1/agents/{agent}/status HTTP/1.1\r\n{host}x-routec-csrf: {csrf}\r\nContent-Type: application/json\r\n"
+        );
+        let response = raw(admin, &head, &format!("{{\"status\":\"{status}\"}}"));
+        assert_eq!(status_of(&response), 200, "{response}");
+    }
+    let response = raw(admin, &format!("GET /v1/agents HTTP/1.1\r\n{host}"), "");
+    serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap()
+}
+
+fn status_of(response: &str) -> u16 {
+    status(response)
+}
+
+fn csrf_of(server: &Server, cookie: &str) -> String {
+    let admin = &server.admin_addr;
+    let head =
+        format!("GET /console/api/session HTTP/1.1\r\nHost: {admin}\r\nCookie: {cookie}\r\n");
+    let response = raw(admin, &head, "");
+    let session: serde_json::Value =
+        serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    session["csrf"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_board_works_the_same_on_redis_across_replicas() {
+    let Some(url) = crate::state::redis_url("console_board_on_redis") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.route"),
+        "agent a \"+919800000001\"\nagent b \"+919800000002\"\n\
+         team T [a, b] strategy round_robin\notherwise -> team T\n",
+    )
+    .unwrap();
+    let prefix = crate::state::unique_prefix("console");
+    let envs = |token: &'static str| {
+        [
+            ("ROUTEC_STATE_STORE", "redis"),
+            ("ROUTEC_STATE_REDIS_URL", url.as_str()),
+            ("ROUTEC_STATE_KEY_PREFIX", prefix.as_str()),
+            ("ROUTEC_ADMIN_TOKEN", token),
+        ]
+    };
+    let one = Server::start_with(dir.path(), &["p.route"], &envs(TOKEN));
+    let two = Server::start_with(dir.path(), &["p.route"], &envs(TOKEN));
+    let (c1, c2) = (log_in(&one), log_in(&two));
+    let (x1, x2) = (csrf_of(&one, &c1), csrf_of(&two, &c2));
+    // Set on one replica's board, seen on the other's.
+    board(&one, &c1, &x1, Some(("a", "break")));
+    let seen = board(&two, &c2, &x2, None);
+    assert_eq!(seen["agents"][0]["name"], "a");
+    assert_eq!(seen["agents"][0]["status"], "break", "{seen:#}");
+    board(&two, &c2, &x2, Some(("a", "available")));
+    assert_eq!(
+        board(&one, &c1, &x1, None)["agents"][0]["status"],
+        "available"
+    );
+}
+
+#[test]
+fn the_rules_page_shows_unreachable_rules_and_attributes_outcomes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.route"),
+        "agent a \"+919800000001\"\n\
+         rule all: when call.digits exists or not call.digits exists -> agent a\n\
+         rule never: when call.digits == \"1\" -> agent a\n\
+         otherwise -> queue q\n",
+    )
+    .unwrap();
+    let server = Server::start_with(dir.path(), &["p.route"], &[("ROUTEC_ADMIN_TOKEN", TOKEN)]);
+    server.get("/exotel/connect?CallSid=u1&CallFrom=09845000001");
+    server.get("/exotel/events?CallSid=u1&CallType=completed&DialWhomNumber=09800000001&DialCallStatus=completed");
+    // An event for a call this server never decided is not attributed.
+    server.get("/exotel/events?CallSid=elsewhere&CallType=completed&DialWhomNumber=09800000001&DialCallStatus=completed");
+    let cookie = log_in(&server);
+    let admin = &server.admin_addr;
+    let head = format!("GET /console/api/rules HTTP/1.1\r\nHost: {admin}\r\nCookie: {cookie}\r\n");
+    let response = raw(admin, &head, "");
+    let rules: serde_json::Value =
+        serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let all = &rules["rules"][0];
+    assert_eq!(all["rule"], "all");
+    assert_eq!(
+        (all["today"].as_u64(), all["answered"].as_u64()),
+        (Some(1), Some(1)),
+        "{rules:#}"
+    );
+    assert_eq!(all["share"], 100.0);
+    let never = &rules["rules"][1];
+    assert!(
+        never["warning"]
+            .as_str()
+            .unwrap()
+            .contains("rule `never` can never fire"),
+        "{rules:#}"
+    );
+    let (_, metrics) = server.get("/metrics");
+    assert!(
+        metrics.contains("routec_outcomes_total{rule=\"all\",outcome=\"answered\"} 1"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("outcome=\"answered\"} 2"));
 }

@@ -25,7 +25,9 @@ pub fn missing() -> Option<String> {
             .output()
             .is_ok_and(|o| o.status.success());
         if !found {
-            return Some(format!("`{tool}` is not installed (Debian: chromium chromium-driver)"));
+            return Some(format!(
+                "`{tool}` is not installed (Debian: chromium chromium-driver)"
+            ));
         }
     }
     None
@@ -56,7 +58,10 @@ impl Browser {
         };
         let started = Instant::now();
         while browser.send("GET", "/status", None).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not start");
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "chromedriver did not start"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         let binary = if std::path::Path::new("/usr/bin/chromium").exists() {

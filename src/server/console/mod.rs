@@ -62,10 +62,7 @@ fn page_headers(content_type: &'static str) -> [(header::HeaderName, HeaderValue
     [
         (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        (
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
         (
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
@@ -105,9 +102,10 @@ async fn session_info(State(state): State<Arc<AppState>>, headers: HeaderMap) ->
             "mask_caller": state.config.log.mask_caller,
         }))
         .into_response(),
-        Ok(session::Caller::Token) => axum::Json(json!({"csrf": null, "login": false}))
-            .into_response(),
-        Err(refusal) => refusal,
+        Ok(session::Caller::Token) => {
+            axum::Json(json!({"csrf": null, "login": false})).into_response()
+        }
+        Err(refusal) => refusal.into_response(),
     }
 }
 
@@ -258,15 +256,23 @@ async fn playground(State(state): State<Arc<AppState>>, body: axum::body::Bytes)
     };
     let case: J = match serde_json::from_slice(&body) {
         Ok(case @ J::Object(_)) => case,
-        Ok(_) => return (StatusCode::BAD_REQUEST, "the body must be a JSON object").into_response(),
+        Ok(_) => {
+            return (StatusCode::BAD_REQUEST, "the body must be a JSON object").into_response();
+        }
         Err(e) => {
-            return (StatusCode::BAD_REQUEST, format!("the body is not valid JSON: {e}"))
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("the body is not valid JSON: {e}"),
+            )
                 .into_response();
         }
     };
     let active = decide_case(&serving, &case);
     if let Some(error) = active.get("error") {
-        return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({"error": error})))
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            axum::Json(json!({"error": error})),
+        )
             .into_response();
     }
     let candidate = state
@@ -293,7 +299,8 @@ async fn graph(State(state): State<Arc<AppState>>) -> Response {
     let svg = match cached {
         Some((_, svg)) => svg,
         None => {
-            let dot = crate::graph::graph(&serving.prepared.policy.checked, crate::graph::Format::Dot);
+            let dot =
+                crate::graph::graph(&serving.prepared.policy.checked, crate::graph::Format::Dot);
             let svg = tokio::task::spawn_blocking(move || render_svg(&dot))
                 .await
                 .ok()

@@ -150,13 +150,26 @@ fn local_host(headers: &HeaderMap) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn refuse(status: StatusCode, reason: &'static str) -> Response {
-    (status, reason).into_response()
+/// Why a request may not use the admin listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub reason: &'static str,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.status, self.reason).into_response()
+    }
+}
+
+fn refuse(status: StatusCode, reason: &'static str) -> Refusal {
+    Refusal { status, reason }
 }
 
 /// Whether a request may use the admin listener; `changes` for a request that changes
 /// something (its CSRF token is checked).
-pub fn caller(state: &AppState, headers: &HeaderMap, changes: bool) -> Result<Caller, Response> {
+pub fn caller(state: &AppState, headers: &HeaderMap, changes: bool) -> Result<Caller, Refusal> {
     let sessions = &state.console.sessions;
     let csrf_ok = |csrf: &str| {
         let given = headers
@@ -190,7 +203,10 @@ pub fn caller(state: &AppState, headers: &HeaderMap, changes: bool) -> Result<Ca
         return if same_secret(given.as_bytes(), token.as_bytes()) {
             Ok(Caller::Token)
         } else {
-            Err(refuse(StatusCode::UNAUTHORIZED, "wrong or missing admin token"))
+            Err(refuse(
+                StatusCode::UNAUTHORIZED,
+                "wrong or missing admin token",
+            ))
         };
     }
     match session_id(headers).and_then(|id| sessions.csrf_of(id)) {
@@ -240,7 +256,7 @@ pub async fn login(
         return Redirect::to("/").into_response();
     };
     if cross_site(&headers) {
-        return refuse(StatusCode::FORBIDDEN, "log in from the console's own page");
+        return refuse(StatusCode::FORBIDDEN, "log in from the console's own page").into_response();
     }
     let given = form_urlencoded::parse(&body)
         .find(|(k, _)| k == "token")
@@ -253,10 +269,12 @@ pub async fn login(
         return login_page(message, StatusCode::UNAUTHORIZED);
     }
     let Some(id) = state.console.sessions.start() else {
+        tracing::error!("the system gave no randomness for a session id");
         return refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
             "no randomness for a session id: see the server's log",
-        );
+        )
+        .into_response();
     };
     let cookie = format!(
         "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
@@ -272,7 +290,7 @@ pub async fn login(
 /// `POST /console/logout`: the session ends and its cookie is cleared.
 pub async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if let Err(refusal) = caller(&state, &headers, true) {
-        return refusal;
+        return refusal.into_response();
     }
     if let Some(id) = session_id(&headers) {
         state.console.sessions.end(id);
@@ -301,7 +319,10 @@ mod tests {
     fn the_session_cookie_is_found_among_others() {
         let h = headers(&[("cookie", "a=b; routec_session=abc; c=d")]);
         assert_eq!(session_id(&h), Some("abc"));
-        assert_eq!(session_id(&headers(&[("cookie", "routec_sessionx=1")])), None);
+        assert_eq!(
+            session_id(&headers(&[("cookie", "routec_sessionx=1")])),
+            None
+        );
     }
 
     #[test]
@@ -310,9 +331,15 @@ mod tests {
         assert!(local_host(&headers(&[("host", "[::1]:9090")])));
         assert!(local_host(&headers(&[("host", "localhost")])));
         assert!(!local_host(&headers(&[("host", "evil.example:9090")])));
-        let same = headers(&[("host", "127.0.0.1:9090"), ("origin", "http://127.0.0.1:9090")]);
+        let same = headers(&[
+            ("host", "127.0.0.1:9090"),
+            ("origin", "http://127.0.0.1:9090"),
+        ]);
         assert!(!cross_site(&same));
-        let other = headers(&[("host", "127.0.0.1:9090"), ("origin", "http://evil.example")]);
+        let other = headers(&[
+            ("host", "127.0.0.1:9090"),
+            ("origin", "http://evil.example"),
+        ]);
         assert!(cross_site(&other));
     }
 }

@@ -9,7 +9,7 @@ const DRAW_EVERY = 250;    // ms between redraws, whatever the rate
 let csrf = null;
 let shape = null;
 let timer = null;
-const live = { source: null, decisions: [], paused: false, dirty: false, lastDraw: 0, seen: 0, since: Date.now(), selected: null };
+const live = { source: null, decisions: [], paused: false, dirty: false, lastDraw: 0, seen: 0, left_out: 0, since: Date.now(), selected: null };
 
 const $ = (sel, root = document) => root.querySelector(sel);
 function el(tag, attrs = {}, ...children) {
@@ -96,11 +96,11 @@ function openLive() {
   live.source.addEventListener("hello", () => say("Connected: decisions appear as calls arrive."));
   live.source.addEventListener("decisions", (e) => {
     const batch = JSON.parse(e.data);
-    live.seen += batch.decisions.length;
+    live.seen += batch.decisions.length + batch.skipped;
+    live.left_out += batch.skipped;
     if (live.paused) return;
     for (const d of batch.decisions) live.decisions.push(d);
     if (live.decisions.length > KEEP) live.decisions.splice(0, live.decisions.length - KEEP);
-    if (batch.skipped) say(`Skipped ${batch.skipped} decisions to keep up.`);
     schedule();
   });
   live.source.onerror = () => say("The live feed is reconnecting…");
@@ -159,7 +159,8 @@ function draw() {
   body.replaceChildren(...rows);
   $("#live-empty").hidden = rows.length > 0;
   const seconds = Math.max(1, (Date.now() - live.since) / 1000);
-  $("#live-rate").textContent = `${live.seen} decisions, ${(live.seen / seconds).toFixed(1)}/s`;
+  const sample = live.left_out ? ` (a sample: ${live.left_out} not shown)` : "";
+  $("#live-rate").textContent = `${live.seen} decisions, ${(live.seen / seconds).toFixed(1)}/s${sample}`;
 }
 
 function openTrace(d) {

@@ -1,0 +1,44 @@
+# Shared by the load scripts (sourced, not run): tools, waiting for a port, and the paced
+# half-saturation measurement both overhead scripts compare with and without a feature.
+
+needs_tools() {
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "$(basename "$0") needs $tool (apt-get install $*)" >&2; exit 2; }
+  done
+}
+
+wait_for() {
+  for _ in $(seq 1 600); do
+    (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on port $1" >&2; exit 1
+}
+
+# hey's latency percentile $1 (50, 99) in ms, from its report on stdin.
+hey_pct() { awk -v p="$1%" '$1 == p {printf "%.2f", $3 * 1000}'; }
+
+# measure LABEL URL [SERVE ARGS…]: starts `routec serve rules` with the args, runs the hook
+# `while_serving` if defined (a console, say), finds the saturation rate with wrk (once: the
+# first call's rate is the load of every call after), then paces half of it evenly with hey.
+half=""
+measure() {
+  local label=$1 url=$2; shift 2
+  ./target/release/routec serve rules --listen 127.0.0.1:18080 --admin-listen 127.0.0.1:18090 "$@" >/dev/null 2>/tmp/routec-measure.err &
+  local pid=$!
+  wait_for 18080
+  wait_for 18090
+  local helper=""
+  if declare -F while_serving >/dev/null; then
+    while_serving &
+    helper=$!
+  fi
+  wrk -t2 -c64 -d"${secs}s" "$url" > /tmp/measure-wrk.txt
+  local rps
+  rps=$(awk '/Requests\/sec/ {print $2}' /tmp/measure-wrk.txt)
+  [ -n "$half" ] || half=$(awk -v r="$rps" 'BEGIN {printf "%d", r/2}')
+  hey -z "${secs}s" -c 20 -q $(( half / 20 )) "$url" > /tmp/measure-hey.txt
+  echo "$label: saturation $rps req/s; at ~$half req/s p50 $(hey_pct 50 < /tmp/measure-hey.txt) ms, p99 $(hey_pct 99 < /tmp/measure-hey.txt) ms"
+  [ -z "$helper" ] || { kill "$helper" 2>/dev/null; wait "$helper" 2>/dev/null || true; }
+  kill $pid; wait $pid 2>/dev/null || true
+}
