@@ -332,6 +332,12 @@ fn a_lead_watches_adjusts_and_experiments_in_a_real_browser() {
         "five rows",
         "return document.querySelectorAll('#live-table tbody tr').length >= 5;",
     );
+    // The newest (the tech line's call): its trace says why each earlier rule did not fire.
+    browser.click("#live-table tbody tr");
+    browser.wait_until(
+        "the tech call's trace",
+        "return document.querySelector('#trace').textContent.includes('is false');",
+    );
     shot("live");
     // A burst of 1,504 Passthrus (they move no state) from 8 threads: the page keeps up,
     // draws at most 200 rows, and counts every decision, shown or sampled out.
