@@ -20,6 +20,8 @@ use routec::policy_files::SourceFiles;
 struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// Allocations made so far: a decision's count is the difference across it.
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
 // The one unsafe block of the project: a global allocator must be an `unsafe impl`. It only
 // forwards to the system allocator and counts.
@@ -27,6 +29,7 @@ static LIVE: AtomicUsize = AtomicUsize::new(0);
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         unsafe { System.alloc(layout) }
     }
 
@@ -157,6 +160,22 @@ fn main() {
         "routec / if-chain: {:.2}× at p50, {:.2}× on the mean",
         p50 as f64 / f50.max(1) as f64,
         mean / fmean.max(1.0)
+    );
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for c in &cases {
+        black_box(routec::eval::eval(&policy, &c.call, &c.facts, at(c), &c.agents));
+    }
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for c in &cases {
+        black_box(if_chain::decide(&policy, c, at(c)));
+    }
+    let floor_allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    println!(
+        "heap allocations per decision: routec {:.2}, if-chain {:.2} (over the {} cases)",
+        allocations as f64 / cases.len() as f64,
+        floor_allocations as f64 / cases.len() as f64,
+        cases.len()
     );
 
     // 2. Scaling with the rule count, and compile time and memory.

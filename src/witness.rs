@@ -616,7 +616,7 @@ fn find(policy: &Policy, rule: Option<usize>, sid: &str) -> Result<(J, Decision)
 /// unavailable.
 fn agents_of(policy: &Policy, decision: &Decision) -> Vec<String> {
     let checked = &policy.checked;
-    let mut ids = decision.agents.clone();
+    let mut ids = decision.agents.to_vec();
     if let Some(team) = decision.team {
         ids.extend(&checked.teams[team].members);
     }

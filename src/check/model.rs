@@ -351,13 +351,13 @@ pub enum Target {
         strategy: Strategy,
         ring: Option<u32>,
     },
-    /// E.164.
-    Number(String),
+    /// E.164. Shared, not copied, into each decision that dials it.
+    Number(std::sync::Arc<str>),
     Queue {
-        name: String,
+        name: std::sync::Arc<str>,
         priority: Option<i64>,
     },
-    Flow(String),
+    Flow(std::sync::Arc<str>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

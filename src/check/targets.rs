@@ -61,7 +61,7 @@ impl<'a> Checker<'a> {
                 })
             }
             ast::Target::Number(s, _) => match phone::normalize(&s.value, self.country) {
-                Some(n) => Some(Target::Number(n)),
+                Some(n) => Some(Target::Number(n.into())),
                 None => {
                     self.error(
                         Kind::InvalidPhone {
@@ -78,11 +78,11 @@ impl<'a> Checker<'a> {
                     None => None,
                 };
                 Some(Target::Queue {
-                    name: name.name.clone(),
+                    name: name.name.as_str().into(),
                     priority,
                 })
             }
-            ast::Target::Flow(label, _) => Some(Target::Flow(label.value.clone())),
+            ast::Target::Flow(label, _) => Some(Target::Flow(label.value.as_str().into())),
         }
     }
 

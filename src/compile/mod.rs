@@ -7,6 +7,7 @@ mod schedule;
 mod trie;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 pub use index::{Anchor, DispatchKey, RuleIndex, Subject};
 pub use schedule::CompiledSchedule;
@@ -34,9 +35,21 @@ pub struct Policy {
     pub maps: Vec<PrefixTrie<String>>,
     pub agent_by_name: HashMap<String, AgentId>,
     pub agent_by_number: HashMap<String, AgentId>,
-    /// The agents each `agents where` target with a static filter picks, by rule index
-    /// (`otherwise` last) and target position: the same for every call, so computed once.
-    static_agents: Vec<Vec<Option<Vec<AgentId>>>>,
+    /// Each agent's number, shared with every decision that dials it.
+    numbers: Vec<Arc<str>>,
+    /// What a team or `agents where` target needs for its strategy, by rule index
+    /// (`otherwise` last) and target position: computed once, shared by every decision.
+    plans: Vec<Vec<Option<TargetPlan>>>,
+}
+
+/// A team or `agents where` target, ready for its strategy.
+#[derive(Debug, Clone)]
+pub struct TargetPlan {
+    /// Names its round-robin cursor or weights: the team's name, or `RULE#POSITION`.
+    pub key: Arc<str>,
+    /// The members, in rotation order, when they are the same for every call (a team, or a
+    /// static filter), with their weights.
+    pub members: Option<(Arc<[AgentId]>, Arc<[u32]>)>,
 }
 
 impl Policy {
@@ -44,10 +57,15 @@ impl Policy {
         &self.checked.rules
     }
 
-    /// The precomputed agents of an `agents where` target of rule `rule` (the index of a
-    /// rule, or the rule count for `otherwise`), when its filter is static.
-    pub fn static_agents(&self, rule: usize, position: usize) -> Option<&[AgentId]> {
-        self.static_agents.get(rule)?.get(position)?.as_deref()
+    /// An agent's number, E.164.
+    pub fn number(&self, agent: AgentId) -> Arc<str> {
+        Arc::clone(&self.numbers[agent.index()])
+    }
+
+    /// The plan of a team or `agents where` target of rule `rule` (the index of a rule, or the
+    /// rule count for `otherwise`) at `position`.
+    pub fn plan(&self, rule: usize, position: usize) -> Option<&TargetPlan> {
+        self.plans.get(rule)?.get(position)?.as_ref()
     }
 }
 
@@ -116,32 +134,64 @@ pub fn compile_with(checked: CheckedPolicy, data: &FileData) -> (Policy, Diagnos
         .zip(AgentId::all(checked.agents.len()))
         .map(|(a, id)| (a.number.clone(), id))
         .collect();
+    let weighed = |members: Arc<[AgentId]>| {
+        let weights: Arc<[u32]> = members.iter().map(|&a| checked.agents[a].weight).collect();
+        (members, weights)
+    };
+    let teams: Vec<(Arc<str>, (Arc<[AgentId]>, Arc<[u32]>))> = checked
+        .teams
+        .iter()
+        .map(|t| (Arc::from(t.name.as_str()), weighed(Arc::from(t.members.as_slice()))))
+        .collect();
     // Rules often repeat a filter: compute each distinct one once (compared as filters).
-    let mut members_of: Vec<(&AgentFilter, Vec<AgentId>)> = Vec::new();
-    let static_agents = checked
+    let mut members_of: Vec<(&AgentFilter, (Arc<[AgentId]>, Arc<[u32]>))> = Vec::new();
+    let plans = checked
         .rules
         .iter()
         .chain(std::iter::once(&checked.otherwise))
-        .map(|rule| {
-            rule.targets
+        .enumerate()
+        .map(|(rule, def)| {
+            def.targets
                 .iter()
-                .map(|target| match target {
-                    Target::Agents { filter, .. } if filter.is_static() => {
-                        let known = members_of.iter().find(|(f, _)| *f == filter);
-                        let members = match known {
-                            Some((_, members)) => members.clone(),
-                            None => {
-                                let members = static_members(&checked, filter);
-                                members_of.push((filter, members.clone()));
-                                members
+                .enumerate()
+                .map(|(position, target)| match target {
+                    Target::Team(id) => {
+                        let (key, members) = &teams[id.index()];
+                        Some(TargetPlan {
+                            key: Arc::clone(key),
+                            members: Some(members.clone()),
+                        })
+                    }
+                    Target::Agents { filter, .. } => {
+                        let name = checked
+                            .rules
+                            .get(rule)
+                            .map_or("otherwise", |r| r.name.as_str());
+                        let members = filter.is_static().then(|| {
+                            match members_of.iter().find(|(f, _)| *f == filter) {
+                                Some((_, members)) => members.clone(),
+                                None => {
+                                    let members =
+                                        weighed(Arc::from(static_members(&checked, filter)));
+                                    members_of.push((filter, members.clone()));
+                                    members
+                                }
                             }
-                        };
-                        Some(members)
+                        });
+                        Some(TargetPlan {
+                            key: Arc::from(format!("{name}#{position}")),
+                            members,
+                        })
                     }
                     _ => None,
                 })
                 .collect()
         })
+        .collect();
+    let numbers = checked
+        .agents
+        .iter()
+        .map(|a| Arc::from(a.number.as_str()))
         .collect();
     let index = RuleIndex::build(&checked);
     let warnings = analysis::unreachable_rules(&checked);
@@ -152,7 +202,8 @@ pub fn compile_with(checked: CheckedPolicy, data: &FileData) -> (Policy, Diagnos
         maps,
         agent_by_name,
         agent_by_number,
-        static_agents,
+        numbers,
+        plans,
     };
     (policy, warnings)
 }

@@ -1,6 +1,9 @@
 //! The decision for one call, its trace, and how both read as JSON and as route syntax.
 
+use std::sync::Arc;
+
 use serde_json::json;
+use smallvec::SmallVec;
 
 use super::strategy::StateUpdate;
 use crate::check::model::{
@@ -102,19 +105,29 @@ impl TraceStep {
     }
 }
 
-/// Where a call goes, and why.
+/// The agents of a decision: inline up to 8, so that most decisions allocate nothing.
+pub type Agents = SmallVec<[AgentId; 8]>;
+/// The numbers of a decision, shared with the policy (no copies): inline up to 4.
+pub type Numbers = SmallVec<[Arc<str>; 4]>;
+/// The rules tried: inline up to 8.
+pub type Trace = SmallVec<[TraceStep; 8]>;
+/// Strategy state to remember: at most one step per decision.
+pub type Updates = SmallVec<[StateUpdate; 1]>;
+
+/// Where a call goes, and why. Made without a heap allocation in the common case: lists are
+/// inline up to a size, and names and numbers are shared with the policy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     pub rule: RuleRef,
     pub target: TargetKind,
     pub team: Option<TeamId>,
     /// The chosen agents, in strategy order.
-    pub agents: Vec<AgentId>,
+    pub agents: Agents,
     /// Numbers to dial, in order, E.164; empty for queue and flow decisions.
-    pub numbers: Vec<String>,
-    pub queue: Option<String>,
+    pub numbers: Numbers,
+    pub queue: Option<Arc<str>>,
     pub priority: Option<i64>,
-    pub flow: Option<String>,
+    pub flow: Option<Arc<str>>,
     /// Ring every number at once (`ring_all`).
     pub parallel: bool,
     /// Which target of the rule's chain decided: 0 the first, 1 the first `or`, …; the number
@@ -123,9 +136,9 @@ pub struct Decision {
     /// Why the decision may not be what the policy intends (`source crm: timeout`).
     pub degraded: Vec<Degraded>,
     /// The rules tried, in order.
-    pub trace: Vec<TraceStep>,
+    pub trace: Trace,
     /// Strategy state to remember (round-robin cursors, weights).
-    pub updates: Vec<StateUpdate>,
+    pub updates: Updates,
 }
 
 impl Decision {
@@ -135,16 +148,16 @@ impl Decision {
             rule: RuleRef::Otherwise,
             target: TargetKind::Queue,
             team: None,
-            agents: Vec::new(),
-            numbers: Vec::new(),
+            agents: Agents::new(),
+            numbers: Numbers::new(),
             queue: None,
             priority: None,
             flow: None,
             parallel: false,
             fallback: 0,
             degraded: Vec::new(),
-            trace: Vec::new(),
-            updates: Vec::new(),
+            trace: Trace::new(),
+            updates: Updates::new(),
         }
     }
 
@@ -168,11 +181,8 @@ impl Decision {
         self.agents.is_empty() || self.fallback > 0
     }
 
-    pub(super) fn set_agents(&mut self, policy: &Policy, agents: Vec<AgentId>) {
-        self.numbers = agents
-            .iter()
-            .map(|&a| policy.checked.agents[a].number.clone())
-            .collect();
+    pub(super) fn set_agents(&mut self, policy: &Policy, agents: Agents) {
+        self.numbers = agents.iter().map(|&a| policy.number(a)).collect();
         self.agents = agents;
     }
 

@@ -7,10 +7,16 @@ mod strategy;
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
+use std::sync::Arc;
+
+use smallvec::SmallVec;
 
 pub use agents::{AgentSnapshot, AgentState, Status};
-pub use decision::{Decision, Outcome, RuleRef, TargetKind, TraceStep, describe, describe_target};
-pub use strategy::StateUpdate;
+pub use decision::{
+    Agents, Decision, Numbers, Outcome, RuleRef, TargetKind, Trace, TraceStep, Updates, describe,
+    describe_target,
+};
+pub use strategy::{StateUpdate, Weights};
 
 use crate::call::{Call, PhoneValue};
 use crate::check::model::{
@@ -22,6 +28,17 @@ use crate::compile::{DispatchKey, Policy};
 use crate::degraded::Degraded;
 use crate::facts::{FactValue, Facts};
 use crate::phone;
+
+/// The sorted rule lists a call's values select, to merge: inline up to 8.
+type Candidates<'a> = SmallVec<[&'a [u32]; 8]>;
+
+/// The index of `at` among the rules, `otherwise` last.
+fn rule_index(policy: &crate::check::model::CheckedPolicy, at: RuleRef) -> usize {
+    match at {
+        RuleRef::Rule(i) => i.index(),
+        RuleRef::Otherwise => policy.rules.len(),
+    }
+}
 
 /// A value read during evaluation.
 #[derive(Debug, Clone, PartialEq)]
@@ -252,17 +269,14 @@ impl<'a> Context<'a> {
         match target {
             Target::Team(id) => {
                 let team = &checked.teams[*id];
-                let weights: Vec<u32> = team
-                    .members
-                    .iter()
-                    .map(|&a| checked.agents[a].weight)
-                    .collect();
-                let (mut list, update) = strategy::order(
+                let plan = self.policy.plan(rule_index(checked, at), position)?;
+                let (members, weights) = plan.members.as_ref()?;
+                let (mut list, step) = strategy::order(
                     team.strategy,
-                    &team.members,
-                    &weights,
+                    members,
+                    weights,
                     self.agents,
-                    &team.name,
+                    &plan.key,
                     self.seed(),
                 );
                 if list.is_empty() {
@@ -275,7 +289,8 @@ impl<'a> Context<'a> {
                 d.team = Some(*id);
                 d.parallel = team.strategy == crate::check::model::Strategy::RingAll;
                 d.set_agents(self.policy, list);
-                d.updates.extend(update);
+                d.updates
+                    .extend(step.map(|s| s.update(&plan.key, members, weights)));
             }
             Target::Agent(id) => {
                 if !self
@@ -287,7 +302,7 @@ impl<'a> Context<'a> {
                     return None;
                 }
                 d.target = TargetKind::Agent;
-                d.set_agents(self.policy, vec![*id]);
+                d.set_agents(self.policy, smallvec::smallvec![*id]);
             }
             Target::AgentFrom(value) => {
                 d.target = TargetKind::Agent;
@@ -307,10 +322,13 @@ impl<'a> Context<'a> {
                         {
                             return None;
                         }
-                        d.set_agents(self.policy, vec![id]);
+                        d.set_agents(self.policy, smallvec::smallvec![id]);
                     }
                     // A number that is no agent's is dialled as it is.
-                    None => d.numbers = vec![phone::normalize(&reference, checked.country)?],
+                    None => {
+                        let number = phone::normalize(&reference, checked.country)?;
+                        d.numbers = smallvec::smallvec![Arc::from(number)];
+                    }
                 }
             }
             Target::Agents {
@@ -318,24 +336,24 @@ impl<'a> Context<'a> {
                 strategy,
                 ring,
             } => {
-                let rule_index = match at {
-                    RuleRef::Rule(i) => i.index(),
-                    RuleRef::Otherwise => checked.rules.len(),
+                let plan = self.policy.plan(rule_index(checked, at), position)?;
+                // A filter that reads the call picks its members now (and allocates).
+                let (members, weights) = match &plan.members {
+                    Some(members) => members.clone(),
+                    None => {
+                        let members: Arc<[AgentId]> = AgentId::all(checked.agents.len())
+                            .filter(|&a| self.filter(filter, a) == Truth::True)
+                            .collect();
+                        let weights = members.iter().map(|&a| checked.agents[a].weight).collect();
+                        (members, weights)
+                    }
                 };
-                let members: Vec<AgentId> = match self.policy.static_agents(rule_index, position) {
-                    Some(members) => members.to_vec(),
-                    None => AgentId::all(checked.agents.len())
-                        .filter(|&a| self.filter(filter, a) == Truth::True)
-                        .collect(),
-                };
-                let weights: Vec<u32> = members.iter().map(|&a| checked.agents[a].weight).collect();
-                let key = format!("{}#{position}", at.name(checked));
-                let (mut list, update) = strategy::order(
+                let (mut list, step) = strategy::order(
                     *strategy,
                     &members,
                     &weights,
                     self.agents,
-                    &key,
+                    &plan.key,
                     self.seed(),
                 );
                 if list.is_empty() {
@@ -347,20 +365,21 @@ impl<'a> Context<'a> {
                 d.target = TargetKind::Agents;
                 d.parallel = *strategy == crate::check::model::Strategy::RingAll;
                 d.set_agents(self.policy, list);
-                d.updates.extend(update);
+                d.updates
+                    .extend(step.map(|s| s.update(&plan.key, &members, &weights)));
             }
             Target::Number(n) => {
                 d.target = TargetKind::Number;
-                d.numbers = vec![n.clone()];
+                d.numbers = smallvec::smallvec![Arc::clone(n)];
             }
             Target::Queue { name, priority } => {
                 d.target = TargetKind::Queue;
-                d.queue = Some(name.clone());
+                d.queue = Some(Arc::clone(name));
                 d.priority = *priority;
             }
             Target::Flow(label) => {
                 d.target = TargetKind::Flow;
-                d.flow = Some(label.clone());
+                d.flow = Some(Arc::clone(label));
             }
         }
         Some(d)
@@ -376,7 +395,7 @@ impl<'a> Context<'a> {
     }
 
     /// Decides with the rule that fired (`None`: no rule fired), falling back as §3 says.
-    fn decide(&self, fired: Option<usize>, mut trace: Vec<TraceStep>) -> Decision {
+    fn decide(&self, fired: Option<usize>, mut trace: Trace) -> Decision {
         let rules = &self.policy.checked.rules;
         if let Some(i) = fired {
             if let Some(mut d) = self.targets(&rules[i], RuleRef::Rule(RuleId::new(i))) {
@@ -428,7 +447,7 @@ impl<'a> Context<'a> {
             _ => None,
         });
         // As the team would be rung, but for who is free: `ring N` and `ring_all` hold.
-        let shaped = |d: &mut Decision, mut members: Vec<AgentId>, strategy, ring: Option<u32>| {
+        let shaped = |d: &mut Decision, mut members: Agents, strategy, ring: Option<u32>| {
             if let Some(ring) = ring {
                 members.truncate(ring as usize);
             }
@@ -440,13 +459,14 @@ impl<'a> Context<'a> {
                 let team = &checked.teams[id];
                 d.target = TargetKind::Team;
                 d.team = Some(id);
-                shaped(&mut d, team.members.clone(), team.strategy, team.ring);
+                let members = team.members.iter().copied().collect();
+                shaped(&mut d, members, team.strategy, team.ring);
             }
             None => {
                 let last = otherwise.targets.last();
                 if let Some(Target::Agent(id)) = last {
                     d.target = TargetKind::Agent;
-                    d.set_agents(self.policy, vec![*id]);
+                    d.set_agents(self.policy, smallvec::smallvec![*id]);
                 } else if let Some(Target::Agents {
                     filter,
                     strategy,
@@ -482,9 +502,9 @@ fn literal(l: &Literal) -> Val<'_> {
 impl<'a> Context<'a> {
     /// The rules worth trying for this call, as sorted lists to merge: those the dispatch
     /// index files under this call's values, and those with no anchor.
-    fn candidates(&self) -> Vec<&'a [u32]> {
+    fn candidates(&self) -> Candidates<'a> {
         let index = &self.policy.index;
-        let mut out: Vec<&'a [u32]> = Vec::with_capacity(8);
+        let mut out = Candidates::new();
         out.push(&index.always);
         for table in &index.tables {
             let subject = match table.subject {
@@ -568,7 +588,7 @@ impl<'a> Context<'a> {
     }
 
     fn first_match(&self, rules: impl Iterator<Item = u32>) -> Decision {
-        let mut trace = Vec::new();
+        let mut trace = Trace::new();
         for i in rules {
             let rule = &self.policy.checked.rules[i as usize];
             let (truth, culprit) = self.rule_truth(&rule.condition);
@@ -603,7 +623,7 @@ pub fn eval(
 /// Merges sorted rule lists lazily, without duplicates: evaluation stops at the first rule
 /// that fires, so most of a long list is never read.
 struct Merge<'a> {
-    lists: Vec<&'a [u32]>,
+    lists: Candidates<'a>,
     last: Option<u32>,
 }
 
@@ -669,7 +689,7 @@ pub fn eval_explained(
             (policy.checked.rules.len() as u32, p)
         }
     };
-    let mut trace: Vec<TraceStep> = (0..stop)
+    let mut trace: Trace = (0..stop)
         .map(|i| {
             let (truth, culprit) = ctx.rule_truth(&policy.checked.rules[i as usize].condition);
             let outcome = if truth == Truth::False {

@@ -1,26 +1,61 @@
 //! Strategies: orders the available agents of a team or filter, and the state to remember.
 
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+
 use super::AgentSnapshot;
+use super::decision::Agents;
 use crate::check::model::{AgentId, Strategy};
 
-/// Strategy state a decision changes, applied by whoever keeps the state.
+/// Smooth weighted round-robin weights, by member position: inline up to 8 members.
+pub type Weights = SmallVec<[i64; 8]>;
+
+/// Strategy state a decision changes, applied by whoever keeps the state. The key and the
+/// members are the policy's, shared, not copied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StateUpdate {
     /// The round-robin cursor of a team (or target) now points at this agent. `members` (in
     /// rotation order) lets a shared store take the same step atomically.
     Cursor {
-        key: String,
+        key: Arc<str>,
         agent: AgentId,
-        members: Vec<AgentId>,
+        members: Arc<[AgentId]>,
     },
     /// The smooth weighted round-robin weights of a team (or target), by member position, and
     /// the members and their weights the step was taken with.
     Weights {
-        key: String,
-        current: Vec<i64>,
-        members: Vec<AgentId>,
-        weights: Vec<i64>,
+        key: Arc<str>,
+        current: Weights,
+        members: Arc<[AgentId]>,
+        weights: Arc<[u32]>,
     },
+}
+
+/// The step a strategy took, before it is named with its team's key and members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Cursor(AgentId),
+    Weights(Weights),
+}
+
+impl Step {
+    /// The update to remember, for the members (and weights) the step was taken with.
+    pub fn update(self, key: &Arc<str>, members: &Arc<[AgentId]>, weights: &Arc<[u32]>) -> StateUpdate {
+        match self {
+            Step::Cursor(agent) => StateUpdate::Cursor {
+                key: Arc::clone(key),
+                agent,
+                members: Arc::clone(members),
+            },
+            Step::Weights(current) => StateUpdate::Weights {
+                key: Arc::clone(key),
+                current,
+                members: Arc::clone(members),
+                weights: Arc::clone(weights),
+            },
+        }
+    }
 }
 
 /// Orders `members` (team order, or declaration order) by `strategy`, keeping available
@@ -32,17 +67,16 @@ pub fn order(
     agents: &AgentSnapshot,
     key: &str,
     seed: u64,
-) -> (Vec<AgentId>, Option<StateUpdate>) {
+) -> (Agents, Option<Step>) {
     let available = |a: &AgentId| {
         agents
             .agents
             .get(a.index())
             .is_none_or(|s| s.is_available())
     };
+    let open = || -> Agents { members.iter().copied().filter(available).collect() };
     match strategy {
-        Strategy::Sequential | Strategy::RingAll => {
-            (members.iter().copied().filter(available).collect(), None)
-        }
+        Strategy::Sequential | Strategy::RingAll => (open(), None),
         Strategy::RoundRobin => {
             let start = agents
                 .cursors
@@ -50,30 +84,26 @@ pub fn order(
                 .and_then(|last| members.iter().position(|m| m == last))
                 .map_or(0, |i| i + 1);
             let n = members.len();
-            let list: Vec<AgentId> = (0..n)
+            let list: Agents = (0..n)
                 .map(|i| members[(start + i) % n])
                 .filter(available)
                 .collect();
-            let update = list.first().map(|&agent| StateUpdate::Cursor {
-                key: key.to_string(),
-                agent,
-                members: members.to_vec(),
-            });
-            (list, update)
+            let step = list.first().map(|&agent| Step::Cursor(agent));
+            (list, step)
         }
         Strategy::LeastCalls => {
-            let mut list: Vec<AgentId> = members.iter().copied().filter(available).collect();
+            let mut list = open();
             list.sort_by_key(|&a| agents.agents.get(a.index()).map_or(0, |s| s.calls_today));
             (list, None)
         }
         Strategy::LongestIdle => {
-            let mut list: Vec<AgentId> = members.iter().copied().filter(available).collect();
+            let mut list = open();
             // Never-called agents (no last call) first, then the oldest last call.
             list.sort_by_key(|&a| agents.agents.get(a.index()).and_then(|s| s.last_call_ended));
             (list, None)
         }
         Strategy::Random => {
-            let mut list: Vec<AgentId> = members.iter().copied().filter(available).collect();
+            let mut list = open();
             let mut state = seed;
             for i in (1..list.len()).rev() {
                 let j = (splitmix64(&mut state) % (i as u64 + 1)) as usize;
@@ -94,21 +124,19 @@ fn weighted(
     agents: &AgentSnapshot,
     key: &str,
     available: impl Fn(&AgentId) -> bool,
-) -> (Vec<AgentId>, Option<StateUpdate>) {
-    let mut current: Vec<i64> = agents
-        .weights
-        .get(key)
-        .filter(|w| w.len() == members.len())
-        .cloned()
-        .unwrap_or_else(|| vec![0; members.len()]);
-    let open: Vec<usize> = (0..members.len())
+) -> (Agents, Option<Step>) {
+    let mut current: Weights = match agents.weights.get(key) {
+        Some(w) if w.len() == members.len() => w.iter().copied().collect(),
+        _ => SmallVec::from_elem(0, members.len()),
+    };
+    let open: SmallVec<[usize; 8]> = (0..members.len())
         .filter(|&i| available(&members[i]))
         .collect();
     if open.is_empty() {
-        return (Vec::new(), None);
+        return (Agents::new(), None);
     }
     let weight = |i: usize| i64::from(weights.get(i).copied().unwrap_or(1));
-    let pick = |current: &mut Vec<i64>, among: &[usize]| -> usize {
+    let pick = |current: &mut Weights, among: &[usize]| -> usize {
         let total: i64 = among.iter().map(|&i| weight(i)).sum();
         let mut best = among[0];
         for &i in among {
@@ -123,21 +151,17 @@ fn weighted(
         best
     };
     let first = pick(&mut current, &open);
-    let update = StateUpdate::Weights {
-        key: key.to_string(),
-        current: current.clone(),
-        members: members.to_vec(),
-        weights: (0..members.len()).map(weight).collect(),
-    };
-    let mut list = vec![members[first]];
+    let step = Step::Weights(current.clone());
+    let mut list = Agents::new();
+    list.push(members[first]);
     let mut scratch = current;
-    let mut rest: Vec<usize> = open.iter().copied().filter(|&i| i != first).collect();
+    let mut rest: SmallVec<[usize; 8]> = open.iter().copied().filter(|&i| i != first).collect();
     while !rest.is_empty() {
         let next = pick(&mut scratch, &rest);
         list.push(members[next]);
-        rest.retain(|&i| i != next);
+        rest.retain(|i| *i != next);
     }
-    (list, Some(update))
+    (list, Some(step))
 }
 
 fn splitmix64(state: &mut u64) -> u64 {
@@ -165,20 +189,13 @@ mod tests {
     fn round_robin_rotates_and_skips_unavailable() {
         let mut s = snapshot(3);
         let members = ids(&[0, 1, 2]);
-        let (list, update) = order(Strategy::RoundRobin, &members, &[], &s, "T", 0);
-        assert_eq!(list, ids(&[0, 1, 2]));
-        assert_eq!(
-            update,
-            Some(StateUpdate::Cursor {
-                key: "T".into(),
-                agent: AgentId(0),
-                members: members.to_vec(),
-            })
-        );
+        let (list, step) = order(Strategy::RoundRobin, &members, &[], &s, "T", 0);
+        assert_eq!(list.as_slice(), ids(&[0, 1, 2]));
+        assert_eq!(step, Some(Step::Cursor(AgentId(0))));
         s.cursors.insert("T".into(), AgentId(0));
         s.agents[1].status = Some(Status::Busy);
         let (list, _) = order(Strategy::RoundRobin, &members, &[], &s, "T", 0);
-        assert_eq!(list, ids(&[2, 0]));
+        assert_eq!(list.as_slice(), ids(&[2, 0]));
     }
 
     #[test]
@@ -192,8 +209,8 @@ mod tests {
             let (list, update) = order(Strategy::Weighted, &members, &weights, &s, "W", 0);
             picks.push(list[0]);
             assert_eq!(list.len(), 3);
-            if let Some(StateUpdate::Weights { current, .. }) = update {
-                s.weights.insert("W".into(), current);
+            if let Some(Step::Weights(current)) = update {
+                s.weights.insert("W".into(), current.to_vec());
             }
         }
         assert_eq!(picks, ids(&[0, 0, 1, 0, 2, 0, 0]));
@@ -205,7 +222,7 @@ mod tests {
         s.agents[0].last_call_ended = Some("2026-11-23T09:00:00Z".parse().unwrap());
         s.agents[1].last_call_ended = Some("2026-11-23T08:00:00Z".parse().unwrap());
         let (list, _) = order(Strategy::LongestIdle, &ids(&[0, 1, 2]), &[], &s, "T", 0);
-        assert_eq!(list, ids(&[2, 1, 0]));
+        assert_eq!(list.as_slice(), ids(&[2, 1, 0]));
     }
 
     #[test]
@@ -226,7 +243,7 @@ mod tests {
             },
         ];
         let (list, _) = order(Strategy::LeastCalls, &ids(&[2, 1, 0]), &[], &s, "T", 0);
-        assert_eq!(list, ids(&[2, 1, 0]));
+        assert_eq!(list.as_slice(), ids(&[2, 1, 0]));
     }
 
     #[test]
@@ -235,7 +252,7 @@ mod tests {
         let (a, _) = order(Strategy::Random, &ids(&[0, 1, 2, 3, 4]), &[], &s, "T", 42);
         let (b, _) = order(Strategy::Random, &ids(&[0, 1, 2, 3, 4]), &[], &s, "T", 42);
         assert_eq!(a, b);
-        let mut sorted = a.clone();
+        let mut sorted = a.to_vec();
         sorted.sort();
         assert_eq!(sorted, ids(&[0, 1, 2, 3, 4]));
     }

@@ -81,13 +81,13 @@ impl NumberFormat {
 pub fn connect_answer(
     connect: &ConnectSettings,
     call: &Call,
-    numbers: &[String],
+    numbers: &[impl AsRef<str>],
     parallel: bool,
 ) -> ConnectAnswer {
     let country = crate::phone::india();
     let numbers: Vec<String> = numbers
         .iter()
-        .map(|n| connect.number_format.write(n, country))
+        .map(|n| connect.number_format.write(n.as_ref(), country))
         .collect();
     let caller_id = match connect.outgoing_phone_number.as_deref() {
         Some("call.to") => call

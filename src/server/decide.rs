@@ -172,9 +172,9 @@ fn static_fallback(config: &Config, reason: Degraded) -> Decision {
         .fallback
         .numbers
         .iter()
-        .map(|n| crate::phone::normalize(n, india).unwrap_or_else(|| n.clone()))
+        .map(|n| Arc::from(crate::phone::normalize(n, india).unwrap_or_else(|| n.clone())))
         .collect();
-    d.flow.clone_from(&config.fallback.branch);
+    d.flow = config.fallback.branch.as_deref().map(Arc::from);
     d.degraded.push(reason);
     d
 }
@@ -278,7 +278,7 @@ struct DecisionLine<'a> {
     version: Option<&'a str>,
     rule: &'a str,
     target: &'a str,
-    numbers: &'a [String],
+    numbers: &'a [Arc<str>],
     queue: Option<&'a str>,
     flow: Option<&'a str>,
     degraded: &'a [Degraded],
@@ -304,7 +304,7 @@ fn mask(number: &str) -> String {
 }
 
 /// The Connect answer as JSON.
-fn answer(config: &Config, call: &Call, numbers: &[String], parallel: bool) -> Response {
+fn answer(config: &Config, call: &Call, numbers: &[impl AsRef<str>], parallel: bool) -> Response {
     let answer = crate::exotel::answer::connect_answer(&config.connect, call, numbers, parallel);
     axum::Json(answer).into_response()
 }

@@ -77,7 +77,9 @@ pub struct Shadow {
 }
 
 /// Where a decision sends the call: what "the same" compares besides the rule.
-fn destination(d: &Decision) -> (&str, &[String], Option<&str>, Option<i64>, Option<&str>) {
+type Destination<'a> = (&'a str, &'a [Arc<str>], Option<&'a str>, Option<i64>, Option<&'a str>);
+
+fn destination(d: &Decision) -> Destination<'_> {
     (
         d.target.name(),
         &d.numbers,

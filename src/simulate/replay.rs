@@ -144,10 +144,10 @@ fn apply(snapshot: &mut AgentSnapshot, decision: &Decision) {
     for update in &decision.updates {
         match update {
             StateUpdate::Cursor { key, agent, .. } => {
-                snapshot.cursors.insert(key.clone(), *agent);
+                snapshot.cursors.insert(key.to_string(), *agent);
             }
             StateUpdate::Weights { key, current, .. } => {
-                snapshot.weights.insert(key.clone(), current.clone());
+                snapshot.weights.insert(key.to_string(), current.to_vec());
             }
         }
     }

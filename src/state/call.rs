@@ -1,6 +1,8 @@
 //! One call's life, by `CallSid`: the numbers its decision dials and the Connect answer given
 //! after each attempt, so that a repeated request is the same call and takes no new step.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::{AgentEvent, EventKind, Reservation, Status, StoredState};
@@ -56,7 +58,7 @@ impl CallRecord {
     pub fn new(decision: &Decision, ask: &Ask, until: i64) -> CallRecord {
         let first = first_answer(decision, ask.one_at_a_time).len();
         CallRecord {
-            numbers: decision.numbers.clone(),
+            numbers: decision.numbers.iter().map(|n| n.to_string()).collect(),
             parallel: decision.parallel,
             first_after: ask.tried.map(str::to_string),
             first,
@@ -93,7 +95,7 @@ impl CallRecord {
 
 /// The numbers a call's first Connect request is answered with: the first alone when Exotel
 /// asks again after each attempt (unless they ring together), else all of them.
-pub fn first_answer(decision: &Decision, one_at_a_time: bool) -> &[String] {
+pub fn first_answer(decision: &Decision, one_at_a_time: bool) -> &[Arc<str>] {
     if one_at_a_time && !decision.parallel {
         &decision.numbers[..decision.numbers.len().min(1)]
     } else {

@@ -332,11 +332,11 @@ impl StoredState {
             match update {
                 StateUpdate::Cursor { key, agent, .. } => {
                     if let Some(a) = policy.checked.agents.get(agent.index()) {
-                        self.cursors.insert(key.clone(), a.name.clone());
+                        self.cursors.insert(key.to_string(), a.name.clone());
                     }
                 }
                 StateUpdate::Weights { key, current, .. } => {
-                    self.weights.insert(key.clone(), current.clone());
+                    self.weights.insert(key.to_string(), current.to_vec());
                 }
             }
         }

@@ -257,7 +257,7 @@ fn random_case(r: &mut Rng, policy: &CheckedPolicy) -> Case {
 /// A decision without its trace: the index tries fewer rules, by design.
 fn outcome(d: &Decision) -> Decision {
     Decision {
-        trace: Vec::new(),
+        trace: Default::default(),
         ..d.clone()
     }
 }

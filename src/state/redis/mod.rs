@@ -388,7 +388,7 @@ impl RedisStore {
                         .arg(ROUND_ROBIN)
                         .arg(1)
                         .arg(self.key("cursors"))
-                        .arg(key)
+                        .arg(&**key)
                         .arg(agent_names(ctx.policy, members))
                         .arg(availability(snapshot, members));
                 }
@@ -402,9 +402,9 @@ impl RedisStore {
                         .arg(WEIGHTED)
                         .arg(1)
                         .arg(self.key("weights"))
-                        .arg(key)
+                        .arg(&**key)
                         .arg(availability(snapshot, members))
-                        .arg(weights);
+                        .arg(weights.iter().map(|&w| i64::from(w)).collect::<Vec<i64>>());
                 }
             }
         }
@@ -438,18 +438,18 @@ impl RedisStore {
             match update {
                 StateUpdate::Cursor { key, .. } => {
                     let prev_id = ctx.policy.agent_by_name.get(&prev).copied();
-                    if snapshot.cursors.get(key).copied() != prev_id {
+                    if snapshot.cursors.get(&**key).copied() != prev_id {
                         match prev_id {
-                            Some(id) => snapshot.cursors.insert(key.clone(), id),
-                            None => snapshot.cursors.remove(key),
+                            Some(id) => snapshot.cursors.insert(key.to_string(), id),
+                            None => snapshot.cursors.remove(&**key),
                         };
                         moved = true;
                     }
                 }
                 StateUpdate::Weights { key, .. } => {
                     let prev: Vec<i64> = prev.split(',').filter_map(|w| w.parse().ok()).collect();
-                    if snapshot.weights.get(key).cloned().unwrap_or_default() != prev {
-                        snapshot.weights.insert(key.clone(), prev);
+                    if snapshot.weights.get(&**key).cloned().unwrap_or_default() != prev {
+                        snapshot.weights.insert(key.to_string(), prev);
                         moved = true;
                     }
                 }
