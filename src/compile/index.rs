@@ -101,9 +101,10 @@ impl Anchor {
 pub struct Table {
     pub subject: Subject,
     /// Equality on text and phone numbers, looked up by `&str`.
-    pub text: HashMap<String, Vec<u32>>,
+    /// foldhash, not SipHash: every decision looks its call's values up here.
+    pub text: foldhash::HashMap<String, Vec<u32>>,
     /// Equality on numbers, bools and agents.
-    pub keys: HashMap<DispatchKey, Vec<u32>>,
+    pub keys: foldhash::HashMap<DispatchKey, Vec<u32>>,
     /// Enum jump table: rules per variant index.
     pub variants: Vec<Vec<u32>>,
     pub prefixes: PrefixTrie<Vec<u32>>,
@@ -154,8 +155,8 @@ impl RuleIndex {
                 let t = *table_of.entry(subject).or_insert_with(|| {
                     index.tables.push(Table {
                         subject,
-                        text: HashMap::new(),
-                        keys: HashMap::new(),
+                        text: foldhash::HashMap::default(),
+                        keys: foldhash::HashMap::default(),
                         variants: Vec::new(),
                         prefixes: PrefixTrie::default(),
                         has_prefixes: false,

@@ -6,7 +6,6 @@ mod index;
 mod schedule;
 mod trie;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use index::{Anchor, DispatchKey, RuleIndex, Subject};
@@ -33,8 +32,9 @@ pub struct Policy {
     pub schedules: Vec<CompiledSchedule>,
     /// One trie per map, from E.164 prefix to the map's value.
     pub maps: Vec<PrefixTrie<String>>,
-    pub agent_by_name: HashMap<String, AgentId>,
-    pub agent_by_number: HashMap<String, AgentId>,
+    /// foldhash, not SipHash: decisions look agents up by the policy's own names.
+    pub agent_by_name: foldhash::HashMap<String, AgentId>,
+    pub agent_by_number: foldhash::HashMap<String, AgentId>,
     /// Each agent's number, shared with every decision that dials it.
     numbers: Vec<Arc<str>>,
     /// What a team or `agents where` target needs for its strategy, by rule index

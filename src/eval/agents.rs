@@ -1,7 +1,8 @@
 //! Agent state as a decision reads it: each agent's status, counts and reservation, and the
 //! strategies' cursors. Filled by the state store (or a test case); eval only reads it.
 
-use std::collections::HashMap;
+// foldhash, not SipHash: keys are the policy's names, and a decision looks them up.
+use foldhash::HashMap;
 
 use serde::{Deserialize, Serialize};
 

@@ -262,10 +262,16 @@ impl<'a> Context<'a> {
         h ^ self.now.as_second() as u64
     }
 
-    /// Resolves one target of rule `at`; `None` when it is unavailable.
-    fn target(&self, target: &'a Target, at: RuleRef, position: usize) -> Option<Decision> {
+    /// Fills `d` with `target` when it is available: `None` (and `d` to be overwritten)
+    /// when it is not.
+    fn target(
+        &self,
+        target: &'a Target,
+        at: RuleRef,
+        position: usize,
+        d: &mut Decision,
+    ) -> Option<()> {
         let checked = &self.policy.checked;
-        let mut d = Decision::empty();
         match target {
             Target::Team(id) => {
                 let team = &checked.teams[*id];
@@ -382,65 +388,57 @@ impl<'a> Context<'a> {
                 d.flow = Some(Arc::clone(label));
             }
         }
-        Some(d)
+        Some(())
     }
 
     /// The first available alternative of a rule's targets.
-    fn targets(&self, rule: &'a RuleDef, at: RuleRef) -> Option<Decision> {
-        rule.targets.iter().enumerate().find_map(|(i, t)| {
-            let mut d = self.target(t, at, i)?;
-            d.fallback = i;
-            Some(d)
-        })
+    /// Fills `d` with the first available alternative of a rule's targets; `false` when none
+    /// is. Built in place: a decision is large, and moving it costs more than deciding.
+    fn targets(&self, rule: &'a RuleDef, at: RuleRef, d: &mut Decision) -> bool {
+        for (i, t) in rule.targets.iter().enumerate() {
+            if self.target(t, at, i, d).is_some() {
+                d.fallback = i;
+                return true;
+            }
+        }
+        false
     }
 
     /// Decides with the rule that fired (`None`: no rule fired), falling back as §3 says.
-    fn decide(&self, fired: Option<usize>, mut trace: Trace) -> Decision {
+    fn decide(&self, fired: Option<usize>, d: &mut Decision) {
         let rules = &self.policy.checked.rules;
         if let Some(i) = fired {
-            if let Some(mut d) = self.targets(&rules[i], RuleRef::Rule(RuleId::new(i))) {
-                trace.push(TraceStep::new(
-                    RuleRef::Rule(RuleId::new(i)),
-                    Outcome::Fired,
-                    None,
-                ));
-                d.rule = RuleRef::Rule(RuleId::new(i));
-                d.trace = trace;
+            let rule = RuleRef::Rule(RuleId::new(i));
+            if self.targets(&rules[i], rule, d) {
+                d.trace.push(TraceStep::new(rule, Outcome::Fired, None));
+                d.rule = rule;
                 d.degraded.extend(self.facts.degraded.iter().cloned());
-                return d;
+                return;
             }
-            trace.push(TraceStep::new(
-                RuleRef::Rule(RuleId::new(i)),
-                Outcome::Unavailable,
-                None,
-            ));
+            d.trace
+                .push(TraceStep::new(rule, Outcome::Unavailable, None));
         }
         let otherwise = &self.policy.checked.otherwise;
-        let mut d = match self.targets(otherwise, RuleRef::Otherwise) {
-            Some(d) => {
-                trace.push(TraceStep::new(RuleRef::Otherwise, Outcome::Fired, None));
-                d
-            }
-            None => {
-                trace.push(TraceStep::new(
-                    RuleRef::Otherwise,
-                    Outcome::Unavailable,
-                    None,
-                ));
-                self.last_resort(otherwise)
-            }
-        };
+        if self.targets(otherwise, RuleRef::Otherwise, d) {
+            d.trace
+                .push(TraceStep::new(RuleRef::Otherwise, Outcome::Fired, None));
+        } else {
+            d.trace
+                .push(TraceStep::new(RuleRef::Otherwise, Outcome::Unavailable, None));
+            self.last_resort(otherwise, d);
+        }
         d.rule = RuleRef::Otherwise;
-        d.trace = trace;
         d.degraded.extend(self.facts.degraded.iter().cloned());
-        d
     }
 
     /// Nothing in `otherwise` is available: the members of its last team, whatever their
     /// state (or the last target's agents), so that Exotel still has someone to ring.
-    fn last_resort(&self, otherwise: &'a RuleDef) -> Decision {
+    fn last_resort(&self, otherwise: &'a RuleDef, d: &mut Decision) {
         let checked = &self.policy.checked;
-        let mut d = Decision::empty();
+        // Whatever the unavailable targets left in it goes; the trace stays.
+        let trace = std::mem::take(&mut d.trace);
+        *d = Decision::empty();
+        d.trace = trace;
         d.fallback = otherwise.targets.len();
         let last_team = otherwise.targets.iter().rev().find_map(|t| match t {
             Target::Team(id) => Some(*id),
@@ -460,7 +458,7 @@ impl<'a> Context<'a> {
                 d.target = TargetKind::Team;
                 d.team = Some(id);
                 let members = team.members.iter().copied().collect();
-                shaped(&mut d, members, team.strategy, team.ring);
+                shaped(d, members, team.strategy, team.ring);
             }
             None => {
                 let last = otherwise.targets.last();
@@ -477,14 +475,13 @@ impl<'a> Context<'a> {
                     let all = AgentId::all(checked.agents.len())
                         .filter(|&a| self.filter(filter, a) == Truth::True)
                         .collect();
-                    shaped(&mut d, all, *strategy, *ring);
+                    shaped(d, all, *strategy, *ring);
                 } else {
                     d.target = TargetKind::Agent;
                 }
             }
         }
         d.degraded.push(Degraded::NoAvailableAgent);
-        d
     }
 }
 
@@ -588,21 +585,24 @@ impl<'a> Context<'a> {
     }
 
     fn first_match(&self, rules: impl Iterator<Item = u32>) -> Decision {
-        let mut trace = Trace::new();
+        let mut d = Decision::empty();
         for i in rules {
             let rule = &self.policy.checked.rules[i as usize];
             let (truth, culprit) = self.rule_truth(&rule.condition);
             if truth == Truth::True {
-                return self.decide(Some(i as usize), trace);
+                self.decide(Some(i as usize), &mut d);
+                return d;
             }
             let outcome = if truth == Truth::False {
                 Outcome::False
             } else {
                 Outcome::Unknown
             };
-            trace.push(TraceStep::new(RuleRef::Rule(RuleId(i)), outcome, culprit));
+            d.trace
+                .push(TraceStep::new(RuleRef::Rule(RuleId(i)), outcome, culprit));
         }
-        self.decide(None, trace)
+        self.decide(None, &mut d);
+        d
     }
 }
 
