@@ -110,6 +110,38 @@ fn fits_international(digits: &str) -> bool {
         })
 }
 
+/// A phone number in E.164, kept inline: normalising one allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct E164 {
+    bytes: [u8; E164::MAX],
+    len: usize,
+}
+
+impl E164 {
+    /// Room for `+` and more digits than any E.164 number has (15).
+    const MAX: usize = 24;
+
+    /// `+` and the parts, if they fit.
+    fn join(parts: &[&str]) -> Option<E164> {
+        let mut out = E164 {
+            bytes: [0; E164::MAX],
+            len: 1,
+        };
+        out.bytes[0] = b'+';
+        for part in parts {
+            let end = out.len + part.len();
+            out.bytes.get_mut(out.len..end)?.copy_from_slice(part.as_bytes());
+            out.len = end;
+        }
+        Some(out)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and `+` are ever written.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
 /// Normalises a phone number to E.164 (`+919845012345`).
 ///
 /// Accepts E.164, `00` international form, national form with the trunk prefix
@@ -117,30 +149,49 @@ fn fits_international(digits: &str) -> bool {
 /// (`919845012345`); spaces, dashes, dots and parentheses are ignored. Anything else
 /// (`sip:…`, short codes, words) is not a phone number: `None`.
 pub fn normalize(raw: &str, country: &Country) -> Option<String> {
+    normalize_inline(raw, country).map(|n| n.as_str().to_string())
+}
+
+/// [`normalize`], without allocating: for the decision path.
+pub fn normalize_inline(raw: &str, country: &Country) -> Option<E164> {
     let raw = raw.trim();
     let (plus, rest) = match raw.strip_prefix('+') {
         Some(rest) => (true, rest),
         None => (false, raw),
     };
-    let mut digits = String::with_capacity(rest.len());
-    for c in rest.chars() {
+    let mut buffer = [0u8; E164::MAX];
+    let mut len = 0;
+    for c in rest.bytes() {
         match c {
-            '0'..='9' => digits.push(c),
-            ' ' | '-' | '.' | '(' | ')' => {}
+            b'0'..=b'9' => {
+                // More digits than any phone number has.
+                *buffer.get_mut(len)? = c;
+                len += 1;
+            }
+            b' ' | b'-' | b'.' | b'(' | b')' => {}
             _ => return None,
         }
     }
-    let international = |d: &str| fits_international(d).then(|| format!("+{d}"));
+    let digits = std::str::from_utf8(&buffer[..len]).ok()?;
+    let international = |d: &str| {
+        if fits_international(d) {
+            E164::join(&[d])
+        } else {
+            None
+        }
+    };
     if plus {
-        return international(&digits);
+        return international(digits);
     }
     if let Some(d) = digits.strip_prefix("00") {
         return international(d);
     }
     let national = |d: &str| {
-        country
-            .fits(d)
-            .then(|| format!("+{}{d}", country.calling_code))
+        if country.fits(d) {
+            E164::join(&[country.calling_code, d])
+        } else {
+            None
+        }
     };
     if !country.trunk_prefix.is_empty()
         && let Some(d) = digits.strip_prefix(country.trunk_prefix)
@@ -153,21 +204,21 @@ pub fn normalize(raw: &str, country: &Country) -> Option<String> {
         .special
         .iter()
         .any(|(p, _, _)| digits.starts_with(p))
-        && let Some(n) = national(&digits)
+        && let Some(n) = national(digits)
     {
         return Some(n);
     }
     if let Some(d) = digits.strip_prefix(country.calling_code)
         && country.fits(d)
     {
-        return Some(format!("+{digits}"));
+        return E164::join(&[digits]);
     }
     // A national significant number never starts with the trunk prefix: `0984501234` is a
     // number with a digit missing, not `+910984501234`.
     if !country.trunk_prefix.is_empty() && digits.starts_with(country.trunk_prefix) {
         return None;
     }
-    national(&digits)
+    national(digits)
 }
 
 /// Normalises a number prefix (`+9180`, `080`) to E.164 form, for prefix matching.

@@ -154,8 +154,8 @@ impl<'a> Context<'a> {
         if let Some(&id) = self.policy.agent_by_name.get(reference) {
             return Some(id);
         }
-        let number = phone::normalize(reference, self.policy.checked.country)?;
-        self.policy.agent_by_number.get(&number).copied()
+        let number = phone::normalize_inline(reference, self.policy.checked.country)?;
+        self.policy.agent_by_number.get(number.as_str()).copied()
     }
 
     fn equal(&self, a: &Val, b: &Val) -> bool {
