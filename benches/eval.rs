@@ -166,7 +166,13 @@ fn main() {
     let mut allocating = Vec::new();
     for (i, c) in cases.iter().enumerate() {
         let before = ALLOCATIONS.load(Ordering::Relaxed);
-        black_box(routec::eval::eval(&policy, &c.call, &c.facts, at(c), &c.agents));
+        black_box(routec::eval::eval(
+            &policy,
+            &c.call,
+            &c.facts,
+            at(c),
+            &c.agents,
+        ));
         let made = ALLOCATIONS.load(Ordering::Relaxed) - before;
         if made > 0 {
             allocating.push(format!("case {} ({made})", i + 1));

@@ -130,7 +130,9 @@ impl E164 {
         out.bytes[0] = b'+';
         for part in parts {
             let end = out.len + part.len();
-            out.bytes.get_mut(out.len..end)?.copy_from_slice(part.as_bytes());
+            out.bytes
+                .get_mut(out.len..end)?
+                .copy_from_slice(part.as_bytes());
             out.len = end;
         }
         Some(out)

@@ -42,6 +42,9 @@ pub struct Policy {
     plans: Vec<Vec<Option<TargetPlan>>>,
 }
 
+/// Members in rotation order, with their weights; shared by every decision.
+pub type Members = (Arc<[AgentId]>, Arc<[u32]>);
+
 /// A team or `agents where` target, ready for its strategy.
 #[derive(Debug, Clone)]
 pub struct TargetPlan {
@@ -49,7 +52,7 @@ pub struct TargetPlan {
     pub key: Arc<str>,
     /// The members, in rotation order, when they are the same for every call (a team, or a
     /// static filter), with their weights.
-    pub members: Option<(Arc<[AgentId]>, Arc<[u32]>)>,
+    pub members: Option<Members>,
 }
 
 impl Policy {
@@ -138,13 +141,18 @@ pub fn compile_with(checked: CheckedPolicy, data: &FileData) -> (Policy, Diagnos
         let weights: Arc<[u32]> = members.iter().map(|&a| checked.agents[a].weight).collect();
         (members, weights)
     };
-    let teams: Vec<(Arc<str>, (Arc<[AgentId]>, Arc<[u32]>))> = checked
+    let teams: Vec<(Arc<str>, Members)> = checked
         .teams
         .iter()
-        .map(|t| (Arc::from(t.name.as_str()), weighed(Arc::from(t.members.as_slice()))))
+        .map(|t| {
+            (
+                Arc::from(t.name.as_str()),
+                weighed(Arc::from(t.members.as_slice())),
+            )
+        })
         .collect();
     // Rules often repeat a filter: compute each distinct one once (compared as filters).
-    let mut members_of: Vec<(&AgentFilter, (Arc<[AgentId]>, Arc<[u32]>))> = Vec::new();
+    let mut members_of: Vec<(&AgentFilter, Members)> = Vec::new();
     let plans = checked
         .rules
         .iter()

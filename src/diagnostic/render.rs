@@ -2,37 +2,72 @@
 //! `--format json`, and YAML errors of configuration files shown the same way.
 
 use std::fmt;
-use std::sync::Arc;
 
 use super::{Diagnostic, Severity};
 use crate::policy_files::{SourceFiles, Span};
 
 /// A diagnostic joined with its source text, as miette wants it.
-struct Report {
+struct Report<'f> {
     message: String,
     code: Option<String>,
     severity: miette::Severity,
     help: Option<String>,
-    source: miette::NamedSource<Arc<str>>,
+    source: Excerpt<'f>,
     labels: Vec<miette::LabeledSpan>,
-    related: Vec<Report>,
+    related: Vec<Report<'f>>,
 }
 
-impl fmt::Debug for Report {
+/// A file as miette reads it, from the first line it shows rather than from the file's start
+/// (the file's line index finds it): rendering each of thousands of warnings of a large policy
+/// then costs its few lines, not the whole file up to them.
+struct Excerpt<'f> {
+    file: &'f crate::policy_files::SourceFile,
+    name: String,
+}
+
+impl miette::SourceCode for Excerpt<'_> {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let text = self.file.text.as_bytes();
+        let first = self.file.line_of(span.offset()).saturating_sub(before);
+        let base = self.file.line_start(first).unwrap_or(0).min(text.len());
+        let inner_span =
+            miette::SourceSpan::new((span.offset() - base.min(span.offset())).into(), span.len());
+        let inner = text[base..].read_span(&inner_span, before, after)?;
+        let covered =
+            miette::SourceSpan::new((inner.span().offset() + base).into(), inner.span().len());
+        let contents = miette::MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            covered,
+            inner.line() + first,
+            inner.column(),
+            inner.line_count(),
+        )
+        .with_language("route");
+        Ok(Box::new(contents))
+    }
+}
+
+impl fmt::Debug for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.message)
     }
 }
 
-impl fmt::Display for Report {
+impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.message)
     }
 }
 
-impl std::error::Error for Report {}
+impl std::error::Error for Report<'_> {}
 
-impl miette::Diagnostic for Report {
+impl miette::Diagnostic for Report<'_> {
     fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
         self.code
             .as_ref()
@@ -71,13 +106,15 @@ fn source_span(span: Span) -> miette::SourceSpan {
     (span.start as usize, span.len()).into()
 }
 
-fn named_source(files: &SourceFiles, span: Span) -> miette::NamedSource<Arc<str>> {
+fn named_source(files: &SourceFiles, span: Span) -> Excerpt<'_> {
     let file = files.get(span.file);
-    miette::NamedSource::new(file.path.display().to_string(), file.text.clone())
-        .with_language("route")
+    Excerpt {
+        file,
+        name: file.path.display().to_string(),
+    }
 }
 
-fn report(files: &SourceFiles, d: &Diagnostic) -> Report {
+fn report<'f>(files: &'f SourceFiles, d: &Diagnostic) -> Report<'f> {
     let primary =
         miette::LabeledSpan::new_primary_with_span(Some(d.kind.label()), source_span(d.span));
     let mut labels = vec![primary];

@@ -423,8 +423,11 @@ impl<'a> Context<'a> {
             d.trace
                 .push(TraceStep::new(RuleRef::Otherwise, Outcome::Fired, None));
         } else {
-            d.trace
-                .push(TraceStep::new(RuleRef::Otherwise, Outcome::Unavailable, None));
+            d.trace.push(TraceStep::new(
+                RuleRef::Otherwise,
+                Outcome::Unavailable,
+                None,
+            ));
             self.last_resort(otherwise, d);
         }
         d.rule = RuleRef::Otherwise;

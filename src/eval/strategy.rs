@@ -41,7 +41,12 @@ pub enum Step {
 
 impl Step {
     /// The update to remember, for the members (and weights) the step was taken with.
-    pub fn update(self, key: &Arc<str>, members: &Arc<[AgentId]>, weights: &Arc<[u32]>) -> StateUpdate {
+    pub fn update(
+        self,
+        key: &Arc<str>,
+        members: &Arc<[AgentId]>,
+        weights: &Arc<[u32]>,
+    ) -> StateUpdate {
         match self {
             Step::Cursor(agent) => StateUpdate::Cursor {
                 key: Arc::clone(key),

@@ -77,7 +77,13 @@ pub struct Shadow {
 }
 
 /// Where a decision sends the call: what "the same" compares besides the rule.
-type Destination<'a> = (&'a str, &'a [Arc<str>], Option<&'a str>, Option<i64>, Option<&'a str>);
+type Destination<'a> = (
+    &'a str,
+    &'a [Arc<str>],
+    Option<&'a str>,
+    Option<i64>,
+    Option<&'a str>,
+);
 
 fn destination(d: &Decision) -> Destination<'_> {
     (
