@@ -6,8 +6,8 @@ use std::hash::Hash;
 
 /// Keeps `map` at `cap` entries at most: past it, the entries older than `horizon` go, and
 /// if that is not enough the oldest tenth, by `at`. Amortised: one pass frees a tenth.
-pub fn bound<K: Hash + Eq, V, T: Ord + Copy>(
-    map: &mut HashMap<K, V>,
+pub fn bound<K: Hash + Eq, V, T: Ord + Copy, S: std::hash::BuildHasher>(
+    map: &mut HashMap<K, V, S>,
     cap: usize,
     horizon: T,
     at: impl Fn(&V) -> T,

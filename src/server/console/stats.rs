@@ -22,12 +22,28 @@ type Hits = [u64; 2];
 
 #[derive(Default)]
 struct Counts {
-    /// By minute since the epoch, oldest first; each by rule name.
-    minutes: VecDeque<(i64, HashMap<String, Hits>)>,
-    /// Outcomes by rule name: answered, missed.
-    outcomes: HashMap<String, [u64; 2]>,
-    /// The rule that decided each call, and when (ms), by `CallSid`.
-    decided_by: HashMap<String, (String, i64)>,
+    /// Every rule name seen, once: the maps below hold its position.
+    names: Vec<Box<str>>,
+    by_name: foldhash::HashMap<Box<str>, u32>,
+    /// By minute since the epoch, oldest first; each by rule position.
+    minutes: VecDeque<(i64, Vec<Hits>)>,
+    /// Outcomes by rule position: answered, missed.
+    outcomes: Vec<[u64; 2]>,
+    /// The rule (position) that decided each call, and when (ms), by `CallSid`.
+    decided_by: foldhash::HashMap<Box<str>, (u32, i64)>,
+}
+
+impl Counts {
+    /// The position of `rule`, added the first time it is seen (a reload adds its new rules).
+    fn position(&mut self, rule: &str) -> u32 {
+        if let Some(&i) = self.by_name.get(rule) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(rule.into());
+        self.by_name.insert(rule.into(), i);
+        i
+    }
 }
 
 /// Taken once per decision and per event, never across an `.await`.
@@ -53,30 +69,29 @@ impl RuleStats {
         self.counts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Counts a decision by `rule` at `now_ms`, and remembers the call for its outcome.
+    /// Counts a decision by `rule` at `now_ms`, and remembers the call for its outcome. On
+    /// every decision's path: one short lock, and one allocation (the call's id).
     pub fn decided(&self, rule: &str, no_agent: bool, call_sid: Option<&str>, now_ms: i64) {
         let minute = now_ms.div_euclid(60_000);
         let mut counts = self.counts();
+        let at = counts.position(rule) as usize;
         if counts.minutes.back().is_none_or(|(m, _)| *m != minute) {
-            counts.minutes.push_back((minute, HashMap::new()));
+            counts.minutes.push_back((minute, Vec::new()));
             while counts.minutes.len() > MINUTES {
                 counts.minutes.pop_front();
             }
         }
         if let Some((_, rules)) = counts.minutes.back_mut() {
-            let hits = match rules.get_mut(rule) {
-                Some(hits) => hits,
-                None => rules.entry(rule.to_string()).or_default(),
-            };
-            hits[0] += 1;
-            hits[1] += u64::from(no_agent);
+            if rules.len() <= at {
+                rules.resize(at + 1, [0, 0]);
+            }
+            rules[at][0] += 1;
+            rules[at][1] += u64::from(no_agent);
         }
         if let Some(sid) = call_sid {
             let horizon = now_ms - CALL_MEMORY_MS;
             bound(&mut counts.decided_by, MAX_CALLS, horizon, |(_, at)| *at);
-            counts
-                .decided_by
-                .insert(sid.to_string(), (rule.to_string(), now_ms));
+            counts.decided_by.insert(sid.into(), (at as u32, now_ms));
         }
     }
 
@@ -84,25 +99,30 @@ impl RuleStats {
     /// it; `false` when the call is unknown here.
     pub fn outcome(&self, call_sid: &str, kind: EventKind) -> bool {
         let mut counts = self.counts();
-        let Some((rule, _)) = counts.decided_by.get(call_sid) else {
+        let Some(&(rule, _)) = counts.decided_by.get(call_sid) else {
             return false;
         };
-        let rule = rule.clone();
         let which = match kind {
             EventKind::Completed => 0,
             EventKind::Missed => 1,
         };
-        counts.outcomes.entry(rule).or_default()[which] += 1;
+        let rule = rule as usize;
+        if counts.outcomes.len() <= rule {
+            counts.outcomes.resize(rule + 1, [0, 0]);
+        }
+        counts.outcomes[rule][which] += 1;
         true
     }
 
     /// Outcomes by rule: (rule, [answered, missed]).
     pub fn outcomes(&self) -> Vec<(String, [u64; 2])> {
-        let mut all: Vec<_> = self
-            .counts()
+        let counts = self.counts();
+        let mut all: Vec<_> = counts
             .outcomes
             .iter()
-            .map(|(r, n)| (r.clone(), *n))
+            .enumerate()
+            .filter(|(_, n)| **n != [0, 0])
+            .map(|(i, n)| (counts.names[i].to_string(), *n))
             .collect();
         all.sort();
         all
@@ -116,8 +136,8 @@ impl RuleStats {
         let mut out: HashMap<String, RuleFigures> = HashMap::new();
         for (minute, rules) in &counts.minutes {
             let age = now_minute - minute;
-            for (rule, [hits, no_agent]) in rules {
-                let f = out.entry(rule.clone()).or_default();
+            for (i, [hits, no_agent]) in rules.iter().enumerate() {
+                let f = out.entry(counts.names[i].to_string()).or_default();
                 if age < 15 {
                     f.last_15m += hits;
                 }
@@ -130,8 +150,8 @@ impl RuleStats {
                 }
             }
         }
-        for (rule, [answered, missed]) in &counts.outcomes {
-            let f = out.entry(rule.clone()).or_default();
+        for (i, [answered, missed]) in counts.outcomes.iter().enumerate() {
+            let f = out.entry(counts.names[i].to_string()).or_default();
             f.answered = *answered;
             f.missed = *missed;
         }
