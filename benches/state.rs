@@ -61,7 +61,7 @@ async fn decide(store: &StateStore, policy: &Policy, sid: &str, reserve: bool) -
         commit: true,
     };
     let eval = |agents: &AgentSnapshot| routec::eval::eval(policy, &call, &facts, now, agents);
-    let routec::state::Routed::Decided(decision) = store.decide(&ctx, &eval).await else {
+    let routec::state::Routed::Decided(decision, _) = store.decide(&ctx, &eval).await else {
         panic!("every call of the bench is new")
     };
     assert!(decision.degraded.is_empty(), "{:?}", decision.degraded);

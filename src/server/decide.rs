@@ -116,18 +116,14 @@ async fn decide_call(
         reserve_for: Duration::from_secs(state.config.state.reservation_secs),
         commit: asking.commit,
     };
-    // The agent state the decision was made with, for the shadow candidate: kept only when
-    // one is set, and for live calls (not `/v1/decide`).
+    // The shadow candidate decides live calls (not `/v1/decide`) with the agent state the
+    // decision read, which the store hands back.
     let shadowing = state.shadow.is_some() && !asking.explained;
     // A console watching live decisions shows why each earlier rule did not fire.
     let shown = state.console.live.take_slot();
     let explained = asking.explained || shown;
-    let seen: std::sync::Mutex<Option<AgentSnapshot>> = std::sync::Mutex::new(None);
     // A bug in evaluation must not leave a caller in silence: fall back instead.
     let evaluate = |agents: &AgentSnapshot| {
-        if shadowing && let Ok(mut seen) = seen.lock() {
-            *seen = Some(agents.clone());
-        }
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             if explained {
                 crate::eval::eval_explained(policy, &call, &facts, now, agents)
@@ -137,11 +133,11 @@ async fn decide_call(
         }))
         .unwrap_or_else(|_| static_fallback(&state.config, Degraded::EvaluationFailed))
     };
-    let decision = match state.store.decide(&ctx, &evaluate).await {
-        Routed::Decided(decision) => decision,
+    let (decision, agents) = match state.store.decide(&ctx, &evaluate).await {
+        Routed::Decided(decision, agents) => (decision, agents),
         Routed::Known(known) => return Answered::Known(call, known),
     };
-    if let (Some(shadow), Ok(Some(agents))) = (&state.shadow, seen.into_inner()) {
+    if let Some(shadow) = state.shadow.as_ref().filter(|_| shadowing) {
         shadow.offer(super::shadow::Job {
             active: Arc::clone(&serving),
             call: call.clone(),

@@ -93,7 +93,7 @@ impl MemoryStore {
             ctx.record(&mut stored.state, &decision);
             stored.dirty = true;
         }
-        Routed::Decided(decision)
+        Routed::Decided(decision, snapshot)
     }
 
     pub fn event(&self, event: &AgentEvent) -> bool {

@@ -268,8 +268,9 @@ impl DecideContext<'_> {
 // allocate for every call, to save a copy of a few hundred bytes.
 #[allow(clippy::large_enum_variant)]
 pub enum Routed {
-    /// Decided now.
-    Decided(Decision),
+    /// Decided now, with the agent state the decision read (a shadow candidate reads the
+    /// same, without a copy on the answer's path).
+    Decided(Decision, AgentSnapshot),
     /// The call was decided before: this request's answer, from the call's record.
     Known(KnownAnswer),
 }

@@ -262,7 +262,7 @@ impl RedisStore {
         self.remember(state);
         let mut decision = eval(&snapshot);
         if !ctx.commit {
-            return Routed::Decided(decision);
+            return Routed::Decided(decision, snapshot);
         }
         let committed = self.commit(ctx, eval, &mut snapshot, &mut decision).await;
         let mut known = self.known();
@@ -271,7 +271,7 @@ impl RedisStore {
         if committed.is_err() {
             decision.degraded.push(Degraded::StateUnavailable);
         }
-        Routed::Decided(decision)
+        Routed::Decided(decision, snapshot)
     }
 
     /// The answer to a call decided before: a repeat's from its record, the next number after
@@ -364,7 +364,7 @@ impl RedisStore {
             ctx.record(&mut known, &decision);
         }
         decision.degraded.push(Degraded::StateUnavailable);
-        Routed::Decided(decision)
+        Routed::Decided(decision, snapshot)
     }
 
     /// Takes the decision's round-robin and weighted steps in Redis and reserves its agents,
