@@ -72,47 +72,23 @@ impl DecisionLog {
     }
 }
 
-/// How long the writer sleeps between drains while lines keep coming.
-const DRAIN_EVERY: Duration = Duration::from_millis(2);
-/// Empty drains in a row (about 100 ms) before the writer blocks until the next line.
-const IDLE_DRAINS: u32 = 50;
-
-/// Writes lines in batches, flushing after each; a write that fails drops the line. While
-/// lines keep coming the writer drains the queue every 2 ms rather than waiting on it: a
-/// sender then never has to wake it, and at tens of thousands of decisions a second the
-/// wake-ups cost more than the writing. Idle, it waits, and the first line wakes it.
+/// Writes lines in batches (see [`super::drain`]), flushing after each; a write that fails
+/// drops the line.
 fn write_all(mut out: impl Write, lines: &Receiver<Vec<u8>>, pending: &AtomicUsize) {
-    let mut idle = 0;
-    loop {
-        let mut written = 0;
-        if idle >= IDLE_DRAINS {
-            let Ok(line) = lines.recv() else { return };
-            let _ = out.write_all(&line);
-            written += 1;
-        }
-        loop {
-            match lines.try_recv() {
-                Ok(line) => {
-                    let _ = out.write_all(&line);
-                    written += 1;
-                }
-                Err(std::sync::mpsc::TryRecvError::Empty) => break,
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                    let _ = out.flush();
-                    pending.fetch_sub(written, Ordering::Relaxed);
-                    return;
-                }
+    let mut written = 0;
+    super::drain::drain(lines, |line| {
+        match line {
+            Some(line) => {
+                let _ = out.write_all(&line);
+                written += 1;
+            }
+            None => {
+                let _ = out.flush();
+                pending.fetch_sub(std::mem::take(&mut written), Ordering::Relaxed);
             }
         }
-        if written > 0 {
-            let _ = out.flush();
-            pending.fetch_sub(written, Ordering::Relaxed);
-            idle = 0;
-        } else {
-            idle += 1;
-        }
-        std::thread::sleep(DRAIN_EVERY);
-    }
+        true
+    });
 }
 
 #[cfg(test)]

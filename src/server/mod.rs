@@ -6,6 +6,7 @@ mod agents;
 pub mod config;
 pub mod console;
 mod decide;
+mod drain;
 pub mod listen;
 mod log;
 pub mod logging;

@@ -122,10 +122,15 @@ impl Shadow {
                 if let Err(e) = idle {
                     tracing::warn!("the shadow's thread runs at normal priority: {e:?}");
                 }
-                for job in jobs {
-                    let Some(shadow) = weak.upgrade() else { break };
+                // Drained in batches: offering a call never wakes this thread.
+                super::drain::drain(&jobs, |job| {
+                    let Some(job) = job else { return true };
+                    let Some(shadow) = weak.upgrade() else {
+                        return false;
+                    };
                     shadow.evaluate(job);
-                }
+                    true
+                });
             });
         if let Err(e) = spawned {
             tracing::error!("cannot start the shadow's thread: {e}; no call will be shadowed");
