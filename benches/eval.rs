@@ -4,7 +4,8 @@
 //! 10,000 generated rules (target: 10,000 within 3× of 10); compile time of 10,000 rules
 //! (target ≤ 200 ms) and the compiled policy's memory.
 //!
-//! Run: `cargo bench --bench eval`. `ROUTEC_BENCH_QUICK=1` runs one small round (CI smoke).
+//! Run: `cargo bench --bench eval`. `ROUTEC_BENCH_QUICK=1` runs one small round (CI smoke);
+//! `ROUTEC_BENCH_RULES_ONLY=1` stops after the `rules/` policy (to profile it).
 
 mod generate;
 
@@ -197,6 +198,9 @@ fn main() {
         allocating.join(", ")
     );
 
+    if std::env::var_os("ROUTEC_BENCH_RULES_ONLY").is_some() {
+        return;
+    }
     // 2. Scaling with the rule count, and compile time and memory.
     println!(
         "\n{:>8} {:>12} {:>12} {:>12} {:>14} {:>12}",
