@@ -131,19 +131,16 @@ fn main() {
     let policy = load(&files);
     let cases = rules_cases(&policy);
     let at = |c: &Case| c.at.unwrap_or_else(jiff::Timestamp::now);
-    let (p50, p99, mean) = measure(
-        |c| {
-            black_box(routec::eval::eval(
-                &policy,
-                &c.call,
-                &c.facts,
-                at(c),
-                &c.agents,
-            ));
-        },
-        &cases,
-        rounds,
-    );
+    let decide = |c: &Case| {
+        black_box(routec::eval::eval(
+            &policy,
+            &c.call,
+            &c.facts,
+            at(c),
+            &c.agents,
+        ));
+    };
+    let (p50, p99, mean) = measure(decide, &cases, rounds);
     println!(
         "rules/ policy ({} cases × {rounds}): p50 {p50} ns, p99 {p99} ns, mean {mean:.0} ns per decision",
         cases.len()
@@ -167,13 +164,7 @@ fn main() {
     let mut allocating = Vec::new();
     for (i, c) in cases.iter().enumerate() {
         let before = ALLOCATIONS.load(Ordering::Relaxed);
-        black_box(routec::eval::eval(
-            &policy,
-            &c.call,
-            &c.facts,
-            at(c),
-            &c.agents,
-        ));
+        decide(c);
         let made = ALLOCATIONS.load(Ordering::Relaxed) - before;
         if made > 0 {
             allocating.push(format!("case {} ({made})", i + 1));

@@ -150,27 +150,22 @@ fn console_urls_need_a_session_and_changes_need_its_csrf_token() {
         r#"{"status":"break"}"#,
     );
     assert_eq!(status(&no_csrf), 403, "{no_csrf}");
-    let wrong_csrf = format!("{json}x-routec-csrf: {}\r\n", "0".repeat(64));
-    assert_eq!(
-        status(&with(
+    let set_break = |extra: &str| {
+        let response = with(
             "PUT",
             "/v1/agents/asha/status",
-            &wrong_csrf,
-            r#"{"status":"break"}"#
-        )),
+            extra,
+            r#"{"status":"break"}"#,
+        );
+        status(&response)
+    };
+    assert_eq!(
+        set_break(&format!("{json}x-routec-csrf: {}\r\n", "0".repeat(64))),
         403
     );
     // Another site's page, even with the cookie and the token somehow, is refused.
     let cross = format!("{json}x-routec-csrf: {csrf}\r\nOrigin: http://evil.example\r\n");
-    assert_eq!(
-        status(&with(
-            "PUT",
-            "/v1/agents/asha/status",
-            &cross,
-            r#"{"status":"break"}"#
-        )),
-        403
-    );
+    assert_eq!(set_break(&cross), 403);
     let ok = format!("{json}x-routec-csrf: {csrf}\r\n");
     let set = with(
         "PUT",
@@ -461,19 +456,15 @@ fn board(
 ) -> serde_json::Value {
     let admin = &server.admin_addr;
     let host = format!("Host: {admin}\r\nCookie: {cookie}\r\n");
-    if let Some((agent, status)) = set {
+    if let Some((agent, to)) = set {
         let head = format!(
             "PUT /v1/agents/{agent}/status HTTP/1.1\r\n{host}x-routec-csrf: {csrf}\r\nContent-Type: application/json\r\n"
         );
-        let response = raw(admin, &head, &format!("{{\"status\":\"{status}\"}}"));
-        assert_eq!(status_of(&response), 200, "{response}");
+        let response = raw(admin, &head, &format!("{{\"status\":\"{to}\"}}"));
+        assert_eq!(status(&response), 200, "{response}");
     }
     let response = raw(admin, &format!("GET /v1/agents HTTP/1.1\r\n{host}"), "");
     serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap()
-}
-
-fn status_of(response: &str) -> u16 {
-    status(response)
 }
 
 fn csrf_of(server: &Server, cookie: &str) -> String {
