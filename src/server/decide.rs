@@ -201,13 +201,7 @@ impl AppState {
                 "numbers": decision.numbers, "flow": decision.flow,
                 "degraded": decision.degraded, "trace": []}),
         };
-        let from = decided.call.from.as_ref().map(|p| {
-            if self.config.log.mask_caller {
-                mask(&p.value)
-            } else {
-                p.value.clone()
-            }
-        });
+        let from = self.caller_shown(&decided.call);
         event["ts"] = serde_json::json!(now.to_string());
         event["call_sid"] = serde_json::json!(sid);
         event["from"] = serde_json::json!(from);
@@ -217,18 +211,23 @@ impl AppState {
         self.console.live.send(event.to_string());
     }
 
-    /// One JSON line per decision on stdout: why every call went where it went.
-    fn log_decision(&self, decided: &Decided, took: Duration) {
-        if !self.config.log.decisions {
-            return;
-        }
-        let from = decided.call.from.as_ref().map(|p| {
+    /// The caller as logs and the console show it: masked when `log.mask_caller` is on.
+    fn caller_shown<'c>(&self, call: &'c Call) -> Option<Cow<'c, str>> {
+        call.from.as_ref().map(|p| {
             if self.config.log.mask_caller {
                 Cow::Owned(mask(&p.value))
             } else {
                 Cow::Borrowed(p.value.as_str())
             }
-        });
+        })
+    }
+
+    /// One JSON line per decision on stdout: why every call went where it went.
+    fn log_decision(&self, decided: &Decided, took: Duration) {
+        if !self.config.log.decisions {
+            return;
+        }
+        let from = self.caller_shown(&decided.call);
         let decision = &decided.decision;
         let line = DecisionLine {
             ts: jiff::Timestamp::now().to_string(),
