@@ -28,6 +28,11 @@ fn raw(addr: &str, head: &str, body: &str) -> String {
     response
 }
 
+/// A response's body, read as JSON.
+fn json_body(response: &str) -> serde_json::Value {
+    serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap()
+}
+
 fn status(response: &str) -> u16 {
     response
         .split_whitespace()
@@ -138,10 +143,7 @@ fn console_urls_need_a_session_and_changes_need_its_csrf_token() {
     };
     assert_eq!(status(&with("GET", "/", "", "")), 200);
     assert_eq!(status(&with("GET", "/console/api/rules", "", "")), 200);
-    let session = with("GET", "/console/api/session", "", "");
-    let csrf: serde_json::Value =
-        serde_json::from_str(session.split("\r\n\r\n").nth(1).unwrap()).unwrap();
-    let csrf = csrf["csrf"].as_str().unwrap().to_string();
+    let csrf = csrf_of(&server, &cookie);
     let json = "Content-Type: application/json\r\n";
     let no_csrf = with(
         "PUT",
@@ -207,8 +209,7 @@ fn without_a_token_the_console_opens_on_this_machine_only() {
         &format!("GET /console/api/session HTTP/1.1\r\n{local}"),
         "",
     );
-    let session: serde_json::Value =
-        serde_json::from_str(session.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let session = json_body(&session);
     assert_eq!(session["login"], false);
     let csrf = session["csrf"].as_str().unwrap();
     let reload = raw(
@@ -463,18 +464,21 @@ fn board(
         let response = raw(admin, &head, &format!("{{\"status\":\"{to}\"}}"));
         assert_eq!(status(&response), 200, "{response}");
     }
-    let response = raw(admin, &format!("GET /v1/agents HTTP/1.1\r\n{host}"), "");
-    serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap()
+    json_body(&raw(
+        admin,
+        &format!("GET /v1/agents HTTP/1.1\r\n{host}"),
+        "",
+    ))
 }
 
 fn csrf_of(server: &Server, cookie: &str) -> String {
     let admin = &server.admin_addr;
     let head =
         format!("GET /console/api/session HTTP/1.1\r\nHost: {admin}\r\nCookie: {cookie}\r\n");
-    let response = raw(admin, &head, "");
-    let session: serde_json::Value =
-        serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap();
-    session["csrf"].as_str().unwrap().to_string()
+    json_body(&raw(admin, &head, ""))["csrf"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -533,9 +537,7 @@ fn the_rules_page_shows_unreachable_rules_and_attributes_outcomes() {
     let cookie = log_in(&server);
     let admin = &server.admin_addr;
     let head = format!("GET /console/api/rules HTTP/1.1\r\nHost: {admin}\r\nCookie: {cookie}\r\n");
-    let response = raw(admin, &head, "");
-    let rules: serde_json::Value =
-        serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let rules = json_body(&raw(admin, &head, ""));
     let all = &rules["rules"][0];
     assert_eq!(all["rule"], "all");
     assert_eq!(
