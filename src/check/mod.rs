@@ -144,7 +144,8 @@ struct Used {
     any_agent: bool,
 }
 
-fn type_name(ty: Type, enums: &[EnumDef]) -> String {
+/// A type as policies write it: `string`, `agent`, an enum's name.
+pub fn type_name(ty: Type, enums: &[EnumDef]) -> String {
     match ty {
         Type::String => "string".into(),
         Type::Number => "number".into(),

@@ -160,21 +160,16 @@ async fn rules(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-fn type_name(policy: &CheckedPolicy, ty: Type) -> (String, Option<Vec<String>>) {
-    match ty {
-        Type::String => ("string".into(), None),
-        Type::Number => ("number".into(), None),
-        Type::Bool => ("bool".into(), Some(vec!["true".into(), "false".into()])),
-        Type::Phone => ("phone".into(), None),
-        Type::Agent => (
-            "agent".into(),
-            Some(policy.agents.iter().map(|a| a.name.clone()).collect()),
-        ),
-        Type::Enum(e) => {
-            let def = &policy.enums[e];
-            (def.name.clone(), Some(def.variants.clone()))
-        }
-    }
+/// A fact's type as policies write it, and the values a select offers for it (an enum's
+/// variants, a bool, an agent), if any.
+fn field_type(policy: &CheckedPolicy, ty: Type) -> (String, Option<Vec<String>>) {
+    let values = match ty {
+        Type::Bool => Some(vec!["true".into(), "false".into()]),
+        Type::Agent => Some(policy.agents.iter().map(|a| a.name.clone()).collect()),
+        Type::Enum(e) => Some(policy.enums[e].variants.clone()),
+        Type::String | Type::Number | Type::Phone => None,
+    };
+    (crate::check::type_name(ty, &policy.enums), values)
 }
 
 /// What the playground's form is built from: the facts groups and their fields (with the
@@ -192,7 +187,7 @@ async fn shape(State(state): State<Arc<AppState>>) -> Response {
                 .fields
                 .iter()
                 .map(|field| {
-                    let (ty, values) = type_name(checked, field.ty);
+                    let (ty, values) = field_type(checked, field.ty);
                     json!({"name": field.name, "type": ty, "values": values})
                 })
                 .collect();
