@@ -26,6 +26,15 @@ impl RuleRef {
             RuleRef::Otherwise => "otherwise",
         }
     }
+
+    /// Its position among `rules` rules with `otherwise` last (at `rules`): how tables by
+    /// rule are indexed.
+    pub fn position(self, rules: usize) -> usize {
+        match self {
+            RuleRef::Rule(i) => i.index(),
+            RuleRef::Otherwise => rules,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

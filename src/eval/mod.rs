@@ -32,14 +32,6 @@ use crate::phone;
 /// The sorted rule lists a call's values select, to merge: inline up to 8.
 type Candidates<'a> = SmallVec<[&'a [u32]; 8]>;
 
-/// The index of `at` among the rules, `otherwise` last.
-fn rule_index(policy: &crate::check::model::CheckedPolicy, at: RuleRef) -> usize {
-    match at {
-        RuleRef::Rule(i) => i.index(),
-        RuleRef::Otherwise => policy.rules.len(),
-    }
-}
-
 /// A value read during evaluation.
 #[derive(Debug, Clone, PartialEq)]
 enum Val<'a> {
@@ -275,7 +267,9 @@ impl<'a> Context<'a> {
         match target {
             Target::Team(id) => {
                 let team = &checked.teams[*id];
-                let plan = self.policy.plan(rule_index(checked, at), position)?;
+                let plan = self
+                    .policy
+                    .plan(at.position(checked.rules.len()), position)?;
                 let (members, weights) = plan.members.as_ref()?;
                 let (mut list, step) = strategy::order(
                     team.strategy,
@@ -342,7 +336,9 @@ impl<'a> Context<'a> {
                 strategy,
                 ring,
             } => {
-                let plan = self.policy.plan(rule_index(checked, at), position)?;
+                let plan = self
+                    .policy
+                    .plan(at.position(checked.rules.len()), position)?;
                 // A filter that reads the call picks its members now (and allocates).
                 let (members, weights) = match &plan.members {
                     Some(members) => members.clone(),

@@ -83,10 +83,7 @@ pub fn replay(policy: &Policy, calls: &[&LoggedCall]) -> Replay {
         }
         let decision = crate::eval::eval(policy, &call.call, &call.facts, call.at, &snapshot);
         apply(&mut snapshot, &decision);
-        let rule = match decision.rule {
-            RuleRef::Rule(r) => r.index(),
-            RuleRef::Otherwise => rule_count - 1,
-        };
+        let rule = decision.rule.position(rule_count - 1);
         out.rules[rule].1 += 1;
         if decision.found_no_agent() {
             out.rules[rule].2 += 1;

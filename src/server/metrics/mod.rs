@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::compile::Policy;
 use crate::degraded::Degraded;
-use crate::eval::{Decision, RuleRef, TargetKind};
+use crate::eval::{Decision, TargetKind};
 use crate::histogram::Histogram;
 
 /// The routes of both listeners, as their templates: a label never holds a secret or an id.
@@ -173,10 +173,9 @@ impl DecisionCounters {
     }
 
     fn count(&self, policy: Option<&Policy>, decision: &Decision) {
-        let rule = match decision.rule {
-            RuleRef::Rule(i) => i.index(),
-            RuleRef::Otherwise => self.decisions.len().saturating_sub(1),
-        };
+        let rule = decision
+            .rule
+            .position(self.decisions.len().saturating_sub(1));
         if let Some(counters) = self.decisions.get(rule) {
             counters[decision.target.index()].fetch_add(1, Ordering::Relaxed);
         }
