@@ -340,20 +340,22 @@ impl<'a> Context<'a> {
                     .policy
                     .plan(at.position(checked.rules.len()), position)?;
                 // A filter that reads the call picks its members now (and allocates).
+                let picked: crate::compile::Members;
                 let (members, weights) = match &plan.members {
-                    Some(members) => members.clone(),
+                    Some((members, weights)) => (members, weights),
                     None => {
                         let members: Arc<[AgentId]> = AgentId::all(checked.agents.len())
                             .filter(|&a| self.filter(filter, a) == Truth::True)
                             .collect();
                         let weights = members.iter().map(|&a| checked.agents[a].weight).collect();
-                        (members, weights)
+                        picked = (members, weights);
+                        (&picked.0, &picked.1)
                     }
                 };
                 let (mut list, step) = strategy::order(
                     *strategy,
-                    &members,
-                    &weights,
+                    members,
+                    weights,
                     self.agents,
                     &plan.key,
                     self.seed(),
@@ -368,7 +370,7 @@ impl<'a> Context<'a> {
                 d.parallel = *strategy == crate::check::model::Strategy::RingAll;
                 d.set_agents(self.policy, list);
                 d.updates
-                    .extend(step.map(|s| s.update(&plan.key, &members, &weights)));
+                    .extend(step.map(|s| s.update(&plan.key, members, weights)));
             }
             Target::Number(n) => {
                 d.target = TargetKind::Number;
