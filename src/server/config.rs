@@ -264,17 +264,7 @@ impl Config {
         if self.admin_token.is_some() {
             return None;
         }
-        let host = self
-            .admin_listen
-            .rsplit_once(':')
-            .map_or(self.admin_listen.as_str(), |(host, _)| host)
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let loopback = host == "localhost"
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
-        (!loopback).then(|| {
+        (!is_loopback(&self.admin_listen)).then(|| {
             format!(
                 "error: `admin_listen` is `{}`, beyond this machine, and no `admin_token` is set: \
                  set `admin_token` (or `admin_token_file`) to serve `/v1` and `/metrics` there, \
@@ -428,6 +418,20 @@ fn env_values(current: &serde_json::Value, text: &str) -> Vec<serde_json::Value>
         },
         _ => vec![as_text],
     }
+}
+
+/// Whether `host` (a `Host` header or a listen address, with or without a port) names this
+/// machine: `localhost`, `127.0.0.1`, `[::1]`.
+pub fn is_loopback(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

@@ -136,18 +136,10 @@ fn cross_site(headers: &HeaderMap) -> bool {
 /// A `Host` naming this machine: with no admin token, a page of another site that renamed
 /// itself to our address (DNS rebinding) is refused.
 fn local_host(headers: &HeaderMap) -> bool {
-    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    let name = match host.rsplit_once(':') {
-        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-        _ => host,
-    };
-    let name = name.trim_start_matches('[').trim_end_matches(']');
-    name == "localhost"
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(crate::server::config::is_loopback)
 }
 
 /// Why a request may not use the admin listener.
