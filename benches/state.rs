@@ -1,7 +1,8 @@
 //! Benchmark of the agent state stores: decisions per second and latency of a round-robin
 //! decision (read state, decide, take the step and reserve the agent) with the Redis store
-//! against the memory store, in the same run. Target: Redis adds at most a round trip or two
-//! per decision and keeps p99 ≤ 2 ms on loopback.
+//! against the memory store, in the same run; then two Redis replicas deciding for one team at
+//! once, with how often a decision took the one-round-trip fast path. Targets: Redis p50 ≤ 100
+//! µs and ≥ 60,000 decisions/s with 16 at once, one round trip in the common case.
 //!
 //! Run: `cargo bench --bench state` (Redis at `ROUTEC_TEST_REDIS_URL`, default the local one;
 //! skipped when it does not answer). `ROUTEC_BENCH_QUICK=1` runs one small round (CI smoke).
@@ -111,6 +112,106 @@ async fn run(
     );
 }
 
+fn percent(part: u64, all: u64) -> f64 {
+    100.0 * part as f64 / all.max(1) as f64
+}
+
+/// Two replicas (two stores, each its own connection and mirror) on one Redis, 8 decisions at
+/// once each, all for one round-robin team: the contention a shared cursor has.
+async fn contention(url: &str, prefix: &str, policy: Arc<Policy>, n: usize) {
+    let replicas = [
+        RedisStore::connect(url, prefix).expect("redis url"),
+        RedisStore::connect(url, prefix).expect("redis url"),
+    ];
+    let before: Vec<(u64, u64)> = replicas.iter().map(|r| r.fast_path()).collect();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (r, replica) in replicas.iter().enumerate() {
+        for t in 0..8 {
+            let store = Arc::new(StateStore::Redis(Arc::clone(replica)));
+            let policy = Arc::clone(&policy);
+            tasks.push(tokio::spawn(async move {
+                for i in 0..n / 16 {
+                    decide(&store, &policy, &format!("two{r}-{t}-{i}"), true).await;
+                }
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let per_second = (n / 16 * 16) as f64 / started.elapsed().as_secs_f64();
+    let (all, fast) = since(&replicas, &before);
+    println!(
+        "two replicas, 8 at once each, one team: {per_second:>8.0} decisions/s, one round trip for {fast} of {all} ({:.1}%)",
+        percent(fast, all)
+    );
+    // Calls spread over the replicas one at a time, as a load balancer spreads calls that
+    // come some milliseconds apart.
+    // By now the replicas have found each other (they say they are alive every 0.5 s) and
+    // follow each other's steps.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let before: Vec<(u64, u64)> = replicas.iter().map(|r| r.fast_path()).collect();
+    let stores: Vec<StateStore> = replicas
+        .iter()
+        .map(|r| StateStore::Redis(Arc::clone(r)))
+        .collect();
+    for i in 0..n / 10 {
+        decide(&stores[i % 2], &policy, &format!("alt-{i}"), true).await;
+        tokio::time::sleep(Duration::from_micros(500)).await;
+    }
+    let (all, fast) = since(&replicas, &before);
+    println!(
+        "two replicas, calls alternating 0.5 ms apart: one round trip for {fast} of {all} ({:.1}%)",
+        percent(fast, all)
+    );
+}
+
+/// Decisions and fast ones of `replicas` since `before`.
+fn since(replicas: &[Arc<RedisStore>], before: &[(u64, u64)]) -> (u64, u64) {
+    replicas
+        .iter()
+        .zip(before)
+        .map(|(r, (all, fast))| (r.fast_path().0 - all, r.fast_path().1 - fast))
+        .fold((0, 0), |(a, f), (all, fast)| (a + all, f + fast))
+}
+
+/// What one round trip costs on this machine: `PING` through the same client, one at a time
+/// and 16 at once. No decision that writes to Redis is faster.
+async fn round_trip(redis: &Arc<RedisStore>, n: usize) {
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        assert!(redis.ping().await);
+        samples.push(started.elapsed());
+    }
+    samples.sort();
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let redis = Arc::clone(redis);
+            tokio::spawn(async move {
+                for _ in 0..n / 16 {
+                    redis.ping().await;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let per_second = (n / 16 * 16) as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "  PING: p50 {:>7.1} µs  p99 {:>7.1} µs                     |  {per_second:>8.0} round trips/s with 16 at once",
+        percent_of(&samples, 0.5),
+        percent_of(&samples, 0.99),
+    );
+}
+
+fn percent_of(sorted: &[Duration], p: f64) -> f64 {
+    percentile(sorted, p).as_secs_f64() * 1e6
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -136,7 +237,21 @@ fn main() {
             println!(" redis: SKIPPED, nothing answers at {url}");
             return;
         }
-        run("redis", Arc::new(StateStore::Redis(redis)), policy, n, 16).await;
+        round_trip(&redis, n).await;
+        run(
+            "redis",
+            Arc::new(StateStore::Redis(Arc::clone(&redis))),
+            Arc::clone(&policy),
+            n,
+            16,
+        )
+        .await;
+        let (all, fast) = redis.fast_path();
+        println!(
+            " redis: one round trip for {fast} of {all} decisions ({:.1}%)",
+            percent(fast, all)
+        );
+        contention(&url, &prefix, policy, n).await;
         // The bench's keys go with it.
         if let Ok(client) = ::redis::Client::open(url.as_str())
             && let Ok(mut con) = client.get_multiplexed_async_connection().await

@@ -472,3 +472,128 @@ fn the_server_says_on_start_when_redis_is_unreachable() {
     let (status, _) = server.get("/exotel/connect?CallSid=u1");
     assert_eq!(status, 200);
 }
+
+/// A committing decision through the store itself, as the server makes it.
+async fn decide_on(
+    store: &routec::state::StateStore,
+    policy: &routec::compile::Policy,
+    sid: &str,
+) -> routec::eval::Decision {
+    let call = routec::call::Call {
+        sid: Some(sid.to_string()),
+        ..routec::call::Call::default()
+    };
+    let facts = routec::facts::Facts::none(&policy.checked);
+    let now = jiff::Timestamp::now();
+    let ctx = routec::state::DecideContext {
+        policy,
+        call_sid: Some(sid),
+        tried: None,
+        one_at_a_time: false,
+        caller: None,
+        now_ms: now.as_millisecond(),
+        today: "2026-11-24".into(),
+        deadline: Instant::now() + Duration::from_secs(1),
+        reserve_for: Duration::from_secs(30),
+        commit: true,
+    };
+    let eval = |agents: &routec::eval::AgentSnapshot| {
+        routec::eval::eval(policy, &call, &facts, now, agents)
+    };
+    match store.decide(&ctx, &eval).await {
+        routec::state::Routed::Decided(decision, _) => decision,
+        routec::state::Routed::Known(known) => panic!("{sid} was decided before: {known:?}"),
+    }
+}
+
+#[test]
+fn a_decision_takes_one_round_trip_while_the_mirror_is_fresh_and_sees_other_replicas_at_once() {
+    use routec::state::StateStore;
+    use routec::state::redis::RedisStore;
+    let Some(url) = redis_url("one_round_trip") else {
+        return;
+    };
+    let files = routec::policy_files::SourceFiles::single(
+        "p.route",
+        r#"
+agent a1 "+919800000001"
+agent a2 "+919800000002"
+agent a3 "+919800000003"
+team RR [a1, a2, a3] strategy round_robin
+otherwise -> team RR or queue waiting
+"#,
+    );
+    let policy = routec::load(&files).0.unwrap();
+    let prefix = unique_prefix("fast");
+    runtime().block_on(async {
+        let a = RedisStore::connect(&url, &prefix).unwrap();
+        let b = RedisStore::connect(&url, &prefix).unwrap();
+        let (store_a, store_b) = (
+            StateStore::Redis(Arc::clone(&a)),
+            StateStore::Redis(Arc::clone(&b)),
+        );
+        let first = |d: &routec::eval::Decision| d.numbers.first().map(|n| n.to_string());
+        // The first decision finds the mirror empty and reads the state in its reply; then one
+        // round trip each, nothing decided again.
+        let d = decide_on(&store_a, &policy, "f1").await;
+        assert_eq!(first(&d).as_deref(), Some("+919800000001"));
+        assert_eq!(a.fast_path(), (1, 0));
+        // The call ended; the event moves the version, and A's mirror follows it.
+        store_a
+            .event(&routec::state::AgentEvent {
+                call_sid: "f1".into(),
+                agent: "a1".into(),
+                kind: routec::state::EventKind::Completed,
+                caller: None,
+                at: jiff::Timestamp::now().as_millisecond(),
+                today: "2026-11-24".into(),
+            })
+            .await
+            .unwrap();
+        for (sid, agent) in [("f2", "+919800000002"), ("f3", "+919800000003")] {
+            let d = decide_on(&store_a, &policy, sid).await;
+            assert_eq!(first(&d).as_deref(), Some(agent), "{sid}");
+            assert!(d.degraded.is_empty(), "{:?}", d.degraded);
+        }
+        assert_eq!(a.fast_path(), (3, 2), "one round trip each after the first");
+
+        // A status set on A is seen by B's very next decision: the version moved, so B's
+        // script refuses B's older state and answers the new one.
+        let _ = decide_on(&store_b, &policy, "warm-b").await;
+        store_a
+            .set_status("a1", routec::state::Status::Break)
+            .await
+            .unwrap();
+        store_a
+            .event(&routec::state::AgentEvent {
+                call_sid: "f2".into(),
+                agent: "a2".into(),
+                kind: routec::state::EventKind::Completed,
+                caller: None,
+                at: jiff::Timestamp::now().as_millisecond(),
+                today: "2026-11-24".into(),
+            })
+            .await
+            .unwrap();
+        let d = decide_on(&store_b, &policy, "f4").await;
+        assert_eq!(
+            first(&d).as_deref(),
+            Some("+919800000002"),
+            "a1 is on a break, a3 held by f3: {d:?}"
+        );
+
+        // Scripts flushed from Redis (a restart, a failover): loaded again on `NOSCRIPT`.
+        let mut con = ::redis::Client::open(url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let _: () = ::redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        let d = decide_on(&store_a, &policy, "f5").await;
+        assert!(d.degraded.is_empty(), "{:?}", d.degraded);
+    });
+}

@@ -1,8 +1,8 @@
 //! A call's record as a Redis hash: what the attempt script reads, and back.
 
-use super::CallRecord;
+use crate::state::CallRecord;
 
-/// A record read from its hash; `None` for a call only claimed so far.
+/// A record read from its hash; `None` when it has none.
 pub(super) fn parse_record(hash: &std::collections::HashMap<String, String>) -> Option<CallRecord> {
     let numbers = split_list(hash.get("numbers")?);
     let first_key = hash.get("first").cloned().unwrap_or_default();

@@ -1,61 +1,165 @@
 //! The Lua scripts the Redis store runs, each atomic in Redis: the same steps the Rust code
 //! takes in memory, so that every replica sees one state.
+//!
+//! A version (`{PREFIX}:version`: an epoch set when the key is made, so a Redis that lost its
+//! data never repeats one, and a count) moves with every change a replica cannot see coming:
+//! events, status changes, attempts. A replica's mirror of the state is fresh while its version
+//! is the current one; decisions' own steps and reservations do not move it, as the decision
+//! script checks them itself.
 
-/// Round robin: the next available member after the one picked last, as
-/// `eval::strategy` does it. Returns the cursor as it was.
-pub(super) const ROUND_ROBIN: &str = r"
-local prev = redis.call('HGET', KEYS[1], ARGV[1])
-if not prev then prev = '' end
-local mask = ARGV[#ARGV]
-local n = #ARGV - 2
-local start = 0
-for i = 1, n do
-  if ARGV[i + 1] == prev then start = i end
+/// The Lua functions the scripts share: the current version, and a new one.
+macro_rules! version_lua {
+    () => {
+        r"
+local function version(key)
+  local v = redis.call('HMGET', key, 'epoch', 'n')
+  if not v[1] then
+    local t = redis.call('TIME')
+    v = {t[1] .. '.' .. t[2], '0'}
+    redis.call('HSET', key, 'epoch', v[1], 'n', 0)
+  end
+  return v[1] .. ':' .. v[2]
 end
-for j = 0, n - 1 do
-  local i = ((start + j) % n) + 1
-  if string.sub(mask, i, i) == '1' then
-    redis.call('HSET', KEYS[1], ARGV[1], ARGV[i + 1])
-    return prev
+local function bump(key)
+  local before = version(key)
+  local n = redis.call('HINCRBY', key, 'n', 1)
+  return {before, redis.call('HGET', key, 'epoch') .. ':' .. n}
+end
+"
+    };
+}
+
+/// One decision's whole step, in one round trip. With the call already decided (and not to be
+/// decided again), answers `{'known', its record}`. When the replica decided on a state older
+/// than the version or the caller's last agent, answers `{'stale', version, the state}` and
+/// changes nothing. Otherwise takes the round-robin and weighted steps (from the cursors as
+/// Redis has them, as `eval::strategy` does it), reserves the offered agents (all, or none when
+/// another call holds one), writes the call's record, and answers `{'ok', the cursors and
+/// weights as they were, the agents another call holds}`. What it changed in the cursors, the
+/// weights and the reservations it publishes on the steps channel, for the other replicas'
+/// mirrors: the replica's name, then a line each of kind, field and value apart by tabs.
+///
+/// KEYS: version, cursors, weights, reserved, call, status, calls, day, ended, missed, last,
+/// steps channel.
+/// ARGV: expected version (`*`: any), last agent seen, sid, now, reserved until, decided anew
+/// (`1`), origin, then the steps (`r` key n names… mask, or `w` key mask n weights…) after
+/// their count, the agents to reserve after theirs, the record's fields after theirs, and
+/// its expiry.
+pub(super) const DECIDE: &str = concat!(
+    version_lua!(),
+    r"
+local expected, seen, sid, now, untl, anew = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
+if sid ~= '' and anew ~= '1' and redis.call('HEXISTS', KEYS[5], 'numbers') == 1 then
+  return {'known', redis.call('HGETALL', KEYS[5])}
+end
+local current = version(KEYS[1])
+local last = redis.call('GET', KEYS[11]) or ''
+if (expected ~= '*' and current ~= expected) or last ~= seen then
+  return {'stale', current, redis.call('HGETALL', KEYS[6]), redis.call('HGETALL', KEYS[7]),
+    redis.call('HGETALL', KEYS[8]), redis.call('HGETALL', KEYS[9]), redis.call('HGETALL', KEYS[10]),
+    redis.call('HGETALL', KEYS[4]), redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3]), last}
+end
+local i = 8
+local prevs = {}
+local changes = {ARGV[7]}
+for s = 1, tonumber(ARGV[i]) do
+  local kind, field = ARGV[i + 1], ARGV[i + 2]
+  if kind == 'r' then
+    local n = tonumber(ARGV[i + 3])
+    local mask = ARGV[i + 4 + n]
+    local prev = redis.call('HGET', KEYS[2], field) or ''
+    local start = 0
+    for k = 1, n do
+      if ARGV[i + 3 + k] == prev then start = k end
+    end
+    for j = 0, n - 1 do
+      local k = ((start + j) % n) + 1
+      if string.sub(mask, k, k) == '1' then
+        redis.call('HSET', KEYS[2], field, ARGV[i + 3 + k])
+        table.insert(changes, 'c\t' .. field .. '\t' .. ARGV[i + 3 + k])
+        break
+      end
+    end
+    prevs[s] = prev
+    i = i + 4 + n
+  else
+    local mask, n = ARGV[i + 3], tonumber(ARGV[i + 4])
+    local prev = redis.call('HGET', KEYS[3], field) or ''
+    local cur, count = {}, 0
+    for v in string.gmatch(prev, '[^,]+') do
+      count = count + 1
+      cur[count] = tonumber(v)
+    end
+    if count ~= n then
+      cur = {}
+      for k = 1, n do cur[k] = 0 end
+    end
+    local total, best = 0, nil
+    for k = 1, n do
+      if string.sub(mask, k, k) == '1' then
+        local w = tonumber(ARGV[i + 4 + k])
+        cur[k] = cur[k] + w
+        total = total + w
+        if best == nil or cur[k] > cur[best] then best = k end
+      end
+    end
+    if best ~= nil then
+      cur[best] = cur[best] - total
+      local out = {}
+      for k = 1, n do out[k] = string.format('%d', cur[k]) end
+      local weights = table.concat(out, ',')
+      redis.call('HSET', KEYS[3], field, weights)
+      table.insert(changes, 'w\t' .. field .. '\t' .. weights)
+    end
+    prevs[s] = prev
+    i = i + 4 + n
   end
 end
-return prev
-";
-
-/// Smooth weighted round robin (nginx), as `eval::strategy` does it. Returns the weights as
-/// they were.
-pub(super) const WEIGHTED: &str = r"
-local prev = redis.call('HGET', KEYS[1], ARGV[1])
-if not prev then prev = '' end
-local mask = ARGV[2]
-local n = #ARGV - 2
-local cur = {}
-local count = 0
-for v in string.gmatch(prev, '[^,]+') do
-  count = count + 1
-  cur[count] = tonumber(v)
-end
-if count ~= n then
-  cur = {}
-  for k = 1, n do cur[k] = 0 end
-end
-local total = 0
-local best = nil
-for k = 1, n do
-  if string.sub(mask, k, k) == '1' then
-    local w = tonumber(ARGV[k + 2])
-    cur[k] = cur[k] + w
-    total = total + w
-    if best == nil or cur[k] > cur[best] then best = k end
+i = i + 1
+local wanted = tonumber(ARGV[i])
+local taken = {}
+for k = i + 1, i + wanted do
+  local v = redis.call('HGET', KEYS[4], ARGV[k])
+  if v then
+    local bar = string.find(v, '|', 1, true)
+    if string.sub(v, 1, bar - 1) ~= sid and tonumber(string.sub(v, bar + 1)) > now then
+      table.insert(taken, ARGV[k])
+    end
   end
 end
-if best == nil then return prev end
-cur[best] = cur[best] - total
-local out = {}
-for k = 1, n do out[k] = string.format('%d', cur[k]) end
-redis.call('HSET', KEYS[1], ARGV[1], table.concat(out, ','))
-return prev
-";
+if wanted > 0 and #taken == 0 then
+  if anew == '1' then
+    -- The call's earlier reservations give way to these.
+    local all = redis.call('HGETALL', KEYS[4])
+    for k = 1, #all, 2 do
+      if string.sub(all[k + 1], 1, #sid + 1) == sid .. '|' then redis.call('HDEL', KEYS[4], all[k]) end
+    end
+  end
+  for k = i + 1, i + wanted do
+    redis.call('HSET', KEYS[4], ARGV[k], sid .. '|' .. untl)
+    table.insert(changes, 'r\t' .. ARGV[k] .. '\t' .. sid .. '|' .. untl)
+  end
+end
+if #changes > 1 then redis.call('PUBLISH', KEYS[12], table.concat(changes, '\n')) end
+i = i + wanted + 1
+local fields = tonumber(ARGV[i])
+if fields > 0 then
+  if anew == '1' then redis.call('DEL', KEYS[5]) end
+  redis.call('HSET', KEYS[5], unpack(ARGV, i + 1, i + 2 * fields))
+  redis.call('PEXPIREAT', KEYS[5], ARGV[i + 2 * fields + 1])
+end
+return {'ok', prevs, taken}
+"
+);
+
+/// A supervisor's status change: answers the version before and after it.
+pub(super) const STATUS: &str = concat!(
+    version_lua!(),
+    r"
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return bump(KEYS[2])
+"
+);
 
 /// Reserves every agent named for a call, in place of the call's earlier reservations, or
 /// none: returns those reserved for another call.
@@ -83,8 +187,11 @@ end
 return taken
 ";
 
-/// Applies an agent event once per call, kind and agent: 0 when it was a repeat.
-pub(super) const EVENT: &str = r"
+/// Applies an agent event once per call, kind and agent: answers the version before and after
+/// it, or 0 when it was a repeat.
+pub(super) const EVENT: &str = concat!(
+    version_lua!(),
+    r"
 if not redis.call('SET', KEYS[8], '1', 'NX', 'EX', ARGV[8]) then return 0 end
 local kind, agent, today, at, sid, caller = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 if kind == 'completed' then
@@ -108,13 +215,16 @@ for i = 1, #all, 2 do
     redis.call('HDEL', KEYS[6], all[i])
   end
 end
-return 1
-";
+return bump(KEYS[9])
+"
+);
 
 /// The next number of a call after an unanswered attempt, as `call::next_attempt` does it:
 /// the tried agent released (one missed offer, once), the next number not yet tried whose
 /// agent is free answered and reserved. Returns the answer and whether it rings at once.
-pub(super) const ATTEMPT: &str = r"
+pub(super) const ATTEMPT: &str = concat!(
+    version_lua!(),
+    r"
 local sid, tried, untl, now, agent = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[6]
 local akey = 'a:' .. tried
 local parallel = redis.call('HGET', KEYS[1], 'parallel') or '0'
@@ -173,5 +283,7 @@ end
 for _, n in ipairs(answer) do table.insert(offered, n) end
 local joined = table.concat(answer, ',')
 redis.call('HSET', KEYS[1], 'offered', table.concat(offered, ','), akey, joined)
+bump(KEYS[6])
 return {joined, parallel}
-";
+"
+);

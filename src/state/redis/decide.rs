@@ -1,0 +1,483 @@
+//! A committing decision on the Redis store: decided on this replica's mirror of the state and
+//! written by one script in one round trip; decided again from what Redis answers when another
+//! replica changed what the decision read.
+
+use ::redis::Value;
+
+use super::record::{parse_record, split_list};
+use super::{RedisStore, agent_names, availability, exchange_limit, within};
+use crate::degraded::Degraded;
+use crate::eval::{Decision, StateUpdate};
+use crate::state::{AgentSnapshot, Ask, CallRecord, DecideContext, KnownAnswer, Routed};
+
+/// How many times a decision is made again on a fresher state before its script is told to
+/// take any version: the steps and reservations stay atomic, as they were before the mirror.
+const FRESH_ROUNDS: usize = 2;
+
+/// What the decision script answered.
+enum Reply {
+    /// The call was decided before: its record.
+    Known(CallRecord),
+    /// The state changed since the mirror's version: the state now, and its version.
+    Stale(Vec<Value>, String),
+    /// Written: the cursors and weights as they were before the steps, and the agents other
+    /// calls hold (then none were reserved).
+    Written {
+        prevs: Vec<String>,
+        taken: Vec<String>,
+    },
+}
+
+/// What a decision was made on, to be sent with it.
+struct Basis {
+    snapshot: AgentSnapshot,
+    decision: Decision,
+    /// The mirror's version (`*` in the last round: any).
+    version: String,
+    /// The caller's last agent in the mirror, as Redis keeps it (`agent|ms`), or empty.
+    last_agent: String,
+}
+
+impl RedisStore {
+    /// Decides a call that is routed now: its steps taken and its agents reserved in Redis, in
+    /// one round trip when the mirror is fresh and no other replica moved the same cursor.
+    pub(super) async fn decide_committing(
+        &self,
+        ctx: &DecideContext<'_>,
+        eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
+    ) -> Routed {
+        let ask = ctx.ask();
+        // A request after an attempt, or a call this replica decided: most likely decided
+        // before, so its record comes first.
+        let mut anew = false;
+        // Round trips before the decision script's.
+        let mut before = 0;
+        if let Some(ask) = &ask
+            && (ask.tried.is_some() || self.known().state.calls.contains_key(ask.call_sid))
+        {
+            before += 1;
+            let mut con = self.connection.clone();
+            let key = self.call_key(ask.call_sid);
+            let read = within(exchange_limit(ctx.deadline), async {
+                let hash: std::collections::HashMap<String, String> =
+                    ::redis::AsyncCommands::hgetall(&mut con, &key).await?;
+                Ok(parse_record(&hash))
+            });
+            match read.await {
+                Ok(Some(record)) => match self.known_call(ctx, ask, record).await {
+                    Some(known) => return Routed::Known(known),
+                    None => anew = true,
+                },
+                Ok(None) => {}
+                Err(_) => return self.decide_known(ctx, eval),
+            }
+        }
+        for round in 0..=FRESH_ROUNDS {
+            let mut basis = self.decide_on_mirror(ctx, eval, round == FRESH_ROUNDS);
+            let reply = within(
+                exchange_limit(ctx.deadline),
+                self.run_decide(ctx, &basis, anew),
+            )
+            .await;
+            match reply {
+                Ok(Reply::Written { prevs, taken }) => {
+                    let alone = before == 0;
+                    let settled = self
+                        .settle(ctx, eval, &mut basis, prevs, taken, alone)
+                        .await;
+                    let mut known = self.known();
+                    known
+                        .state
+                        .apply(ctx.policy, &basis.decision, ctx.reservation());
+                    ctx.record(&mut known.state, &basis.decision);
+                    if settled.is_err() {
+                        basis.decision.degraded.push(Degraded::StateUnavailable);
+                    }
+                    return Routed::Decided(basis.decision, basis.snapshot);
+                }
+                Ok(Reply::Stale(state, version)) => {
+                    before += 1;
+                    match super::parse_state(state, ctx.caller) {
+                        Ok(state) => self.remember(state, version, ctx.caller),
+                        Err(_) => self.known().version.clear(),
+                    }
+                }
+                Ok(Reply::Known(record)) => {
+                    before += 1;
+                    // The mirror took this decision's steps, which Redis did not.
+                    self.known().version.clear();
+                    let Some(ask) = &ask else { break };
+                    match self.known_call(ctx, ask, record).await {
+                        Some(known) => return Routed::Known(known),
+                        None => anew = true,
+                    }
+                }
+                // Redis went away: the decision stands, made on the last known state and
+                // taken in the mirror.
+                Err(_) => {
+                    ctx.record(&mut self.known().state, &basis.decision);
+                    basis.decision.degraded.push(Degraded::StateUnavailable);
+                    return Routed::Decided(basis.decision, basis.snapshot);
+                }
+            }
+        }
+        self.decide_known(ctx, eval)
+    }
+
+    /// Decides on the mirror and takes the decision's steps in it at once, so that the next
+    /// decision of this replica, made before this one is written, starts from them.
+    fn decide_on_mirror(
+        &self,
+        ctx: &DecideContext<'_>,
+        eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
+        any_version: bool,
+    ) -> Basis {
+        let mut known = self.known();
+        let snapshot =
+            known
+                .state
+                .snapshot(ctx.policy, ctx.caller, ctx.call_sid, &ctx.today, ctx.now_ms);
+        let decision = eval(&snapshot);
+        known.state.apply(ctx.policy, &decision, ctx.reservation());
+        let last_agent = ctx
+            .caller
+            .and_then(|c| known.state.last_agent.get(c))
+            .map(|(agent, at)| format!("{agent}|{at}"))
+            .unwrap_or_default();
+        let version = if any_version {
+            "*".to_string()
+        } else {
+            known.version.clone()
+        };
+        Basis {
+            snapshot,
+            decision,
+            version,
+            last_agent,
+        }
+    }
+
+    async fn run_decide(
+        &self,
+        ctx: &DecideContext<'_>,
+        basis: &Basis,
+        anew: bool,
+    ) -> ::redis::RedisResult<Reply> {
+        let decision = &basis.decision;
+        let ask = ctx.ask();
+        let mut script = self.scripts.decide.prepare_invoke();
+        for name in ["version", "cursors", "weights", "reserved"] {
+            script.key(self.key(name));
+        }
+        script.key(self.call_key(ask.map_or("", |a| a.call_sid)));
+        for name in ["status", "calls", "day", "ended", "missed"] {
+            script.key(self.key(name));
+        }
+        script
+            .key(self.key(&format!("last:{}", ctx.caller.unwrap_or(""))))
+            .key(self.key("steps"))
+            .arg(&basis.version)
+            .arg(&basis.last_agent)
+            .arg(ask.map_or("", |a| a.call_sid))
+            .arg(ctx.now_ms)
+            .arg(ctx.reservation().map_or(0, |(_, until)| until))
+            .arg(if anew { "1" } else { "0" })
+            .arg(&self.origin)
+            .arg(decision.updates.len());
+        for update in &decision.updates {
+            match update {
+                StateUpdate::Cursor { key, members, .. } => {
+                    script
+                        .arg("r")
+                        .arg(&**key)
+                        .arg(members.len())
+                        .arg(agent_names(ctx.policy, members))
+                        .arg(availability(&basis.snapshot, members));
+                }
+                StateUpdate::Weights {
+                    key,
+                    members,
+                    weights,
+                    ..
+                } => {
+                    script
+                        .arg("w")
+                        .arg(&**key)
+                        .arg(availability(&basis.snapshot, members))
+                        .arg(weights.len())
+                        .arg(weights.iter().map(|&w| i64::from(w)).collect::<Vec<i64>>());
+                }
+            }
+        }
+        let reserved = ctx
+            .reservation()
+            .map(|_| agent_names(ctx.policy, decision.offered()))
+            .unwrap_or_default();
+        script.arg(reserved.len()).arg(&reserved);
+        match &ask {
+            Some(ask) => {
+                let (fields, until) = self.record_fields(ctx, ask, decision);
+                script.arg(fields.len());
+                for (field, value) in &fields {
+                    script.arg(field).arg(value);
+                }
+                script.arg(until);
+            }
+            None => {
+                script.arg(0);
+            }
+        }
+        let mut con = self.connection.clone();
+        let reply: Vec<Value> = script.invoke_async(&mut con).await?;
+        parse_reply(reply)
+    }
+
+    /// After the script (`alone`: the decision's only round trip so far): when another replica
+    /// moved a cursor first, the step Redis took is
+    /// the one that counts, so the decision is made again from the cursor Redis had (which
+    /// gives that step); when other calls hold its agents, again without them. Its agents are
+    /// then reserved and its record written again (more round trips, only then).
+    async fn settle(
+        &self,
+        ctx: &DecideContext<'_>,
+        eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
+        basis: &mut Basis,
+        prevs: Vec<String>,
+        taken: Vec<String>,
+        alone: bool,
+    ) -> Result<(), ::redis::RedisError> {
+        let Basis {
+            snapshot, decision, ..
+        } = basis;
+        let first = (decision.numbers.clone(), decision.parallel);
+        let mut moved = false;
+        for (update, prev) in decision.updates.iter().zip(prevs) {
+            match update {
+                StateUpdate::Cursor { key, .. } => {
+                    let prev_id = ctx.policy.agent_by_name.get(&prev).copied();
+                    if snapshot.cursors.get(&**key).copied() != prev_id {
+                        match prev_id {
+                            Some(id) => snapshot.cursors.insert(key.to_string(), id),
+                            None => snapshot.cursors.remove(&**key),
+                        };
+                        moved = true;
+                    }
+                }
+                StateUpdate::Weights { key, .. } => {
+                    let prev: Vec<i64> = prev.split(',').filter_map(|w| w.parse().ok()).collect();
+                    if snapshot.weights.get(&**key).cloned().unwrap_or_default() != prev {
+                        snapshot.weights.insert(key.to_string(), prev);
+                        moved = true;
+                    }
+                }
+            }
+        }
+        self.fast_path.record(alone && !moved && taken.is_empty());
+        // What the script reserved: the first decision's agents, unless another call held one.
+        let reserved = ctx
+            .reservation()
+            .map(|_| agent_names(ctx.policy, decision.offered()))
+            .filter(|w| !w.is_empty() && taken.is_empty());
+        if moved {
+            *decision = eval(snapshot);
+        }
+        self.note_taken(ctx, &taken);
+        let reserved = self
+            .reserve_again(ctx, eval, snapshot, decision, reserved, taken)
+            .await;
+        // Made again: the record says what was answered.
+        if let Some(ask) = &ctx.ask()
+            && (decision.numbers.clone(), decision.parallel) != first
+        {
+            let mut con = self.connection.clone();
+            let (fields, until) = self.record_fields(ctx, ask, decision);
+            let key = self.call_key(ask.call_sid);
+            let mut pipe = ::redis::pipe();
+            pipe.del(&key)
+                .ignore()
+                .hset_multiple(&key, &fields)
+                .ignore()
+                .cmd("PEXPIREAT")
+                .arg(&key)
+                .arg(until)
+                .ignore();
+            within::<()>(exchange_limit(ctx.deadline), pipe.query_async(&mut con)).await?;
+        }
+        reserved
+    }
+
+    /// Agents other calls hold, as far as this replica knows until the state is read again.
+    fn note_taken(&self, ctx: &DecideContext<'_>, taken: &[String]) {
+        let Some((_, until)) = ctx.reservation() else {
+            return;
+        };
+        let mut known = self.known();
+        for name in taken {
+            known
+                .state
+                .reservations
+                .entry(name.clone())
+                .or_insert_with(|| crate::state::Reservation {
+                    call_sid: String::new(),
+                    until,
+                });
+        }
+    }
+
+    /// Reserves the decision's agents again while other calls hold them, deciding again
+    /// without those. `reserved`: the agents the script reserved, if it did.
+    async fn reserve_again(
+        &self,
+        ctx: &DecideContext<'_>,
+        eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
+        snapshot: &mut AgentSnapshot,
+        decision: &mut Decision,
+        mut reserved: Option<Vec<String>>,
+        mut taken: Vec<String>,
+    ) -> Result<(), ::redis::RedisError> {
+        let mut con = self.connection.clone();
+        let Some((sid, until)) = ctx.reservation() else {
+            return Ok(());
+        };
+        // Again while the agents were taken by another call (each round marks at least one
+        // more agent taken, so this ends), or the step moved and the decision offers others
+        // than those reserved.
+        for _ in 0..=ctx.policy.checked.agents.len() {
+            if !taken.is_empty() {
+                for name in taken.drain(..) {
+                    if let Some(&id) = ctx.policy.agent_by_name.get(&name)
+                        && let Some(agent) = snapshot.agents.get_mut(id.index())
+                    {
+                        agent.reserved = true;
+                    }
+                }
+                *decision = eval(snapshot);
+            }
+            let wanted = agent_names(ctx.policy, decision.offered());
+            if wanted.is_empty() || reserved.as_ref() == Some(&wanted) {
+                return Ok(());
+            }
+            let timeout = exchange_limit(ctx.deadline);
+            let mut call = self.scripts.reserve.key(self.key("reserved"));
+            call.arg(sid).arg(until).arg(ctx.now_ms).arg(&wanted);
+            taken = within(timeout, call.invoke_async(&mut con)).await?;
+            self.note_taken(ctx, &taken);
+            if taken.is_empty() {
+                reserved = Some(wanted);
+            }
+        }
+        Ok(())
+    }
+
+    /// A call's record, decided now, as the hash's fields and when it expires. The hash spells
+    /// out what the attempt script reads: every number's agent, and all offered.
+    fn record_fields(
+        &self,
+        ctx: &DecideContext<'_>,
+        ask: &Ask<'_>,
+        decision: &Decision,
+    ) -> (Vec<(String, String)>, i64) {
+        let record = CallRecord::new(decision, ask, ctx.call_until());
+        let agents: Vec<&str> = record
+            .numbers
+            .iter()
+            .map(|n| crate::state::call::agent_of(ctx.policy, n).unwrap_or(""))
+            .collect();
+        let first_key = record.first_after.clone().unwrap_or_default();
+        let first = record.first_answer().join(",");
+        let fields = vec![
+            ("numbers".to_string(), record.numbers.join(",")),
+            ("agents".to_string(), agents.join(",")),
+            (
+                "parallel".to_string(),
+                u8::from(record.parallel).to_string(),
+            ),
+            ("offered".to_string(), first.clone()),
+            ("first".to_string(), first_key.clone()),
+            (format!("a:{first_key}"), first),
+            ("until".to_string(), record.until.to_string()),
+        ];
+        (fields, record.until)
+    }
+
+    /// The answer to a call decided before: a repeat's from its record, the next number after
+    /// an attempt from the attempt script; `None`: decide it now.
+    pub(super) async fn known_call(
+        &self,
+        ctx: &DecideContext<'_>,
+        ask: &Ask<'_>,
+        record: CallRecord,
+    ) -> Option<KnownAnswer> {
+        if let Some(known) = record.repeat(ask) {
+            return Some(known);
+        }
+        let tried = ask.tried.filter(|_| ask.one_at_a_time)?;
+        let agent = crate::state::call::agent_of(ctx.policy, tried).unwrap_or("");
+        let mut con = self.connection.clone();
+        let mut script = self.scripts.attempt.prepare_invoke();
+        script
+            .key(self.call_key(ask.call_sid))
+            .key(self.key("reserved"))
+            .key(self.key("missed"))
+            .key(self.key("status"))
+            .key(self.key(&format!("event:{}/missed/{agent}", ask.call_sid)))
+            .key(self.key("version"))
+            .arg(ask.call_sid)
+            .arg(tried)
+            .arg(
+                ctx.reservation()
+                    .map(|(_, until)| until.to_string())
+                    .unwrap_or_default(),
+            )
+            .arg(ctx.now_ms)
+            .arg(86_400)
+            .arg(agent);
+        let answered: Result<(String, String), _> =
+            within(exchange_limit(ctx.deadline), script.invoke_async(&mut con)).await;
+        match answered {
+            Ok((numbers, parallel)) => Some(KnownAnswer {
+                numbers: split_list(&numbers),
+                parallel: parallel == "1",
+            }),
+            // Redis went away between the read and the attempt: walk on from what was read.
+            Err(_) => {
+                let mut known = self.known();
+                known.state.calls.insert(ask.call_sid.to_string(), record);
+                ctx.known_call(&mut known.state)
+            }
+        }
+    }
+}
+
+fn parse_reply(mut reply: Vec<Value>) -> ::redis::RedisResult<Reply> {
+    use ::redis::FromRedisValue;
+    if reply.is_empty() {
+        return Err(unexpected());
+    }
+    let tag = String::from_redis_value(reply.remove(0))?;
+    match tag.as_str() {
+        "known" => {
+            let hash = std::collections::HashMap::<String, String>::from_redis_value(
+                reply.pop().ok_or_else(unexpected)?,
+            )?;
+            parse_record(&hash).map(Reply::Known).ok_or_else(unexpected)
+        }
+        "stale" if !reply.is_empty() => {
+            let version = String::from_redis_value(reply.remove(0))?;
+            Ok(Reply::Stale(reply, version))
+        }
+        "ok" if reply.len() == 2 => {
+            let taken = Vec::<String>::from_redis_value(reply.pop().ok_or_else(unexpected)?)?;
+            let prevs = Vec::<String>::from_redis_value(reply.pop().ok_or_else(unexpected)?)?;
+            Ok(Reply::Written { prevs, taken })
+        }
+        _ => Err(unexpected()),
+    }
+}
+
+fn unexpected() -> ::redis::RedisError {
+    ::redis::RedisError::from((
+        ::redis::ErrorKind::UnexpectedReturnType,
+        "the decision script answered what it never answers",
+    ))
+}
