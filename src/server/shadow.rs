@@ -13,6 +13,7 @@ use serde_json::{Value as J, json};
 
 use super::Serving;
 use crate::call::Call;
+use crate::check::model::AgentId;
 use crate::compile::Policy;
 use crate::eval::{AgentSnapshot, Decision};
 use crate::facts::Facts;
@@ -61,8 +62,9 @@ impl Example {
 struct Tally {
     calls: u64,
     different: u64,
-    /// Per (active rule, candidate rule): calls that went the same way, and differently.
-    pairs: BTreeMap<(String, String), [u64; 2]>,
+    /// Per active rule, per candidate rule: calls that went the same way, and differently.
+    /// Nested so that a pair seen before is counted without allocating its names.
+    pairs: BTreeMap<String, BTreeMap<String, [u64; 2]>>,
     examples: VecDeque<Example>,
     dropped: u64,
 }
@@ -123,12 +125,13 @@ impl Shadow {
                     tracing::warn!("the shadow's thread runs at normal priority: {e:?}");
                 }
                 // Drained in batches: offering a call never wakes this thread.
+                let mut carry = None;
                 super::drain::drain(&jobs, |job| {
                     let Some(job) = job else { return true };
                     let Some(shadow) = weak.upgrade() else {
                         return false;
                     };
-                    shadow.evaluate(job);
+                    shadow.evaluate(job, &mut carry);
                     true
                 });
             });
@@ -181,26 +184,43 @@ impl Shadow {
         Ok(version)
     }
 
-    fn evaluate(&self, job: Job) {
+    fn evaluate(&self, job: Job, carry: &mut Option<Carry>) {
         let Some(candidate) = self.current.load_full() else {
             return;
         };
         let (active, policy) = (&job.active.prepared.policy, &candidate.prepared.policy);
-        let facts = facts_for(active, policy, &job.facts);
-        let agents = agents_for(active, policy, &job.agents);
-        let d = crate::eval::eval(policy, &job.call, &facts, job.now, &agents);
-        let active_rule = job.decision.rule.name(&active.checked).to_string();
-        let candidate_rule = d.rule.name(&policy.checked).to_string();
+        let carry = match carry {
+            Some(c) if c.is_for(&job.active, &candidate) => c,
+            _ => carry.insert(Carry::new(&job.active, &candidate)),
+        };
+        // When the candidate declares the same agents and facts (the usual edit), it reads
+        // the active decision's own: nothing is copied for a call that goes the same way.
+        let facts = carry.facts(&job.facts);
+        let agents = carry.agents(active, policy, &job.agents);
+        let (facts, agents) = (
+            facts.as_ref().unwrap_or(&job.facts),
+            agents.as_ref().unwrap_or(&job.agents),
+        );
+        let d = crate::eval::eval(policy, &job.call, facts, job.now, agents);
+        let active_rule = job.decision.rule.name(&active.checked);
+        let candidate_rule = d.rule.name(&policy.checked);
         let same = active_rule == candidate_rule && destination(&job.decision) == destination(&d);
         let Ok(mut tally) = self.tally.lock() else {
             return;
         };
         tally.calls += 1;
-        tally
-            .pairs
-            .entry((active_rule, candidate_rule))
-            .or_default()[usize::from(!same)] += 1;
+        let tally = &mut *tally;
+        let per_candidate = match tally.pairs.get_mut(active_rule) {
+            Some(p) => p,
+            None => tally.pairs.entry(active_rule.to_string()).or_default(),
+        };
+        let counts = match per_candidate.get_mut(candidate_rule) {
+            Some(c) => c,
+            None => per_candidate.entry(candidate_rule.to_string()).or_default(),
+        };
+        counts[usize::from(!same)] += 1;
         if !same {
+            let (facts, agents) = (facts.clone(), agents.clone());
             tally.different += 1;
             if tally.examples.len() == EXAMPLES {
                 tally.examples.pop_front();
@@ -225,7 +245,8 @@ impl Shadow {
         let pairs: Vec<J> = tally
             .pairs
             .iter()
-            .map(|((a, c), [same, different])| {
+            .flat_map(|(a, per)| per.iter().map(move |(c, counts)| (a, c, counts)))
+            .map(|(a, c, [same, different])| {
                 json!({"active_rule": a, "candidate_rule": c, "count": same + different,
                     "different": different})
             })
@@ -251,10 +272,12 @@ impl Shadow {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for ((a, c), [same, different]) in &tally.pairs {
-            for (outcome, n) in [("same", same), ("different", different)] {
-                if *n > 0 {
-                    out.push((a.clone(), c.clone(), outcome, *n));
+        for (a, per) in &tally.pairs {
+            for (c, [same, different]) in per {
+                for (outcome, n) in [("same", same), ("different", different)] {
+                    if *n > 0 {
+                        out.push((a.clone(), c.clone(), outcome, *n));
+                    }
                 }
             }
         }
@@ -262,47 +285,103 @@ impl Shadow {
     }
 }
 
-/// The active policy's facts for the candidate: each group of the same name and the same
-/// fields (names and types, in order) is given as it was; others are missing.
-fn facts_for(active: &Policy, candidate: &Policy, facts: &Facts) -> Facts {
-    let mut out = Facts::none(&candidate.checked);
-    out.degraded = facts.degraded.clone();
-    for (i, group) in candidate.checked.facts.iter().enumerate() {
-        let same = active.checked.facts.iter().position(|a| {
-            a.name == group.name
-                && a.fields.len() == group.fields.len()
-                && a.fields.iter().zip(&group.fields).all(|(x, y)| {
-                    x.name == y.name
-                        && type_text(&active.checked, x.ty) == type_text(&candidate.checked, y.ty)
-                })
-        });
-        if let Some(j) = same {
-            out.groups[i] = facts.groups.get(j).cloned().flatten();
-        }
-    }
-    out
+/// How the active policy's facts and agents carry over to the candidate: worked out once for
+/// a pair of loaded policies, not for every call.
+struct Carry {
+    active: Arc<Serving>,
+    candidate: Arc<Serving>,
+    /// Per candidate fact group, the active group of the same name and the same fields (names
+    /// and types, in order); `None`: missing for the candidate. `None` for the whole: the
+    /// groups are the same, so the active facts are the candidate's.
+    groups: Option<Vec<Option<usize>>>,
+    /// Per candidate agent, the active agent of its name; `None` for the whole: the same agents
+    /// in the same order, so the active snapshot is the candidate's.
+    agents: Option<Vec<Option<AgentId>>>,
 }
 
-/// The active policy's agent snapshot for the candidate, agent by agent name.
-fn agents_for(active: &Policy, candidate: &Policy, agents: &AgentSnapshot) -> AgentSnapshot {
-    let (a, c) = (&active.checked, &candidate.checked);
-    let mut out = AgentSnapshot::fresh(c.agents.len());
-    for (i, agent) in c.agents.iter().enumerate() {
-        if let Some(id) = active.agent_by_name.get(&agent.name) {
-            out.agents[i] = agents.agent(*id);
+impl Carry {
+    fn new(active: &Arc<Serving>, candidate: &Arc<Serving>) -> Carry {
+        let (a, c) = (&active.prepared.policy, &candidate.prepared.policy);
+        let groups: Vec<Option<usize>> = c
+            .checked
+            .facts
+            .iter()
+            .map(|group| {
+                a.checked.facts.iter().position(|g| {
+                    g.name == group.name
+                        && g.fields.len() == group.fields.len()
+                        && g.fields.iter().zip(&group.fields).all(|(x, y)| {
+                            x.name == y.name
+                                && type_text(&a.checked, x.ty) == type_text(&c.checked, y.ty)
+                        })
+                })
+            })
+            .collect();
+        let same_groups = groups.len() == a.checked.facts.len()
+            && groups.iter().enumerate().all(|(i, g)| *g == Some(i));
+        let agents: Vec<Option<AgentId>> = c
+            .checked
+            .agents
+            .iter()
+            .map(|agent| a.agent_by_name.get(&agent.name).copied())
+            .collect();
+        let same_agents = agents.len() == a.checked.agents.len()
+            && agents
+                .iter()
+                .enumerate()
+                .all(|(i, id)| id.map(|id| id.index()) == Some(i));
+        Carry {
+            active: Arc::clone(active),
+            candidate: Arc::clone(candidate),
+            groups: (!same_groups).then_some(groups),
+            agents: (!same_agents).then_some(agents),
         }
     }
-    out.cursors = agents
-        .cursors
-        .iter()
-        .filter_map(|(key, id)| {
-            let name = &a.agents.get(id.index())?.name;
-            Some((key.clone(), *candidate.agent_by_name.get(name)?))
-        })
-        .collect();
-    out.weights = agents.weights.clone();
-    out.last_agent = agents.last_agent.clone();
-    out
+
+    fn is_for(&self, active: &Arc<Serving>, candidate: &Arc<Serving>) -> bool {
+        Arc::ptr_eq(&self.active, active) && Arc::ptr_eq(&self.candidate, candidate)
+    }
+
+    /// The candidate's facts, when they are not the active ones as they are.
+    fn facts(&self, facts: &Facts) -> Option<Facts> {
+        let groups = self.groups.as_ref()?;
+        let mut out = Facts::none(&self.candidate.prepared.policy.checked);
+        out.degraded = facts.degraded.clone();
+        for (i, from) in groups.iter().enumerate() {
+            if let Some(j) = from {
+                out.groups[i] = facts.groups.get(*j).cloned().flatten();
+            }
+        }
+        Some(out)
+    }
+
+    /// The candidate's agent snapshot, agent by agent name, when it is not the active one as
+    /// it is.
+    fn agents(
+        &self,
+        active: &Policy,
+        candidate: &Policy,
+        agents: &AgentSnapshot,
+    ) -> Option<AgentSnapshot> {
+        let ids = self.agents.as_ref()?;
+        let mut out = AgentSnapshot::fresh(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            if let Some(id) = id {
+                out.agents[i] = agents.agent(*id);
+            }
+        }
+        out.cursors = agents
+            .cursors
+            .iter()
+            .filter_map(|(key, id)| {
+                let name = &active.checked.agents.get(id.index())?.name;
+                Some((key.clone(), *candidate.agent_by_name.get(name)?))
+            })
+            .collect();
+        out.weights = agents.weights.clone();
+        out.last_agent = agents.last_agent.clone();
+        Some(out)
+    }
 }
 
 /// A field's type, with an enum's variants: equal across two policies when values carry over.

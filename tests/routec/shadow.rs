@@ -152,3 +152,26 @@ fn shadowing_moves_no_agent_state() {
     assert_eq!(without, ["+919800000001", "+919800000002", "+919800000003"]);
     assert_eq!(rotation(true), without);
 }
+
+#[test]
+fn a_candidate_with_its_agents_in_another_order_reads_the_same_agent_state() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "active", POLICY);
+    // The same agents by name, declared in another order, and one more: each decision reads
+    // each agent's own state, and the cursors carry over by name.
+    let reordered = POLICY.replace(
+        "agent a \"+919800000001\"\nagent b \"+919800000002\"\nagent c \"+919800000003\"\n",
+        "agent d \"+919800000004\"\nagent c \"+919800000003\"\nagent b \"+919800000002\"\nagent a \"+919800000001\"\n",
+    );
+    write(dir.path(), "candidate", &reordered);
+    let server = start(dir.path(), true);
+    // Round robin through T: the Connects move the cursor (and reserve), both policies follow.
+    let digits = ["1", "1", "1", "2", "1"];
+    for (i, d) in digits.iter().enumerate() {
+        let (status, _) = call(&server, "connect", &format!("r{i}"), d);
+        assert_eq!(status, 200);
+    }
+    let report = report(&server, digits.len() as u64);
+    assert_eq!(report["calls"], 5, "{report:#}");
+    assert_eq!(report["different"], 0, "{report:#}");
+}
