@@ -39,8 +39,9 @@ pub struct Job {
 struct Example {
     job: Job,
     candidate: Arc<Serving>,
-    facts: Facts,
-    agents: AgentSnapshot,
+    /// The candidate's facts and agents, when they are not the active decision's own.
+    facts: Option<Facts>,
+    agents: Option<AgentSnapshot>,
 }
 
 impl Example {
@@ -53,7 +54,11 @@ impl Example {
             "call_sid": job.call.sid,
             "at": job.now.to_string(),
             "active": explained(&job.active.prepared.policy, &job.facts, &job.agents),
-            "candidate": explained(&self.candidate.prepared.policy, &self.facts, &self.agents),
+            "candidate": explained(
+                &self.candidate.prepared.policy,
+                self.facts.as_ref().unwrap_or(&job.facts),
+                self.agents.as_ref().unwrap_or(&job.agents),
+            ),
         })
     }
 }
@@ -197,11 +202,13 @@ impl Shadow {
         // the active decision's own: nothing is copied for a call that goes the same way.
         let facts = carry.facts(&job.facts);
         let agents = carry.agents(active, policy, &job.agents);
-        let (facts, agents) = (
+        let d = crate::eval::eval(
+            policy,
+            &job.call,
             facts.as_ref().unwrap_or(&job.facts),
+            job.now,
             agents.as_ref().unwrap_or(&job.agents),
         );
-        let d = crate::eval::eval(policy, &job.call, facts, job.now, agents);
         let active_rule = job.decision.rule.name(&active.checked);
         let candidate_rule = d.rule.name(&policy.checked);
         let same = active_rule == candidate_rule && destination(&job.decision) == destination(&d);
@@ -220,7 +227,6 @@ impl Shadow {
         };
         counts[usize::from(!same)] += 1;
         if !same {
-            let (facts, agents) = (facts.clone(), agents.clone());
             tally.different += 1;
             if tally.examples.len() == EXAMPLES {
                 tally.examples.pop_front();
