@@ -4,10 +4,9 @@
 //!
 //! A committing decision is made on this replica's mirror of the state and written by one
 //! script, in one round trip while the mirror is fresh (`decide.rs`). Keys share one hash tag
-//! (`{PREFIX}:…`), so they live on one slot of a cluster too. When
-//! Redis cannot be reached in time, decisions go on from the last state read (and this
-//! replica's own changes), say `state: redis unavailable`, and events and status changes are
-//! written once Redis is back.
+//! (`{PREFIX}:…`), so they live on one slot of a cluster too. When Redis cannot be reached in
+//! time, decisions go on from the mirror, say `state: redis unavailable`, and events and
+//! status changes are written once Redis is back.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
