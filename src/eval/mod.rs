@@ -90,6 +90,10 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// A value as this call has it. Values taken as they are stay in this small function,
+    /// which the compiler inlines; those worked out (a map's lookup, the local time) are apart,
+    /// so that reading a call field or a fact sets up no large frame.
+    #[inline]
     fn read<'b>(&'b self, value: &'b Value) -> Option<Val<'b>> {
         match value {
             Value::Call(field) => {
@@ -116,6 +120,14 @@ impl<'a> Context<'a> {
                 FactValue::Phone(p) => Val::Phone(&p.value, p.e164),
                 FactValue::Agent(a) => Val::AgentRef(a),
             }),
+            Value::Literal(l) => Some(literal(l)),
+            Value::Map(_) | Value::Now(_) => self.read_worked_out(value),
+        }
+    }
+
+    #[inline(never)]
+    fn read_worked_out<'b>(&'b self, value: &'b Value) -> Option<Val<'b>> {
+        match value {
             Value::Map(id) => {
                 let input = self.read(&self.policy.checked.maps[*id].input)?;
                 let text = match &input {
@@ -137,7 +149,7 @@ impl<'a> Context<'a> {
                     NowField::Date => Val::Str(Cow::Owned(local.date().to_string())),
                 })
             }
-            Value::Literal(l) => Some(literal(l)),
+            _ => self.read(value),
         }
     }
 
@@ -585,14 +597,15 @@ impl<'a> Context<'a> {
         }
     }
 
-    fn first_match(&self, rules: impl Iterator<Item = u32>) -> Decision {
-        let mut d = Decision::empty();
+    /// Decides into `d` (an empty decision): written in place, as a decision is too large to
+    /// move about for free.
+    fn first_match(&self, rules: &mut impl Iterator<Item = u32>, d: &mut Decision) {
         for i in rules {
             let rule = &self.policy.checked.rules[i as usize];
             let (truth, culprit) = self.rule_truth(&rule.condition);
             if truth == Truth::True {
-                self.decide(Some(i as usize), &mut d);
-                return d;
+                self.decide(Some(i as usize), d);
+                return;
             }
             let outcome = if truth == Truth::False {
                 Outcome::False
@@ -602,8 +615,7 @@ impl<'a> Context<'a> {
             d.trace
                 .push(TraceStep::new(RuleRef::Rule(RuleId(i)), outcome, culprit));
         }
-        self.decide(None, &mut d);
-        d
+        self.decide(None, d);
     }
 }
 
@@ -617,8 +629,13 @@ pub fn eval(
     agents: &AgentSnapshot,
 ) -> Decision {
     let ctx = Context::new(policy, call, facts, now, agents);
-    let lists = ctx.candidates();
-    ctx.first_match(Merge { lists, last: None })
+    let mut d = Decision::empty();
+    let mut rules = Merge {
+        lists: ctx.candidates(),
+        last: None,
+    };
+    ctx.first_match(&mut rules, &mut d);
+    d
 }
 
 /// Merges sorted rule lists lazily, without duplicates: evaluation stops at the first rule
@@ -658,7 +675,9 @@ pub fn eval_reference(
     agents: &AgentSnapshot,
 ) -> Decision {
     let ctx = Context::new(policy, call, facts, now, agents);
-    ctx.first_match(0..policy.checked.rules.len() as u32)
+    let mut d = Decision::empty();
+    ctx.first_match(&mut (0..policy.checked.rules.len() as u32), &mut d);
+    d
 }
 
 /// [`eval`] with a full trace: every rule before the one that decided, and why it did not
