@@ -595,5 +595,32 @@ otherwise -> team RR or queue waiting
             .unwrap();
         let d = decide_on(&store_a, &policy, "f5").await;
         assert!(d.degraded.is_empty(), "{:?}", d.degraded);
+
+        // Once the replicas know of each other (each says it is alive every 0.5 s), an event
+        // on A reaches B's mirror on the steps channel: B's next decision reads it, and still
+        // takes one round trip.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let _ = decide_on(&store_b, &policy, "g1").await;
+        store_a
+            .event(&routec::state::AgentEvent {
+                call_sid: "f4".into(),
+                agent: "a2".into(),
+                kind: routec::state::EventKind::Completed,
+                caller: Some("+919845000001".into()),
+                at: jiff::Timestamp::now().as_millisecond(),
+                today: "2026-11-24".into(),
+            })
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let before = b.fast_path();
+        let d = decide_on(&store_b, &policy, "g2").await;
+        assert!(d.degraded.is_empty(), "{:?}", d.degraded);
+        let after = b.fast_path();
+        assert_eq!(
+            (after.0 - before.0, after.1 - before.1),
+            (1, 1),
+            "B's mirror took A's event"
+        );
     });
 }

@@ -276,6 +276,7 @@ impl RedisStore {
         call.key(self.key(&format!("last:{caller}")))
             .key(self.key(&format!("event:{}", event.key())))
             .key(self.key("version"))
+            .key(self.key("steps"))
             .arg(event.kind.name())
             .arg(&event.agent)
             .arg(&event.today)
@@ -283,7 +284,8 @@ impl RedisStore {
             .arg(&event.call_sid)
             .arg(caller)
             .arg(LAST_AGENT_DAYS * 86_400)
-            .arg(86_400);
+            .arg(86_400)
+            .arg(&self.origin);
         let versions: Option<(String, String)> =
             match within(ROUND_TRIP, call.invoke_async(&mut con)).await? {
                 ::redis::Value::Int(0) => None,
@@ -315,8 +317,10 @@ impl RedisStore {
         script
             .key(self.key("status"))
             .key(self.key("version"))
+            .key(self.key("steps"))
             .arg(agent)
-            .arg(status.name());
+            .arg(status.name())
+            .arg(&self.origin);
         let versions = within(ROUND_TRIP, script.invoke_async(&mut con)).await?;
         let mut known = self.known();
         known.state.set_status(agent, status);
@@ -494,16 +498,23 @@ async fn follow_steps(client: ::redis::Client, store: std::sync::Weak<RedisStore
 }
 
 impl Mirror {
-    /// Another replica's published changes (its own are in the mirror already).
+    /// Another replica's published changes (its own are in the mirror already): a decision's
+    /// steps and reservations (`c`, `w`, `r` lines), or an event (`e`, last) or a status change
+    /// (`s`) with the versions before and after it (`v`).
     fn take_steps(&mut self, origin: &str, text: &str) {
-        let mut lines = text.split('\n');
-        if lines.next() == Some(origin) {
+        let Some((from, mut rest)) = text.split_once('\n') else {
+            return;
+        };
+        if from == origin {
             return;
         }
-        for line in lines {
+        let mut versions = None;
+        while !rest.is_empty() {
+            let (line, next) = rest.split_once('\n').unwrap_or((rest, ""));
             let mut parts = line.splitn(3, '\t');
             let (Some(kind), Some(field), Some(value)) = (parts.next(), parts.next(), parts.next())
             else {
+                rest = next;
                 continue;
             };
             match kind {
@@ -526,8 +537,25 @@ impl Mirror {
                             .insert(field.to_string(), Reservation { call_sid, until });
                     }
                 }
+                "v" => versions = Some((field.to_string(), value.to_string())),
+                "s" => {
+                    if let Some(status) = Status::from_name(value) {
+                        self.state.set_status(field, status);
+                    }
+                }
+                // The event is last: its call's sid, last, takes the rest of the message.
+                "e" => {
+                    if let Some(event) = published_event(&rest[2..]) {
+                        self.state.event(&event);
+                    }
+                    break;
+                }
                 _ => {}
             }
+            rest = next;
+        }
+        if let Some(versions) = versions {
+            self.advance(versions);
         }
     }
 
@@ -538,6 +566,31 @@ impl Mirror {
             self.version = after;
         }
     }
+}
+
+/// An event as the event script publishes it: kind, agent, local date, time, caller, sid.
+fn published_event(text: &str) -> Option<AgentEvent> {
+    let mut parts = text.splitn(6, '\t');
+    let kind = match parts.next()? {
+        "completed" => super::EventKind::Completed,
+        "missed" => super::EventKind::Missed,
+        _ => return None,
+    };
+    let agent = parts.next()?.to_string();
+    let today = parts.next()?.to_string();
+    let at = parts.next()?.parse().ok()?;
+    let caller = Some(parts.next()?)
+        .filter(|c| !c.is_empty())
+        .map(str::to_string);
+    let call_sid = parts.next()?.to_string();
+    Some(AgentEvent {
+        call_sid,
+        agent,
+        kind,
+        caller,
+        at,
+        today,
+    })
 }
 
 /// The state from the replies of a read (or of a stale decision): status, calls, day, ended,

@@ -152,12 +152,16 @@ return {'ok', prevs, taken}
 "
 );
 
-/// A supervisor's status change: answers the version before and after it.
+/// A supervisor's status change: answers the version before and after it, and publishes it
+/// as the event script does (KEYS[3], after ARGV[3]).
 pub(super) const STATUS: &str = concat!(
     version_lua!(),
     r"
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return bump(KEYS[2])
+local v = bump(KEYS[2])
+redis.call('PUBLISH', KEYS[3], ARGV[3] .. '\nv\t' .. v[1] .. '\t' .. v[2] .. '\ns\t' .. ARGV[1]
+  .. '\t' .. ARGV[2])
+return v
 "
 );
 
@@ -188,7 +192,9 @@ return taken
 ";
 
 /// Applies an agent event once per call, kind and agent: answers the version before and after
-/// it, or 0 when it was a repeat.
+/// it, or 0 when it was a repeat. Publishes it on the steps channel (KEYS[10]) after the
+/// replica's name (ARGV[9]), with the versions, so that the other replicas' mirrors take it and
+/// stay current.
 pub(super) const EVENT: &str = concat!(
     version_lua!(),
     r"
@@ -215,7 +221,10 @@ for i = 1, #all, 2 do
     redis.call('HDEL', KEYS[6], all[i])
   end
 end
-return bump(KEYS[9])
+local v = bump(KEYS[9])
+redis.call('PUBLISH', KEYS[10], ARGV[9] .. '\nv\t' .. v[1] .. '\t' .. v[2] .. '\ne\t' .. kind
+  .. '\t' .. agent .. '\t' .. today .. '\t' .. at .. '\t' .. caller .. '\t' .. sid)
+return v
 "
 );
 
