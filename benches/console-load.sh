@@ -24,13 +24,11 @@ wrk -t2 -c64 -d"${secs}s" "$url" > /tmp/console-wrk.txt
 rps=$(awk '/Requests/ && /sec/ {print $2}' /tmp/console-wrk.txt)
 half=$(awk -v r="$rps" 'BEGIN {printf "%d", r/2}')
 echo "saturation $rps req/s; paced at ~$half req/s (hey, 20 workers)"
-# routec's CPU time so far, in clock ticks (user + system).
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$routec/stat"; }
 run() {
   local before after answered
-  before=$(cpu_ticks)
+  before=$(cpu_ticks $routec)
   hey -z "${secs}s" -c 20 -q $(( half / 20 )) "$url" > /tmp/console-hey.txt
-  after=$(cpu_ticks)
+  after=$(cpu_ticks $routec)
   answered=$(awk '/\[[0-9]+\]/ {n += $2} END {print n}' /tmp/console-hey.txt)
   # CPU per request is steadier than p99 on 2 shared cores: it says what the console costs.
   printf '%s p50 %s ms, p99 %s ms, routec CPU %s us per request\n' "$1" \

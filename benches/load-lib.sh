@@ -15,6 +15,9 @@ wait_for() {
   echo "nothing listens on port $1" >&2; exit 1
 }
 
+# A process's CPU time so far, in clock ticks (user + system, all its threads).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
 # hey's latency percentile $1 (50, 99) in ms, from its report on stdin.
 hey_pct() { awk -v p="$1%" '$1 == p {printf "%.2f", $3 * 1000}'; }
 

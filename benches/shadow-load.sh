@@ -29,8 +29,6 @@ wrk -t2 -c64 -d"${secs}s" "http://127.0.0.1:18080/exotel/passthru?$query" > /tmp
 rps=$(awk '/Requests/ && /sec/ {print $2}' /tmp/shadow-wrk.txt)
 half=$(awk -v r="$rps" 'BEGIN {printf "%d", r/2}')
 echo "saturation $rps req/s (no shadow); paced at ~$half req/s (hey, 20 workers)"
-# A process's CPU time so far, in clock ticks (user + system, all its threads).
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # run LABEL PID PORT: one paced run; prints its figures and appends "p99 cpu" to /tmp/shadow-$PORT.
 run() {
   local before after answered p99 cpu

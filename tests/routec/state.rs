@@ -506,6 +506,18 @@ async fn decide_on(
     }
 }
 
+/// The end of call `sid`, spoken by `agent`, now.
+fn ended(sid: &str, agent: &str, caller: Option<&str>) -> routec::state::AgentEvent {
+    routec::state::AgentEvent {
+        call_sid: sid.into(),
+        agent: agent.into(),
+        kind: routec::state::EventKind::Completed,
+        caller: caller.map(str::to_string),
+        at: jiff::Timestamp::now().as_millisecond(),
+        today: "2026-11-24".into(),
+    }
+}
+
 #[test]
 fn a_decision_takes_one_round_trip_while_the_mirror_is_fresh_and_sees_other_replicas_at_once() {
     use routec::state::StateStore;
@@ -539,17 +551,7 @@ otherwise -> team RR or queue waiting
         assert_eq!(first(&d).as_deref(), Some("+919800000001"));
         assert_eq!(a.fast_path(), (1, 0));
         // The call ended; the event moves the version, and A's mirror follows it.
-        store_a
-            .event(&routec::state::AgentEvent {
-                call_sid: "f1".into(),
-                agent: "a1".into(),
-                kind: routec::state::EventKind::Completed,
-                caller: None,
-                at: jiff::Timestamp::now().as_millisecond(),
-                today: "2026-11-24".into(),
-            })
-            .await
-            .unwrap();
+        store_a.event(&ended("f1", "a1", None)).await.unwrap();
         for (sid, agent) in [("f2", "+919800000002"), ("f3", "+919800000003")] {
             let d = decide_on(&store_a, &policy, sid).await;
             assert_eq!(first(&d).as_deref(), Some(agent), "{sid}");
@@ -564,17 +566,7 @@ otherwise -> team RR or queue waiting
             .set_status("a1", routec::state::Status::Break)
             .await
             .unwrap();
-        store_a
-            .event(&routec::state::AgentEvent {
-                call_sid: "f2".into(),
-                agent: "a2".into(),
-                kind: routec::state::EventKind::Completed,
-                caller: None,
-                at: jiff::Timestamp::now().as_millisecond(),
-                today: "2026-11-24".into(),
-            })
-            .await
-            .unwrap();
+        store_a.event(&ended("f2", "a2", None)).await.unwrap();
         let d = decide_on(&store_b, &policy, "f4").await;
         assert_eq!(
             first(&d).as_deref(),
@@ -602,14 +594,7 @@ otherwise -> team RR or queue waiting
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let _ = decide_on(&store_b, &policy, "g1").await;
         store_a
-            .event(&routec::state::AgentEvent {
-                call_sid: "f4".into(),
-                agent: "a2".into(),
-                kind: routec::state::EventKind::Completed,
-                caller: Some("+919845000001".into()),
-                at: jiff::Timestamp::now().as_millisecond(),
-                today: "2026-11-24".into(),
-            })
+            .event(&ended("f4", "a2", Some("+919845000001")))
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
