@@ -5,7 +5,8 @@
 //! data never repeats one, and a count) moves with every change a replica cannot see coming:
 //! events, status changes, attempts. A replica's mirror of the state is fresh while its version
 //! is the current one; decisions' own steps and reservations do not move it, as the decision
-//! script checks them itself.
+//! script checks them itself. Decisions, events and status changes are also published on the
+//! steps channel (`{PREFIX}:steps`), which keeps the other replicas' mirrors current.
 
 /// The Lua functions the scripts share: the current version, and a new one.
 macro_rules! version_lua {
@@ -41,10 +42,10 @@ end
 ///
 /// KEYS: version, cursors, weights, reserved, call, status, calls, day, ended, missed, last,
 /// steps channel.
-/// ARGV: expected version (`*`: any), last agent seen, sid, now, reserved until, decided anew
-/// (`1`), origin, then the steps (`r` key n names… mask, or `w` key mask n weights…) after
-/// their count, the agents to reserve after theirs, the record's fields after theirs, and
-/// its expiry.
+/// ARGV: expected version (`*`: any, and any last agent), last agent seen, sid, now, reserved
+/// until, decided anew (`1`), origin, then the steps (`r` key n names… mask, or `w` key mask
+/// n weights…) after their count, the agents to reserve after theirs, the record's fields
+/// after theirs, and its expiry.
 pub(super) const DECIDE: &str = concat!(
     version_lua!(),
     r"
@@ -54,7 +55,7 @@ if sid ~= '' and anew ~= '1' and redis.call('HEXISTS', KEYS[5], 'numbers') == 1 
 end
 local current = version(KEYS[1])
 local last = redis.call('GET', KEYS[11]) or ''
-if (expected ~= '*' and current ~= expected) or last ~= seen then
+if expected ~= '*' and (current ~= expected or last ~= seen) then
   return {'stale', current, redis.call('HGETALL', KEYS[6]), redis.call('HGETALL', KEYS[7]),
     redis.call('HGETALL', KEYS[8]), redis.call('HGETALL', KEYS[9]), redis.call('HGETALL', KEYS[10]),
     redis.call('HGETALL', KEYS[4]), redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3]), last}
