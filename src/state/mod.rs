@@ -513,6 +513,15 @@ impl StateStore {
         }
     }
 
+    /// Decisions written to a shared store: all of them, and those that took one round trip
+    /// (`None` for the memory store, which makes none).
+    pub fn round_trips(&self) -> Option<(u64, u64)> {
+        match self {
+            StateStore::Memory(_) => None,
+            StateStore::Redis(r) => Some(r.fast_path()),
+        }
+    }
+
     /// Writes what must survive a restart (the memory store's snapshot file).
     pub fn save(&self) -> Result<(), String> {
         match self {

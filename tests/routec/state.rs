@@ -299,6 +299,25 @@ fn two_replicas_on_one_redis_share_round_robin_reservations_and_idle_times() {
         );
     }
     eprintln!("round robin over two replicas, 1000 calls: {shares:?}");
+    // Each replica says how many of its decisions took one round trip.
+    let written: u64 = replicas
+        .iter()
+        .map(|r| {
+            let (_, metrics) = r.get("/metrics");
+            ["one", "more"]
+                .iter()
+                .map(|n| {
+                    let line = format!("routec_state_writes_total{{round_trips=\"{n}\"}} ");
+                    metrics
+                        .lines()
+                        .find_map(|l| l.strip_prefix(&line))
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or_else(|| panic!("no `{line}` in\n{metrics}"))
+                })
+                .sum::<u64>()
+        })
+        .sum();
+    assert_eq!(written, 1000, "every call written once");
 
     // With reservations: calls at once from both replicas never share an agent.
     let prefix = unique_prefix("reserve");

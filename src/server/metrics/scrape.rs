@@ -235,6 +235,20 @@ impl Collector for Scrape {
         family(
             e,
             [
+                "routec_state_writes",
+                "Decisions written to Redis, by whether they took one round trip or more.",
+            ],
+            MetricType::Counter,
+            store.round_trips().into_iter().flat_map(|(all, one)| {
+                [
+                    ([("round_trips", "one")], Sample::Counter(one)),
+                    ([("round_trips", "more")], Sample::Counter(all - one)),
+                ]
+            }),
+        )?;
+        family(
+            e,
+            [
                 "routec_decision_log_dropped",
                 "Decision-log lines dropped because their writer was behind.",
             ],
