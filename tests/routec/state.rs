@@ -498,6 +498,20 @@ async fn decide_on(
     policy: &routec::compile::Policy,
     sid: &str,
 ) -> routec::eval::Decision {
+    match ask_store(store, policy, sid, None).await {
+        routec::state::Routed::Decided(decision, _) => decision,
+        routec::state::Routed::Known(known) => panic!("{sid} was decided before: {known:?}"),
+    }
+}
+
+/// A Connect request of call `sid` through the store itself, after the number `tried` if
+/// any, with Exotel asking again after each attempt.
+async fn ask_store(
+    store: &routec::state::StateStore,
+    policy: &routec::compile::Policy,
+    sid: &str,
+    tried: Option<&str>,
+) -> routec::state::Routed {
     let call = routec::call::Call {
         sid: Some(sid.to_string()),
         ..routec::call::Call::default()
@@ -507,8 +521,8 @@ async fn decide_on(
     let ctx = routec::state::DecideContext {
         policy,
         call_sid: Some(sid),
-        tried: None,
-        one_at_a_time: false,
+        tried,
+        one_at_a_time: true,
         caller: None,
         now_ms: now.as_millisecond(),
         today: "2026-11-24".into(),
@@ -519,10 +533,7 @@ async fn decide_on(
     let eval = |agents: &routec::eval::AgentSnapshot| {
         routec::eval::eval(policy, &call, &facts, now, agents)
     };
-    match store.decide(&ctx, &eval).await {
-        routec::state::Routed::Decided(decision, _) => decision,
-        routec::state::Routed::Known(known) => panic!("{sid} was decided before: {known:?}"),
-    }
+    store.decide(&ctx, &eval).await
 }
 
 /// The end of call `sid`, spoken by `agent`, now.
@@ -625,6 +636,33 @@ otherwise -> team RR or queue waiting
             (after.0 - before.0, after.1 - before.1),
             (1, 1),
             "B's mirror took A's event"
+        );
+
+        // An attempt (Exotel asking again after the number it tried) moves the version too,
+        // and the attempt script's answer says what it changed: the mirror takes it, and the
+        // next decision still takes one round trip.
+        let c = RedisStore::connect(&url, &unique_prefix("attempt")).unwrap();
+        let store_c = StateStore::Redis(Arc::clone(&c));
+        let d = decide_on(&store_c, &policy, "h1").await;
+        let tried = d.numbers[0].to_string();
+        let routec::state::Routed::Known(next) =
+            ask_store(&store_c, &policy, "h1", Some(&tried)).await
+        else {
+            panic!("an attempt of a call decided before is answered from its record")
+        };
+        assert_eq!(next.numbers, ["+919800000002"], "{next:?}");
+        let before = c.fast_path();
+        let d = decide_on(&store_c, &policy, "h2").await;
+        assert_eq!(
+            first(&d).as_deref(),
+            Some("+919800000003"),
+            "a2 is held by h1"
+        );
+        let after = c.fast_path();
+        assert_eq!(
+            (after.0 - before.0, after.1 - before.1),
+            (1, 1),
+            "C's mirror took its own attempt"
         );
     });
 }

@@ -422,6 +422,7 @@ impl RedisStore {
             .key(self.key("status"))
             .key(self.key(&format!("event:{}/missed/{agent}", ask.call_sid)))
             .key(self.key("version"))
+            .key(self.key("steps"))
             .arg(ask.call_sid)
             .arg(tried)
             .arg(
@@ -431,14 +432,21 @@ impl RedisStore {
             )
             .arg(ctx.now_ms)
             .arg(86_400)
-            .arg(agent);
-        let answered: Result<(String, String), _> =
+            .arg(agent)
+            .arg(&self.origin);
+        let answered: Result<Vec<String>, _> =
             within(exchange_limit(ctx.deadline), script.invoke_async(&mut con)).await;
         match answered {
-            Ok((numbers, parallel)) => Some(KnownAnswer {
-                numbers: split_list(&numbers),
-                parallel: parallel == "1",
-            }),
+            Ok(reply) => {
+                // What the attempt changed, in the mirror as in the other replicas' ones.
+                if let Some((_, changes)) = reply.get(2).and_then(|t| t.split_once('\n')) {
+                    self.known().take_changes(changes);
+                }
+                Some(KnownAnswer {
+                    numbers: reply.first().map(|n| split_list(n)).unwrap_or_default(),
+                    parallel: reply.get(1).is_some_and(|p| p == "1"),
+                })
+            }
             // Redis went away between the read and the attempt: walk on from what was read.
             Err(_) => {
                 let mut known = self.known();

@@ -498,16 +498,19 @@ async fn follow_steps(client: ::redis::Client, store: std::sync::Weak<RedisStore
 }
 
 impl Mirror {
-    /// Another replica's published changes (its own are in the mirror already): a decision's
-    /// steps and reservations (`c`, `w`, `r` lines), or an event (`e`, last) or a status change
-    /// (`s`) with the versions before and after it (`v`).
+    /// Another replica's published changes (its own are in the mirror already).
     fn take_steps(&mut self, origin: &str, text: &str) {
-        let Some((from, mut rest)) = text.split_once('\n') else {
-            return;
-        };
-        if from == origin {
-            return;
+        if let Some((from, changes)) = text.split_once('\n')
+            && from != origin
+        {
+            self.take_changes(changes);
         }
+    }
+
+    /// Published changes: a decision's steps and reservations (`c`, `w`, `r` lines); an
+    /// event (`e`, last), a status change (`s`) or an attempt's release, missed offer and
+    /// reservations (`x`, `m`, `r`), with the versions before and after it (`v`).
+    fn take_changes(&mut self, mut rest: &str) {
         let mut versions = None;
         while !rest.is_empty() {
             let (line, next) = rest.split_once('\n').unwrap_or((rest, ""));
@@ -536,6 +539,21 @@ impl Mirror {
                             .reservations
                             .insert(field.to_string(), Reservation { call_sid, until });
                     }
+                }
+                "x" if self
+                    .state
+                    .reservations
+                    .get(field)
+                    .is_some_and(|r| r.call_sid == value) =>
+                {
+                    self.state.reservations.remove(field);
+                }
+                "m" => {
+                    self.state
+                        .agents
+                        .entry(field.to_string())
+                        .or_default()
+                        .missed += 1
                 }
                 "v" => versions = Some((field.to_string(), value.to_string())),
                 "s" => {

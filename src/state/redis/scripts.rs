@@ -231,7 +231,9 @@ return v
 
 /// The next number of a call after an unanswered attempt, as `call::next_attempt` does it:
 /// the tried agent released (one missed offer, once), the next number not yet tried whose
-/// agent is free answered and reserved. Returns the answer and whether it rings at once.
+/// agent is free answered and reserved. Returns the answer, whether it rings at once, and
+/// (unless the attempt was answered before) what it changed, as published on the steps
+/// channel (KEYS[7], after ARGV[7]).
 pub(super) const ATTEMPT: &str = concat!(
     version_lua!(),
     r"
@@ -249,11 +251,16 @@ end
 local numbers = split(redis.call('HGET', KEYS[1], 'numbers'))
 local agents = split(redis.call('HGET', KEYS[1], 'agents'))
 local offered = split(redis.call('HGET', KEYS[1], 'offered'))
+local changes = {ARGV[7]}
 if agent ~= '' then
   local v = redis.call('HGET', KEYS[2], agent)
-  if v and string.sub(v, 1, #sid + 1) == sid .. '|' then redis.call('HDEL', KEYS[2], agent) end
+  if v and string.sub(v, 1, #sid + 1) == sid .. '|' then
+    redis.call('HDEL', KEYS[2], agent)
+    table.insert(changes, 'x\t' .. agent .. '\t' .. sid)
+  end
   if redis.call('SET', KEYS[5], '1', 'NX', 'EX', ARGV[5]) then
     redis.call('HINCRBY', KEYS[3], agent, 1)
+    table.insert(changes, 'm\t' .. agent .. '\t1')
   end
 end
 local seen = {}
@@ -287,13 +294,19 @@ for i, n in ipairs(numbers) do
 end
 if untl ~= '' then
   for _, a in ipairs(holders) do
-    if a ~= '' then redis.call('HSET', KEYS[2], a, sid .. '|' .. untl) end
+    if a ~= '' then
+      redis.call('HSET', KEYS[2], a, sid .. '|' .. untl)
+      table.insert(changes, 'r\t' .. a .. '\t' .. sid .. '|' .. untl)
+    end
   end
 end
 for _, n in ipairs(answer) do table.insert(offered, n) end
 local joined = table.concat(answer, ',')
 redis.call('HSET', KEYS[1], 'offered', table.concat(offered, ','), akey, joined)
-bump(KEYS[6])
-return {joined, parallel}
+local v = bump(KEYS[6])
+table.insert(changes, 'v\t' .. v[1] .. '\t' .. v[2])
+local text = table.concat(changes, '\n')
+redis.call('PUBLISH', KEYS[7], text)
+return {joined, parallel, text}
 "
 );
