@@ -36,14 +36,18 @@ impl Call {
         let mut call = Call::default();
         let mut from = (None, None);
         let mut to = (None, None);
-        // CurrentTime, StartTime, Created: the first that reads wins.
-        let mut times: [Option<jiff::civil::DateTime>; 3] = [None; 3];
+        // CurrentTime, StartTime, Created: the first that reads wins (read only until then).
+        let mut times: [Option<&str>; 3] = [None; 3];
         for (name, value) in params {
             let value = value.trim();
             if value.is_empty() {
                 continue;
             }
-            match name.to_ascii_lowercase().as_str() {
+            // In any case, without lower-casing a copy of every name.
+            let known = KNOWN
+                .iter()
+                .find(|k| k.len() == name.len() && k.eq_ignore_ascii_case(name));
+            match known.copied().unwrap_or_default() {
                 "callsid" => call.sid = Some(value.to_string()),
                 "callfrom" => from.0 = Some(value),
                 "from" => from.1 = Some(value),
@@ -54,18 +58,35 @@ impl Call {
                 "customfield" => call.custom = Some(value.to_string()),
                 "flow_id" => call.flow_id = Some(value.to_string()),
                 "dialwhomnumber" => call.dial_whom = Some(PhoneValue::read(value, country)),
-                "currenttime" => times[0] = read_exotel_time(value),
-                "starttime" => times[1] = read_exotel_time(value),
-                "created" => times[2] = read_exotel_time(value),
+                "currenttime" => times[0] = Some(value),
+                "starttime" => times[1] = Some(value),
+                "created" => times[2] = Some(value),
                 _ => {}
             }
         }
         call.from = from.0.or(from.1).map(|v| PhoneValue::read(v, country));
         call.to = to.0.or(to.1).map(|v| PhoneValue::read(v, country));
-        call.time = times.into_iter().flatten().next();
+        call.time = times.into_iter().flatten().find_map(read_exotel_time);
         call
     }
 }
+
+/// The parameters a call is read from, lower-cased: the names `Call::from_params` matches.
+const KNOWN: [&str; 13] = [
+    "callsid",
+    "callfrom",
+    "from",
+    "callto",
+    "to",
+    "direction",
+    "digits",
+    "customfield",
+    "flow_id",
+    "dialwhomnumber",
+    "currenttime",
+    "starttime",
+    "created",
+];
 
 /// Reads Exotel's two time formats: `2024-09-03 11:44:54` and `Tue, 03 Sep 2024 11:44:54`.
 pub fn read_exotel_time(text: &str) -> Option<jiff::civil::DateTime> {
@@ -104,6 +125,26 @@ mod tests {
         assert_eq!(
             call.time,
             Some(jiff::civil::date(2024, 9, 3).at(11, 44, 59, 0))
+        );
+    }
+
+    #[test]
+    fn names_in_any_case_and_the_first_time_that_reads() {
+        let params = [
+            ("CALLSID", "c1"),
+            ("digits", "\"2\""),
+            ("CurrentTime", "not a time"),
+            ("Created", "Tue, 03 Sep 2024 11:44:54"),
+            ("StartTime", "2024-09-03 11:44:50"),
+            ("AVeryLongParameterNameIndeed", "x"),
+        ];
+        let call = Call::from_params(params, phone::india());
+        assert_eq!(call.sid.as_deref(), Some("c1"));
+        assert_eq!(call.digits.as_deref(), Some("2"));
+        // CurrentTime does not read: StartTime, before Created.
+        assert_eq!(
+            call.time,
+            Some(jiff::civil::date(2024, 9, 3).at(11, 44, 50, 0))
         );
     }
 
