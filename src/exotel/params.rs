@@ -97,16 +97,16 @@ fn decode(part: &str, escaped: bool) -> Cow<'_, str> {
         return Cow::Borrowed(part);
     }
     let bytes = part.as_bytes();
-    let hex = |b: u8| char::from(b).to_digit(16);
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
-        let escaped = (b == b'%')
-            .then(|| Some((hex(*bytes.get(i + 1)?)?, hex(*bytes.get(i + 2)?)?)))
-            .flatten();
-        match (b, escaped) {
-            (_, Some((high, low))) => {
-                out.push((high * 16 + low) as u8);
+        let escape = bytes
+            .get(i + 1..i + 3)
+            .filter(|_| b == b'%')
+            .and_then(|h| Some(hex(h[0])? * 16 + hex(h[1])?));
+        match (b, escape) {
+            (_, Some(byte)) => {
+                out.push(byte);
                 i += 3;
             }
             (b'+', _) => {
@@ -122,6 +122,16 @@ fn decode(part: &str, escaped: bool) -> Cow<'_, str> {
     match String::from_utf8(out) {
         Ok(text) => Cow::Owned(text),
         Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
+}
+
+/// A hex digit's value.
+fn hex(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
     }
 }
 
