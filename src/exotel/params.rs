@@ -45,11 +45,11 @@ pub fn pairs<'a>(
 /// a part has no `%` or `+`, as most of Exotel's parameters have not: `form_urlencoded`
 /// sends every part through its lossy UTF-8 decoder, which was a fifth of a Connect's
 /// instructions (see the README).
-fn form_pairs(input: &str) -> FormPairs<'_> {
+pub fn form_pairs(input: &str) -> FormPairs<'_> {
     FormPairs { rest: input }
 }
 
-struct FormPairs<'a> {
+pub struct FormPairs<'a> {
     rest: &'a str,
 }
 

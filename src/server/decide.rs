@@ -349,7 +349,7 @@ pub(super) async fn passthru(
     }
     let started = Instant::now();
     let branch = query.and_then(|q| {
-        form_urlencoded::parse(q.as_bytes())
+        crate::exotel::params::form_pairs(q)
             .find(|(k, _)| k.eq_ignore_ascii_case("branch"))
             .map(|(_, v)| v.into_owned())
     });

@@ -18,7 +18,7 @@ pub(crate) fn exotel_refusal(
     let secret = state.config.exotel_token.as_ref()?;
     let given = path_secret.map(str::to_string).or_else(|| {
         query.and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
+            crate::exotel::params::form_pairs(q)
                 .find(|(k, _)| k == "token")
                 .map(|(_, v)| v.into_owned())
         })
