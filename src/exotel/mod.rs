@@ -5,6 +5,8 @@ pub mod answer;
 pub mod events;
 pub mod params;
 
+use std::borrow::Cow;
+
 use crate::call::{Call, PhoneValue};
 use crate::phone::Country;
 
@@ -28,46 +30,93 @@ pub fn indian_time() -> jiff::tz::TimeZone {
 
 impl Call {
     /// Reads Exotel's parameters: names case-insensitively, `CallFrom`/`CallTo` preferred over
-    /// `From`/`To`, every parameter optional, empty values treated as absent.
-    pub fn from_params<'a>(
-        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+    /// `From`/`To`, every parameter optional, empty values treated as absent. A value is
+    /// turned into text (for a form: decoded) only when its name is one a call reads.
+    pub fn from_params<'a, K: AsRef<str>, V: Into<Cow<'a, str>>>(
+        params: impl IntoIterator<Item = (K, V)>,
         country: &Country,
     ) -> Call {
         let mut call = Call::default();
         let mut from = (None, None);
         let mut to = (None, None);
         // CurrentTime, StartTime, Created: the first that reads wins (read only until then).
-        let mut times: [Option<&str>; 3] = [None; 3];
+        let mut times: [Option<Cow<'a, str>>; 3] = [None, None, None];
         for (name, value) in params {
-            let value = value.trim();
+            let name = name.as_ref();
+            // In any case, without lower-casing a copy of every name.
+            let Some(known) = KNOWN
+                .iter()
+                .find(|k| k.len() == name.len() && k.eq_ignore_ascii_case(name))
+            else {
+                continue;
+            };
+            let value = trimmed(value.into());
             if value.is_empty() {
                 continue;
             }
-            // In any case, without lower-casing a copy of every name.
-            let known = KNOWN
-                .iter()
-                .find(|k| k.len() == name.len() && k.eq_ignore_ascii_case(name));
-            match known.copied().unwrap_or_default() {
-                "callsid" => call.sid = Some(value.to_string()),
+            match *known {
+                "callsid" => call.sid = Some(value.into_owned()),
                 "callfrom" => from.0 = Some(value),
                 "from" => from.1 = Some(value),
                 "callto" => to.0 = Some(value),
                 "to" => to.1 = Some(value),
-                "direction" => call.direction = Some(value.to_string()),
-                "digits" => call.digits = clean_digits(value),
-                "customfield" => call.custom = Some(value.to_string()),
-                "flow_id" => call.flow_id = Some(value.to_string()),
-                "dialwhomnumber" => call.dial_whom = Some(PhoneValue::read(value, country)),
+                "direction" => call.direction = Some(value.into_owned()),
+                "digits" => call.digits = clean_digits(&value),
+                "customfield" => call.custom = Some(value.into_owned()),
+                "flow_id" => call.flow_id = Some(value.into_owned()),
+                "dialwhomnumber" => call.dial_whom = Some(PhoneValue::read(&value, country)),
                 "currenttime" => times[0] = Some(value),
                 "starttime" => times[1] = Some(value),
                 "created" => times[2] = Some(value),
                 _ => {}
             }
         }
-        call.from = from.0.or(from.1).map(|v| PhoneValue::read(v, country));
-        call.to = to.0.or(to.1).map(|v| PhoneValue::read(v, country));
-        call.time = times.into_iter().flatten().find_map(read_exotel_time);
+        call.from = from.0.or(from.1).map(|v| PhoneValue::read(&v, country));
+        call.to = to.0.or(to.1).map(|v| PhoneValue::read(&v, country));
+        call.time = times.iter().flatten().find_map(|t| read_exotel_time(t));
         call
+    }
+}
+
+impl Call {
+    /// Reads the call of an Exotel request: its query, then its form or JSON body, as
+    /// [`params::pairs`] reads them. A form's values are decoded only where a call reads them.
+    pub fn from_request(query: Option<&str>, json: bool, body: &[u8], country: &Country) -> Call {
+        let form = if json {
+            None
+        } else {
+            std::str::from_utf8(body).ok()
+        };
+        match form {
+            Some(form) => {
+                let query = params::raw_pairs(query.unwrap_or("")).take(params::MAX_PARAMS);
+                let form = params::raw_pairs(form).take(params::MAX_PARAMS);
+                let pairs = query.chain(form).take(params::MAX_PARAMS);
+                Call::from_params(pairs.map(|(k, v)| (k.decoded(), v)), country)
+            }
+            None => {
+                let pairs = params::pairs(query, json, body);
+                Call::from_params(pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())), country)
+            }
+        }
+    }
+}
+
+/// A value without the white space around it, borrowed as it came when it has none.
+fn trimmed(value: Cow<'_, str>) -> Cow<'_, str> {
+    match value {
+        Cow::Borrowed(text) => Cow::Borrowed(trim(text)),
+        Cow::Owned(text) if trim(&text).len() == text.len() => Cow::Owned(text),
+        Cow::Owned(text) => Cow::Owned(text.trim().to_string()),
+    }
+}
+
+/// `str::trim`, answered at once for the usual value that starts and ends with a visible
+/// ASCII character.
+fn trim(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        _ => text.trim(),
     }
 }
 
@@ -173,6 +222,53 @@ mod tests {
         assert_eq!(clean_digits("1").as_deref(), Some("1"));
         assert_eq!(clean_digits("\"12#\"").as_deref(), Some("12#"));
         assert_eq!(clean_digits("\"\""), None);
+    }
+
+    /// A part of a form: one of the names a call reads (in any case) or another, a value
+    /// with or without escapes and white space, and the separators.
+    fn form_part() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just("CallSid".to_string()),
+            Just("callfrom".to_string()),
+            Just("From".to_string()),
+            Just("TO".to_string()),
+            Just("digits".to_string()),
+            Just("CurrentTime".to_string()),
+            Just("Created".to_string()),
+            Just("DialWhomNumber".to_string()),
+            Just("EndTime".to_string()),
+            Just("09901320691".to_string()),
+            Just("%2B919800000001".to_string()),
+            Just("+0990+".to_string()),
+            Just("%228%22".to_string()),
+            Just("2024-09-03%2011:44:54".to_string()),
+            Just("Tue,%2003%20Sep%202024%2011:44:54".to_string()),
+            Just("%e0%a4%95".to_string()),
+            Just("%ff".to_string()),
+            Just("%4".to_string()),
+            Just("%20".to_string()),
+            Just("=".to_string()),
+            Just("&".to_string()),
+        ]
+    }
+
+    proptest::proptest! {
+        /// A call read lazily from a request is the call read from all its pairs.
+        #[test]
+        fn a_request_reads_as_its_pairs(
+            query in proptest::collection::vec(form_part(), 0..12),
+            body in proptest::collection::vec(form_part(), 0..12),
+            json in proptest::bool::ANY,
+        ) {
+            let (query, body) = (query.concat(), body.concat());
+            let query = (!query.is_empty()).then_some(query.as_str());
+            let pairs = params::pairs(query, json, body.as_bytes());
+            let eager =
+                Call::from_params(pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())), phone::india());
+            let lazy = Call::from_request(query, json, body.as_bytes(), phone::india());
+            proptest::prop_assert_eq!(lazy, eager);
+        }
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! timing of every request.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -99,29 +98,6 @@ pub(super) async fn admin_only(
         };
     }
     next.run(request).await
-}
-
-/// Times every request, by the template of the route it matched: the secret in
-/// `/exotel/{secret}/connect` never becomes a label.
-pub(super) async fn track(
-    State(state): State<Arc<AppState>>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let route = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .cloned();
-    let method = request.method().clone();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    state.metrics.request(
-        route.as_ref().map(|r| r.as_str()),
-        method.as_str(),
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
 }
 
 pub(super) async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {

@@ -17,7 +17,7 @@ use crate::state::Status;
 /// `/exotel/events`: always 200 for Exotel (it cannot act on anything else); the body says
 /// what was recorded.
 pub(super) async fn events(State(state): State<Arc<AppState>>, request: ExotelRequest) -> Response {
-    let query = request.query.as_deref();
+    let query = request.query();
     if let Some(refusal) = exotel_refusal(&state, request.secret.as_deref(), query) {
         return refusal;
     }

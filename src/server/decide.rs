@@ -36,9 +36,8 @@ impl Decided {
 /// Reads a request's parameters into a call, with the policy's country (India before any
 /// policy loaded).
 fn read_call(serving: Option<&Serving>, request: &ExotelRequest) -> Call {
-    let pairs = crate::exotel::params::pairs(request.query.as_deref(), request.json, &request.body);
     let country = serving.map_or(crate::phone::india(), |s| s.prepared.policy.checked.country);
-    Call::from_params(pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())), country)
+    Call::from_request(request.query(), request.json, &request.body, country)
 }
 
 /// How a request about a call is answered.
@@ -91,12 +90,11 @@ async fn decide_call(
     };
     let policy = &serving.prepared.policy;
     let mut facts = Facts::none(&policy.checked);
-    let given = vec![false; policy.checked.facts.len()];
     let deadline = started + state.config.budget();
     serving
         .prepared
         .lookups
-        .lookup(&policy.checked, &call, &mut facts, &given, deadline)
+        .lookup(&policy.checked, &call, &mut facts, &[], deadline)
         .await;
     let now = call_time(&state.config, &call);
     let ctx = DecideContext {
@@ -303,15 +301,17 @@ fn mask(number: &str) -> String {
 
 /// The Connect answer as JSON.
 fn answer(config: &Config, call: &Call, numbers: &[impl AsRef<str>], parallel: bool) -> Response {
-    let answer = crate::exotel::answer::connect_answer(&config.connect, call, numbers, parallel);
-    axum::Json(answer).into_response()
+    let answer =
+        crate::exotel::answer::connect_answer_json(&config.connect, call, numbers, parallel);
+    let json = [(header::CONTENT_TYPE, "application/json")];
+    (json, answer).into_response()
 }
 
 pub(super) async fn connect(
     State(state): State<Arc<AppState>>,
     request: ExotelRequest,
 ) -> Response {
-    let query = request.query.as_deref();
+    let query = request.query();
     if let Some(refusal) = exotel_refusal(&state, request.secret.as_deref(), query) {
         return refusal;
     }
@@ -343,15 +343,15 @@ pub(super) async fn passthru(
     State(state): State<Arc<AppState>>,
     request: ExotelRequest,
 ) -> Response {
-    let query = request.query.as_deref();
+    let query = request.query();
     if let Some(refusal) = exotel_refusal(&state, request.secret.as_deref(), query) {
         return refusal;
     }
     let started = Instant::now();
     let branch = query.and_then(|q| {
-        crate::exotel::params::form_pairs(q)
-            .find(|(k, _)| k.eq_ignore_ascii_case("branch"))
-            .map(|(_, v)| v.into_owned())
+        crate::exotel::params::raw_pairs(q)
+            .find(|(k, _)| k.decoded().eq_ignore_ascii_case("branch"))
+            .map(|(_, v)| v.decoded().into_owned())
     });
     let serving = state.current.load_full();
     let call = read_call(serving.as_deref(), &request);

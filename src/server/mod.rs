@@ -13,6 +13,7 @@ pub mod logging;
 mod metrics;
 mod request;
 pub mod shadow;
+mod track;
 
 pub use config::Config;
 pub use metrics::{Metrics, Trigger};
@@ -29,7 +30,7 @@ use crate::diagnostic::JsonDiagnostic;
 use crate::policy_files::SourceFiles;
 use crate::state::StateStore;
 pub(crate) use admin::admin_refusal;
-use admin::{admin_only, metrics_text, openapi, policy_info, ready, reload, shadow_report, track};
+use admin::{admin_only, metrics_text, openapi, policy_info, ready, reload, shadow_report};
 pub(crate) use decide::call_time;
 use decide::{connect, decide, passthru};
 pub(crate) use request::{ExotelRequest, exotel_refusal};
@@ -314,12 +315,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
-        // Larger bodies get 413 before any handler reads them.
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&state),
-            track,
-        ))
+        // (Larger bodies get 413 from `ExotelRequest`, which reads them.)
+        .layer(track::TrackLayer {
+            state: Arc::clone(&state),
+        })
         .with_state(state)
 }
 
@@ -346,9 +345,8 @@ pub fn admin_app(state: Arc<AppState>) -> Router {
             Arc::clone(&state),
             admin_only,
         ))
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&state),
-            track,
-        ))
+        .layer(track::TrackLayer {
+            state: Arc::clone(&state),
+        })
         .with_state(state)
 }

@@ -6,7 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
+use super::{AppState, MAX_BODY};
 
 /// With a secret configured, an Exotel request must carry it, as the path segment after
 /// `/exotel/` or as `token` in the query: else 403.
@@ -18,9 +18,9 @@ pub(crate) fn exotel_refusal(
     let secret = state.config.exotel_token.as_ref()?;
     let given = path_secret.map(str::to_string).or_else(|| {
         query.and_then(|q| {
-            crate::exotel::params::form_pairs(q)
-                .find(|(k, _)| k == "token")
-                .map(|(_, v)| v.into_owned())
+            crate::exotel::params::raw_pairs(q)
+                .find(|(k, _)| k.decoded() == "token")
+                .map(|(_, v)| v.decoded().into_owned())
         })
     });
     let ok = given.is_some_and(|g| same_secret(g.as_bytes(), secret.as_bytes()));
@@ -31,10 +31,17 @@ pub(crate) fn exotel_refusal(
 /// the headers and the body.
 pub(crate) struct ExotelRequest {
     pub(crate) secret: Option<String>,
-    pub(crate) query: Option<String>,
+    /// Where the query is read from: the request's own, not a copy.
+    uri: axum::http::Uri,
     /// The body is JSON (else a form).
     pub(crate) json: bool,
     pub(crate) body: Bytes,
+}
+
+impl ExotelRequest {
+    pub(crate) fn query(&self) -> Option<&str> {
+        self.uri.query()
+    }
 }
 
 impl<S: Send + Sync> FromRequest<S> for ExotelRequest {
@@ -42,26 +49,41 @@ impl<S: Send + Sync> FromRequest<S> for ExotelRequest {
 
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Response> {
         let (mut parts, body) = request.into_parts();
-        let secret =
-            axum::extract::Path::<std::collections::HashMap<String, String>>::from_request_parts(
-                &mut parts, state,
-            )
+        // Only the routes with `{secret}` have a parameter; the others find none, at no cost.
+        let secret = axum::extract::RawPathParams::from_request_parts(&mut parts, state)
             .await
             .ok()
-            .and_then(|p| p.0.get("secret").cloned());
-        let query = parts.uri.query().map(str::to_string);
+            .and_then(|params| {
+                params
+                    .iter()
+                    .find(|(name, _)| *name == "secret")
+                    .map(|(_, value)| value.to_string())
+            });
+        let uri = std::mem::take(&mut parts.uri);
         let json = parts
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("json"));
-        let request = axum::extract::Request::from_parts(parts, body);
-        let body = Bytes::from_request(request, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        // Read here, within the limit, rather than by axum's `Bytes` under a `DefaultBodyLimit`
+        // layer: that layer cost every request an extension to insert and drop.
+        let body =
+            match http_body_util::BodyExt::collect(http_body_util::Limited::new(body, MAX_BODY))
+                .await
+            {
+                Ok(collected) => collected.to_bytes(),
+                Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                    let reason = format!("the body is larger than {MAX_BODY} bytes");
+                    return Err((StatusCode::PAYLOAD_TOO_LARGE, reason).into_response());
+                }
+                Err(e) => {
+                    let reason = format!("the body could not be read: {e}");
+                    return Err((StatusCode::BAD_REQUEST, reason).into_response());
+                }
+            };
         Ok(ExotelRequest {
             secret,
-            query,
+            uri,
             json,
             body,
         })
