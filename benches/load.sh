@@ -38,13 +38,27 @@ echo "baseline: $base_rps req/s"
 echo "routec:   $routec_rps req/s ($(awk -v a="$routec_rps" -v b="$base_rps" 'BEGIN {printf "%.2f", a/b}')x the baseline; target >= 0.85x)"
 
 # Half of routec's saturation, paced by hey (wrk cannot pace evenly): 20 workers, each sending
-# at an even 1/20 of the rate. hey prints latency in 0.1 ms steps.
+# at an even 1/20 of the rate. hey prints latency in 0.1 ms steps. The bare handler is paced at
+# the same rate, so that the p99 this machine gives any answer is beside routec's, and each
+# server's CPU time over its run (/proc/PID/stat) gives its CPU per request.
 half=$(awk -v r="$routec_rps" 'BEGIN {printf "%d", r/2}')
 per_worker=$(( half / 20 ))
 echo "== half of saturation (~$half req/s: hey, 20 workers at $per_worker req/s each)"
-hey -z "${secs}s" -c 20 -q "$per_worker" "http://127.0.0.1:18080/exotel/connect?$query" > /tmp/load-half.txt
-grep -A3 "Status code" /tmp/load-half.txt | grep -v "\[200\]" | grep "\[" && { echo "routec answered non-200"; exit 1; }
-echo "achieved: $(awk '/Requests\/sec/ {printf "%d", $2}' /tmp/load-half.txt) req/s"
-echo "p50 $(hey_pct 50 < /tmp/load-half.txt) ms, p90 $(hey_pct 90 < /tmp/load-half.txt) ms, p99 $(hey_pct 99 < /tmp/load-half.txt) ms (target p99 <= 0.5 ms)"
+paced() { # LABEL PID PORT
+  local before after
+  before=$(cpu_ticks "$2")
+  hey -z "${secs}s" -c 20 -q "$per_worker" "http://127.0.0.1:$3/exotel/connect?$query" > /tmp/load-half.txt
+  after=$(cpu_ticks "$2")
+  grep -A3 "Status code" /tmp/load-half.txt | grep -v "\[200\]" | grep "\[" && { echo "$1 answered non-200"; exit 1; }
+  local done_
+  done_=$(awk '/\[200\]/ {print $2}' /tmp/load-half.txt)
+  echo "$1: $(awk '/Requests\/sec/ {printf "%d", $2}' /tmp/load-half.txt) req/s;" \
+    "p50 $(hey_pct 50 < /tmp/load-half.txt) ms, p90 $(hey_pct 90 < /tmp/load-half.txt) ms," \
+    "p99 $(hey_pct 99 < /tmp/load-half.txt) ms; server CPU $(awk -v t=$((after - before)) -v n="$done_" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}') µs a request"
+}
+baseline_pid=$(pgrep -f "baseline-.*--serve 127.0.0.1:18081" | head -1)
+paced "baseline" "$baseline_pid" 18081
+paced "routec  " "$routec" 18080
+echo "(target: routec's p99 <= 0.5 ms)"
 echo "== memory"
 echo "routec peak RSS: $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/$routec/status) (target <= 64 MB)"

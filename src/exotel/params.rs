@@ -140,32 +140,10 @@ impl<'a> Iterator for RawPairs<'a> {
     }
 }
 
-/// Where the first byte that is not [`PLAIN`] is: eight bytes at a time while a word has
-/// none (Exotel's parts run to 20 or 30 bytes; this halved the reader's instructions).
+/// Where the first byte that is not [`PLAIN`] is. (Eight bytes at a time, with a word's
+/// bit tricks, took more instructions: Exotel's parts are too short for it.)
 fn first_special(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    // A byte of `word` is zero: exact as to whether any is (the borrow only spreads upward
-    // from a zero byte).
-    let any_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
-    let mut skipped = 0;
-    for chunk in bytes.chunks_exact(8) {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let word = u64::from_le_bytes(word);
-        let special = any_zero(word ^ (ONES * u64::from(b'&')))
-            | any_zero(word ^ (ONES * u64::from(b'=')))
-            | any_zero(word ^ (ONES * u64::from(b'%')))
-            | any_zero(word ^ (ONES * u64::from(b'+')));
-        if special != 0 {
-            break;
-        }
-        skipped += 8;
-    }
-    bytes[skipped..]
-        .iter()
-        .position(|&b| CLASS[b as usize] != PLAIN)
-        .map(|at| skipped + at)
+    bytes.iter().position(|&b| CLASS[b as usize] != PLAIN)
 }
 
 /// One part with a `%` or a `+`: `+` as a space, `%XX` as its byte (a `%` not followed by
