@@ -76,9 +76,7 @@ impl Call {
         call.time = times.iter().flatten().find_map(|t| read_exotel_time(t));
         call
     }
-}
 
-impl Call {
     /// Reads the call of an Exotel request: its query, then its form or JSON body, as
     /// [`params::pairs`] reads them. A form's values are decoded only where a call reads them.
     pub fn from_request(query: Option<&str>, json: bool, body: &[u8], country: &Country) -> Call {
