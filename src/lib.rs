@@ -15,6 +15,7 @@ pub mod facts;
 pub mod formatter;
 pub mod graph;
 pub mod histogram;
+pub mod json_text;
 pub mod lsp;
 pub mod phone;
 pub mod policy_files;

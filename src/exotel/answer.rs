@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use crate::call::Call;
+use crate::json_text;
 use crate::phone::Country;
 
 /// What the Connect answer carries besides the numbers.
@@ -97,13 +98,13 @@ pub fn connect_answer_json(
     let country = crate::phone::india();
     let mut out = Vec::with_capacity(200 + 20 * numbers.len());
     out.extend_from_slice(b"{\"fetch_after_attempt\":");
-    json_bool(&mut out, connect.fetch_after_attempt);
+    json_text::boolean(&mut out, connect.fetch_after_attempt);
     out.extend_from_slice(b",\"destination\":{\"numbers\":[");
     for (i, number) in numbers.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        json_str(
+        json_text::string(
             &mut out,
             &connect.number_format.formatted(number.as_ref(), country),
         );
@@ -111,30 +112,30 @@ pub fn connect_answer_json(
     out.extend_from_slice(b"]}");
     if let Some(caller_id) = caller_id(connect, call) {
         out.extend_from_slice(b",\"outgoing_phone_number\":");
-        json_str(
+        json_text::string(
             &mut out,
             &connect.number_format.formatted(caller_id, country),
         );
     }
     out.extend_from_slice(b",\"record\":");
-    json_bool(&mut out, connect.record);
+    json_text::boolean(&mut out, connect.record);
     out.extend_from_slice(match connect.recording_channels {
         RecordingChannels::Single => b",\"recording_channels\":\"single\"",
         RecordingChannels::Dual => b",\"recording_channels\":\"dual\"",
     });
     if let Some(seconds) = connect.max_ringing_duration {
         out.extend_from_slice(b",\"max_ringing_duration\":");
-        out.extend_from_slice(itoa::Buffer::new().format(seconds).as_bytes());
+        json_text::number(&mut out, seconds);
     }
     if let Some(seconds) = connect.max_conversation_duration {
         out.extend_from_slice(b",\"max_conversation_duration\":");
-        out.extend_from_slice(itoa::Buffer::new().format(seconds).as_bytes());
+        json_text::number(&mut out, seconds);
     }
     out.extend_from_slice(b",\"parallel_ringing\":{\"activate\":");
-    json_bool(&mut out, parallel);
+    json_text::boolean(&mut out, parallel);
     out.extend_from_slice(b",\"max_parallel_attempts\":");
     let attempts = max_parallel_attempts(connect, numbers.len(), parallel);
-    out.extend_from_slice(itoa::Buffer::new().format(attempts).as_bytes());
+    json_text::number(&mut out, attempts);
     out.extend_from_slice(b"}}");
     out
 }
@@ -158,23 +159,6 @@ fn max_parallel_attempts(connect: &ConnectSettings, numbers: usize, parallel: bo
         numbers.clamp(1, connect.max_parallel_attempts.max(1))
     } else {
         1
-    }
-}
-
-fn json_bool(out: &mut Vec<u8>, value: bool) {
-    out.extend_from_slice(if value { b"true" } else { b"false" });
-}
-
-/// A JSON string: as it stands when nothing in it needs escaping (a phone number), else
-/// through serde_json.
-fn json_str(out: &mut Vec<u8>, text: &str) {
-    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.push(b'"');
-        out.extend_from_slice(text.as_bytes());
-        out.push(b'"');
-    } else if serde_json::to_writer(&mut *out, text).is_err() {
-        // Writing into a `Vec` does not fail; an empty string keeps the JSON whole if it did.
-        out.extend_from_slice(b"\"\"");
     }
 }
 

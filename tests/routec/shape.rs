@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use crate::test::repo;
 
 /// The pure core: parsing, checking, compiling and evaluating, and the values they share.
-const CORE: [&str; 15] = [
+const CORE: [&str; 16] = [
     "bounded",
+    "json_text",
     "formatter",
     "graph",
     "histogram",

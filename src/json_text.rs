@@ -1,0 +1,59 @@
+//! JSON text written by hand on the request path (the Connect answer, the decision log line):
+//! fixed keys as literals, a string copied as it stands when nothing in it needs escaping.
+//! serde escaped every key and value one character at a time; tests hold each writer equal
+//! to serde's output.
+
+use std::fmt::Display;
+use std::io::Write as _;
+
+/// A JSON string: as it stands when nothing in it needs escaping (a phone number, a rule's
+/// name), else through serde_json.
+pub fn string(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else if serde_json::to_writer(&mut *out, text).is_err() {
+        // Writing into a `Vec` does not fail; an empty string keeps the JSON whole if it did.
+        out.extend_from_slice(b"\"\"");
+    }
+}
+
+/// A JSON string or `null`.
+pub fn optional(out: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        Some(text) => string(out, text),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// A value's `Display` as a JSON string, written without a `String` between: for values
+/// whose text needs no escaping (a timestamp).
+pub fn displayed(out: &mut Vec<u8>, value: impl Display) {
+    out.push(b'"');
+    // Writing into a `Vec` does not fail.
+    let _ = write!(out, "{value}");
+    out.push(b'"');
+}
+
+pub fn boolean(out: &mut Vec<u8>, value: bool) {
+    out.extend_from_slice(if value { b"true" } else { b"false" });
+}
+
+pub fn number(out: &mut Vec<u8>, value: impl itoa::Integer) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn strings_are_what_serde_writes(text in ".*") {
+            let mut ours = Vec::new();
+            string(&mut ours, &text);
+            proptest::prop_assert_eq!(ours, serde_json::to_vec(&text).expect("serialises"));
+        }
+    }
+}
