@@ -19,6 +19,18 @@ pub fn string(out: &mut Vec<u8>, text: &str) {
     }
 }
 
+/// A JSON array of strings.
+pub fn strings<T: AsRef<str>>(out: &mut Vec<u8>, items: impl IntoIterator<Item = T>) {
+    out.push(b'[');
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(out, item.as_ref());
+    }
+    out.push(b']');
+}
+
 /// A JSON string or `null`.
 pub fn optional(out: &mut Vec<u8>, text: Option<&str>) {
     match text {

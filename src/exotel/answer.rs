@@ -99,17 +99,12 @@ pub fn connect_answer_json(
     let mut out = Vec::with_capacity(200 + 20 * numbers.len());
     out.extend_from_slice(b"{\"fetch_after_attempt\":");
     json_text::boolean(&mut out, connect.fetch_after_attempt);
-    out.extend_from_slice(b",\"destination\":{\"numbers\":[");
-    for (i, number) in numbers.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        json_text::string(
-            &mut out,
-            &connect.number_format.formatted(number.as_ref(), country),
-        );
-    }
-    out.extend_from_slice(b"]}");
+    out.extend_from_slice(b",\"destination\":{\"numbers\":");
+    let formatted = numbers
+        .iter()
+        .map(|n| connect.number_format.formatted(n.as_ref(), country));
+    json_text::strings(&mut out, formatted);
+    out.push(b'}');
     if let Some(caller_id) = caller_id(connect, call) {
         out.extend_from_slice(b",\"outgoing_phone_number\":");
         json_text::string(

@@ -280,7 +280,7 @@ impl DecisionLine<'_> {
     /// only when it needs it (serde escaped every key and value, 7,800 instructions a
     /// decision). A test holds it equal to serde's writing of the same object.
     fn to_json(&self) -> Vec<u8> {
-        use crate::json_text::{displayed, number, optional, string};
+        use crate::json_text::{displayed, number, optional, string, strings};
         let mut out = Vec::with_capacity(512);
         out.extend_from_slice(b"{\"ts\":");
         displayed(&mut out, self.ts);
@@ -302,25 +302,15 @@ impl DecisionLine<'_> {
         string(&mut out, self.rule);
         out.extend_from_slice(b",\"target\":");
         string(&mut out, self.target);
-        out.extend_from_slice(b",\"numbers\":[");
-        for (i, n) in self.numbers.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            string(&mut out, n);
-        }
-        out.extend_from_slice(b"],\"queue\":");
+        out.extend_from_slice(b",\"numbers\":");
+        strings(&mut out, self.numbers);
+        out.extend_from_slice(b",\"queue\":");
         optional(&mut out, self.queue);
         out.extend_from_slice(b",\"flow\":");
         optional(&mut out, self.flow);
-        out.extend_from_slice(b",\"degraded\":[");
-        for (i, d) in self.degraded.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            string(&mut out, &d.to_string());
-        }
-        out.extend_from_slice(b"],\"latency_us\":");
+        out.extend_from_slice(b",\"degraded\":");
+        strings(&mut out, self.degraded.iter().map(Degraded::to_string));
+        out.extend_from_slice(b",\"latency_us\":");
         number(&mut out, self.latency_us);
         out.extend_from_slice(b"}\n");
         out
