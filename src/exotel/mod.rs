@@ -9,6 +9,7 @@ use std::borrow::Cow;
 
 use crate::call::{Call, PhoneValue};
 use crate::phone::Country;
+use params::Encoded;
 
 /// Keeps what a caller can key in (`0-9 * #`) from Exotel's `digits`, which arrives wrapped in
 /// double quotes (`"1"`); nothing left means no digits.
@@ -80,19 +81,34 @@ impl Call {
     /// Reads the call of an Exotel request: its query, then its form or JSON body, as
     /// [`params::pairs`] reads them. A form's values are decoded only where a call reads them.
     pub fn from_request(query: Option<&str>, json: bool, body: &[u8], country: &Country) -> Call {
+        Call::from_request_noting(query, json, body, country, |_, _| {})
+    }
+
+    /// [`Call::from_request`], handing each of the query's pairs (the first
+    /// [`params::MAX_PARAMS`]) to `note` on the way: a Passthru's `branch` is found in the same
+    /// scan of the query as its call.
+    pub fn from_request_noting(
+        query: Option<&str>,
+        json: bool,
+        body: &[u8],
+        country: &Country,
+        mut note: impl FnMut(Encoded<'_>, Encoded<'_>),
+    ) -> Call {
         let form = if json {
             None
         } else {
             std::str::from_utf8(body).ok()
         };
+        let query_pairs = params::raw_pairs(query.unwrap_or("")).take(params::MAX_PARAMS);
         match form {
             Some(form) => {
-                let query = params::raw_pairs(query.unwrap_or("")).take(params::MAX_PARAMS);
+                let query = query_pairs.inspect(|&(k, v)| note(k, v));
                 let form = params::raw_pairs(form).take(params::MAX_PARAMS);
                 let pairs = query.chain(form).take(params::MAX_PARAMS);
                 Call::from_params(pairs.map(|(k, v)| (k.decoded(), v)), country)
             }
             None => {
+                query_pairs.for_each(|(k, v)| note(k, v));
                 let pairs = params::pairs(query, json, body);
                 Call::from_params(pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())), country)
             }
@@ -252,7 +268,8 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// A call read lazily from a request is the call read from all its pairs.
+        /// A call read lazily from a request is the call read from all its pairs, and the
+        /// query's pairs are noted on the way.
         #[test]
         fn a_request_reads_as_its_pairs(
             query in proptest::collection::vec(form_part(), 0..12),
@@ -264,8 +281,16 @@ mod tests {
             let pairs = params::pairs(query, json, body.as_bytes());
             let eager =
                 Call::from_params(pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())), phone::india());
-            let lazy = Call::from_request(query, json, body.as_bytes(), phone::india());
+            let mut noted = Vec::new();
+            let lazy = Call::from_request_noting(query, json, body.as_bytes(), phone::india(), |k, v| {
+                noted.push((k.decoded().into_owned(), v.decoded().into_owned()));
+            });
             proptest::prop_assert_eq!(lazy, eager);
+            // Every pair of the query is noted, in order, as the query reads.
+            let query_pairs: Vec<(String, String)> = params::form_pairs(query.unwrap_or(""))
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            proptest::prop_assert_eq!(noted, query_pairs);
         }
     }
 

@@ -13,6 +13,7 @@ use super::{AppState, Config, ExotelRequest, Serving, exotel_refusal};
 use crate::call::Call;
 use crate::degraded::Degraded;
 use crate::eval::{AgentSnapshot, Decision};
+use crate::exotel::params::Encoded;
 use crate::facts::Facts;
 use crate::state::{DecideContext, KnownAnswer, Routed};
 
@@ -36,8 +37,17 @@ impl Decided {
 /// Reads a request's parameters into a call, with the policy's country (India before any
 /// policy loaded).
 fn read_call(serving: Option<&Serving>, request: &ExotelRequest) -> Call {
+    read_call_noting(serving, request, |_, _| {})
+}
+
+/// [`read_call`], handing each pair of the query to `note` on the way.
+fn read_call_noting(
+    serving: Option<&Serving>,
+    request: &ExotelRequest,
+    note: impl FnMut(Encoded<'_>, Encoded<'_>),
+) -> Call {
     let country = serving.map_or(crate::phone::india(), |s| s.prepared.policy.checked.country);
-    Call::from_request(request.query(), request.json, &request.body, country)
+    Call::from_request_noting(request.query(), request.json, &request.body, country, note)
 }
 
 /// How a request about a call is answered.
@@ -382,13 +392,14 @@ pub(super) async fn passthru(
         return refusal;
     }
     let started = Instant::now();
-    let branch = query.and_then(|q| {
-        crate::exotel::params::raw_pairs(q)
-            .find(|(k, _)| k.decoded().eq_ignore_ascii_case("branch"))
-            .map(|(_, v)| v.decoded().into_owned())
-    });
     let serving = state.current.load_full();
-    let call = read_call(serving.as_deref(), &request);
+    // The branch asked about, found in the same scan of the query as the call.
+    let mut branch = None;
+    let call = read_call_noting(serving.as_deref(), &request, |name, value| {
+        if branch.is_none() && name.decoded().eq_ignore_ascii_case("branch") {
+            branch = Some(value.decoded().into_owned());
+        }
+    });
     let asking = Asking {
         commit: false,
         explained: false,
