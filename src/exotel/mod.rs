@@ -80,13 +80,8 @@ impl Call {
 
     /// Reads the call of an Exotel request: its query, then its form or JSON body, as
     /// [`params::pairs`] reads them. A form's values are decoded only where a call reads them.
-    pub fn from_request(query: Option<&str>, json: bool, body: &[u8], country: &Country) -> Call {
-        Call::from_request_noting(query, json, body, country, |_, _| {})
-    }
-
-    /// [`Call::from_request`], handing each of the query's pairs (the first
-    /// [`params::MAX_PARAMS`]) to `note` on the way: a Passthru's `branch` is found in the same
-    /// scan of the query as its call.
+    /// Each of the query's pairs (the first [`params::MAX_PARAMS`]) is handed to `note` on the
+    /// way: a Passthru's `branch` is found in the same scan of the query as its call.
     pub fn from_request_noting(
         query: Option<&str>,
         json: bool,
