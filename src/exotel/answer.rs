@@ -86,9 +86,9 @@ impl NumberFormat {
 /// Exotel's Connect "dynamic URL" answer as JSON: `numbers` to dial, none for queue and flow
 /// decisions (Exotel then takes "We didn't dial anyone"), with the configured settings.
 ///
-/// Written by hand, keys as they stand, in the order and shape of [`ConnectAnswer`]'s serde
-/// form (a test holds the two equal): serde escaped every fixed key, a tenth of a Connect's
-/// instructions in all with the structure it built first.
+/// Written by hand, keys as they stand, in the order and shape serde gave the answer's struct
+/// (kept in the tests as `ConnectAnswer`, and held equal): serde escaped every fixed key, a
+/// tenth of a Connect's instructions in all with the structure it built first.
 pub fn connect_answer_json(
     connect: &ConnectSettings,
     call: &Call,
