@@ -80,12 +80,12 @@ pub fn india() -> &'static Country {
 
 impl Country {
     /// Whether `national` (digits, no trunk prefix) is as long as this country's numbers are.
-    fn fits(&self, national: &str) -> bool {
+    fn fits(&self, national: &[u8]) -> bool {
         let (min, max) = self.national_len;
         let special = self
             .special
             .iter()
-            .find(|(p, _, _)| national.starts_with(p));
+            .find(|(p, _, _)| national.starts_with(p.as_bytes()));
         match special {
             Some((_, min, max)) => (*min..=*max).contains(&national.len()),
             None => (min..=max).contains(&national.len()),
@@ -95,14 +95,14 @@ impl Country {
 
 /// Whether international digits (after `+`) are a number: as long as numbers of their country
 /// are, where routec knows the country; else 8 to 15 digits.
-fn fits_international(digits: &str) -> bool {
+fn fits_international(digits: &[u8]) -> bool {
     if !(8..=15).contains(&digits.len()) {
         return false;
     }
     // Calling codes are prefix-free: at most one matches.
     COUNTRIES
         .iter()
-        .find(|c| digits.starts_with(c.calling_code))
+        .find(|c| digits.starts_with(c.calling_code.as_bytes()))
         .is_none_or(|c| {
             digits
                 .get(c.calling_code.len()..)
@@ -122,7 +122,7 @@ impl E164 {
     const MAX: usize = 24;
 
     /// `+` and the parts, if they fit.
-    fn join(parts: &[&str]) -> Option<E164> {
+    fn join(parts: &[&[u8]]) -> Option<E164> {
         let mut out = E164 {
             bytes: [0; E164::MAX],
             len: 1,
@@ -130,9 +130,7 @@ impl E164 {
         out.bytes[0] = b'+';
         for part in parts {
             let end = out.len + part.len();
-            out.bytes
-                .get_mut(out.len..end)?
-                .copy_from_slice(part.as_bytes());
+            out.bytes.get_mut(out.len..end)?.copy_from_slice(part);
             out.len = end;
         }
         Some(out)
@@ -174,8 +172,9 @@ pub fn normalize_inline(raw: &str, country: &Country) -> Option<E164> {
             _ => return None,
         }
     }
-    let digits = std::str::from_utf8(&buffer[..len]).ok()?;
-    let international = |d: &str| {
+    // Bytes, not text: ASCII digits, with no UTF-8 check to pay for.
+    let digits = &buffer[..len];
+    let international = |d: &[u8]| {
         if fits_international(d) {
             E164::join(&[d])
         } else {
@@ -185,18 +184,18 @@ pub fn normalize_inline(raw: &str, country: &Country) -> Option<E164> {
     if plus {
         return international(digits);
     }
-    if let Some(d) = digits.strip_prefix("00") {
+    if let Some(d) = digits.strip_prefix(b"00") {
         return international(d);
     }
-    let national = |d: &str| {
+    let national = |d: &[u8]| {
         if country.fits(d) {
-            E164::join(&[country.calling_code, d])
+            E164::join(&[country.calling_code.as_bytes(), d])
         } else {
             None
         }
     };
     if !country.trunk_prefix.is_empty()
-        && let Some(d) = digits.strip_prefix(country.trunk_prefix)
+        && let Some(d) = digits.strip_prefix(country.trunk_prefix.as_bytes())
         && let Some(n) = national(d)
     {
         return Some(n);
@@ -205,19 +204,19 @@ pub fn normalize_inline(raw: &str, country: &Country) -> Option<E164> {
     if country
         .special
         .iter()
-        .any(|(p, _, _)| digits.starts_with(p))
+        .any(|(p, _, _)| digits.starts_with(p.as_bytes()))
         && let Some(n) = national(digits)
     {
         return Some(n);
     }
-    if let Some(d) = digits.strip_prefix(country.calling_code)
+    if let Some(d) = digits.strip_prefix(country.calling_code.as_bytes())
         && country.fits(d)
     {
         return E164::join(&[digits]);
     }
     // A national significant number never starts with the trunk prefix: `0984501234` is a
     // number with a digit missing, not `+910984501234`.
-    if !country.trunk_prefix.is_empty() && digits.starts_with(country.trunk_prefix) {
+    if !country.trunk_prefix.is_empty() && digits.starts_with(country.trunk_prefix.as_bytes()) {
         return None;
     }
     national(digits)

@@ -32,7 +32,8 @@ pub fn indian_time() -> jiff::tz::TimeZone {
 impl Call {
     /// Reads Exotel's parameters: names case-insensitively, `CallFrom`/`CallTo` preferred over
     /// `From`/`To`, every parameter optional, empty values treated as absent. A value is
-    /// turned into text (for a form: decoded) only when its name is one a call reads.
+    /// turned into text (for a form: decoded) only when its name is one a call reads, and a
+    /// time only when the times before it do not read.
     pub fn from_params<'a, K: AsRef<str>, V: Into<Cow<'a, str>>>(
         params: impl IntoIterator<Item = (K, V)>,
         country: &Country,
@@ -40,41 +41,49 @@ impl Call {
         let mut call = Call::default();
         let mut from = (None, None);
         let mut to = (None, None);
-        // CurrentTime, StartTime, Created: the first that reads wins (read only until then).
-        let mut times: [Option<Cow<'a, str>>; 3] = [None, None, None];
+        // CurrentTime, StartTime, Created: the first that reads wins.
+        let mut times: [Deferred<'a, V>; 3] = [Deferred::new(), Deferred::new(), Deferred::new()];
         for (name, value) in params {
-            let name = name.as_ref();
-            // In any case, without lower-casing a copy of every name.
-            let Some(known) = KNOWN
-                .iter()
-                .find(|k| k.len() == name.len() && k.eq_ignore_ascii_case(name))
-            else {
+            let Some(field) = Field::named(name.as_ref()) else {
                 continue;
             };
-            let value = trimmed(value.into());
+            let value = match field {
+                Field::CurrentTime => {
+                    times[0].offer(value);
+                    continue;
+                }
+                Field::StartTime => {
+                    times[1].offer(value);
+                    continue;
+                }
+                Field::Created => {
+                    times[2].offer(value);
+                    continue;
+                }
+                _ => trimmed(value.into()),
+            };
             if value.is_empty() {
                 continue;
             }
-            match *known {
-                "callsid" => call.sid = Some(value.into_owned()),
-                "callfrom" => from.0 = Some(value),
-                "from" => from.1 = Some(value),
-                "callto" => to.0 = Some(value),
-                "to" => to.1 = Some(value),
-                "direction" => call.direction = Some(value.into_owned()),
-                "digits" => call.digits = clean_digits(&value),
-                "customfield" => call.custom = Some(value.into_owned()),
-                "flow_id" => call.flow_id = Some(value.into_owned()),
-                "dialwhomnumber" => call.dial_whom = Some(PhoneValue::read(&value, country)),
-                "currenttime" => times[0] = Some(value),
-                "starttime" => times[1] = Some(value),
-                "created" => times[2] = Some(value),
-                _ => {}
+            match field {
+                Field::Sid => call.sid = Some(value.into_owned()),
+                Field::CallFrom => from.0 = Some(value),
+                Field::From => from.1 = Some(value),
+                Field::CallTo => to.0 = Some(value),
+                Field::To => to.1 = Some(value),
+                Field::Direction => call.direction = Some(value.into_owned()),
+                Field::Digits => call.digits = clean_digits(&value),
+                Field::Custom => call.custom = Some(value.into_owned()),
+                Field::FlowId => call.flow_id = Some(value.into_owned()),
+                Field::DialWhom => call.dial_whom = Some(PhoneValue::read(&value, country)),
+                Field::CurrentTime | Field::StartTime | Field::Created => {}
             }
         }
         call.from = from.0.or(from.1).map(|v| PhoneValue::read(&v, country));
         call.to = to.0.or(to.1).map(|v| PhoneValue::read(&v, country));
-        call.time = times.iter().flatten().find_map(|t| read_exotel_time(t));
+        call.time = times
+            .into_iter()
+            .find_map(|t| t.value().and_then(|t| read_exotel_time(&t)));
         call
     }
 
@@ -129,22 +138,84 @@ fn trim(text: &str) -> &str {
     }
 }
 
-/// The parameters a call is read from, lower-cased: the names `Call::from_params` matches.
-const KNOWN: [&str; 13] = [
-    "callsid",
-    "callfrom",
-    "from",
-    "callto",
-    "to",
-    "direction",
-    "digits",
-    "customfield",
-    "flow_id",
-    "dialwhomnumber",
-    "currenttime",
-    "starttime",
-    "created",
-];
+/// The parameters a call is read from.
+#[derive(Clone, Copy)]
+enum Field {
+    Sid,
+    CallFrom,
+    From,
+    CallTo,
+    To,
+    Direction,
+    Digits,
+    Custom,
+    FlowId,
+    DialWhom,
+    CurrentTime,
+    StartTime,
+    Created,
+}
+
+impl Field {
+    /// The field a parameter's name (in any case) is, if a call reads it: by its length
+    /// first, so that most names are compared with one or two, not thirteen.
+    fn named(name: &str) -> Option<Field> {
+        let is = |known: &str| name.eq_ignore_ascii_case(known);
+        let field = match name.len() {
+            2 if is("to") => Field::To,
+            4 if is("from") => Field::From,
+            6 if is("callto") => Field::CallTo,
+            6 if is("digits") => Field::Digits,
+            7 if is("callsid") => Field::Sid,
+            7 if is("flow_id") => Field::FlowId,
+            7 if is("created") => Field::Created,
+            8 if is("callfrom") => Field::CallFrom,
+            9 if is("direction") => Field::Direction,
+            9 if is("starttime") => Field::StartTime,
+            11 if is("customfield") => Field::Custom,
+            11 if is("currenttime") => Field::CurrentTime,
+            14 if is("dialwhomnumber") => Field::DialWhom,
+            _ => return None,
+        };
+        Some(field)
+    }
+}
+
+/// A time parameter, kept as it came: most requests read their first time, and need not
+/// decode the other two.
+struct Deferred<'a, V> {
+    /// The last value given.
+    last: Option<V>,
+    /// The last value before it that was not empty: what an empty `last` leaves standing.
+    earlier: Option<Cow<'a, str>>,
+}
+
+impl<'a, V: Into<Cow<'a, str>>> Deferred<'a, V> {
+    fn new() -> Self {
+        Deferred {
+            last: None,
+            earlier: None,
+        }
+    }
+
+    fn offer(&mut self, value: V) {
+        // A repeat: what it replaces is read now, in case the repeat turns out empty.
+        if let Some(previous) = self.last.replace(value) {
+            let previous = trimmed(previous.into());
+            if !previous.is_empty() {
+                self.earlier = Some(previous);
+            }
+        }
+    }
+
+    /// The value that stands: the last one not empty.
+    fn value(self) -> Option<Cow<'a, str>> {
+        self.last
+            .map(|v| trimmed(v.into()))
+            .filter(|v| !v.is_empty())
+            .or(self.earlier)
+    }
+}
 
 /// Reads Exotel's two time formats: `2024-09-03 11:44:54` and `Tue, 03 Sep 2024 11:44:54`.
 pub fn read_exotel_time(text: &str) -> Option<jiff::civil::DateTime> {
@@ -245,6 +316,7 @@ mod tests {
             Just("digits".to_string()),
             Just("CurrentTime".to_string()),
             Just("Created".to_string()),
+            Just("starttime".to_string()),
             Just("DialWhomNumber".to_string()),
             Just("EndTime".to_string()),
             Just("09901320691".to_string()),
@@ -257,12 +329,59 @@ mod tests {
             Just("%ff".to_string()),
             Just("%4".to_string()),
             Just("%20".to_string()),
+            Just(String::new()),
             Just("=".to_string()),
             Just("&".to_string()),
         ]
     }
 
+    /// The call as the parameters say it, read plainly: names lower-cased, values trimmed,
+    /// empty values skipped, the last value standing; the reference for the lazy reader.
+    fn plain_call(pairs: &[(String, String)]) -> Call {
+        let mut last = std::collections::HashMap::new();
+        for (name, value) in pairs {
+            if !value.trim().is_empty() {
+                last.insert(name.to_ascii_lowercase(), value.trim().to_string());
+            }
+        }
+        let get = |name: &str| last.get(name).map(String::as_str);
+        let text = |name: &str| get(name).map(str::to_string);
+        let phone = |v: &str| PhoneValue::read(v, phone::india());
+        Call {
+            sid: text("callsid"),
+            from: get("callfrom").or(get("from")).map(phone),
+            to: get("callto").or(get("to")).map(phone),
+            direction: text("direction"),
+            digits: get("digits").and_then(clean_digits),
+            custom: text("customfield"),
+            flow_id: text("flow_id"),
+            dial_whom: get("dialwhomnumber").map(phone),
+            time: ["currenttime", "starttime", "created"]
+                .into_iter()
+                .find_map(|name| get(name).and_then(read_exotel_time)),
+        }
+    }
+
     proptest::proptest! {
+        /// The reader, which decodes a value only where it must, reads what the parameters
+        /// plainly say, repeats and empty values included.
+        #[test]
+        fn a_call_is_what_its_parameters_say(
+            pairs in proptest::collection::vec((form_part(), form_part()), 0..24),
+        ) {
+            // Name and value from the same parts, so that repeats and empty values are common.
+            let form: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let form = form.join("&");
+            let pairs: Vec<(String, String)> = params::form_pairs(&form)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            let lazy = Call::from_params(
+                params::raw_pairs(&form).map(|(k, v)| (k.decoded(), v)),
+                phone::india(),
+            );
+            proptest::prop_assert_eq!(lazy, plain_call(&pairs));
+        }
+
         /// A call read lazily from a request is the call read from all its pairs, and the
         /// query's pairs are noted on the way.
         #[test]

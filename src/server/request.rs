@@ -67,7 +67,10 @@ impl<S: Send + Sync> FromRequest<S> for ExotelRequest {
             .is_some_and(|v| v.contains("json"));
         // Read here, within the limit, rather than by axum's `Bytes` under a `DefaultBodyLimit`
         // layer: that layer cost every request an extension to insert and drop.
-        let body =
+        // Most of Exotel's requests are GETs: nothing to collect.
+        let body = if axum::body::HttpBody::is_end_stream(&body) {
+            Bytes::new()
+        } else {
             match http_body_util::BodyExt::collect(http_body_util::Limited::new(body, MAX_BODY))
                 .await
             {
@@ -80,7 +83,8 @@ impl<S: Send + Sync> FromRequest<S> for ExotelRequest {
                     let reason = format!("the body could not be read: {e}");
                     return Err((StatusCode::BAD_REQUEST, reason).into_response());
                 }
-            };
+            }
+        };
         Ok(ExotelRequest {
             secret,
             uri,
