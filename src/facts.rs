@@ -28,7 +28,8 @@ pub type GroupValues = Arc<[Option<FactValue>]>;
 /// was not looked up or the caller is unknown (every fact of it missing).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {
-    pub groups: Vec<Option<GroupValues>>,
+    /// Inline for the few groups a policy has: a decision allocates nothing for them.
+    pub groups: smallvec::SmallVec<[Option<GroupValues>; 4]>,
     /// Why facts are missing that should not be (`source crm: timeout`).
     pub degraded: Vec<Degraded>,
 }
@@ -37,7 +38,7 @@ impl Facts {
     /// No facts at all: every group missing.
     pub fn none(policy: &CheckedPolicy) -> Facts {
         Facts {
-            groups: vec![None; policy.facts.len()],
+            groups: smallvec::smallvec![None; policy.facts.len()],
             degraded: Vec::new(),
         }
     }
@@ -67,7 +68,7 @@ impl Facts {
             origin,
         );
         self.degraded.extend(wrong);
-        self.groups[group] = Some(values);
+        self.groups[group.index()] = Some(values);
     }
 }
 

@@ -665,7 +665,7 @@ impl Lookups {
                 Answer::Found(read) => {
                     for (id, values, degraded) in &read.groups {
                         if !given.get(id.index()).copied().unwrap_or(false) {
-                            facts.groups[*id] = Some(Arc::clone(values));
+                            facts.groups[id.index()] = Some(Arc::clone(values));
                             facts.degraded.extend(degraded.iter().cloned());
                         }
                     }

@@ -21,7 +21,7 @@ pub const MAX_CALLS: usize = 100_000;
 #[serde(default)]
 pub struct CallRecord {
     /// The decision's numbers, in order, E.164.
-    pub numbers: Vec<String>,
+    pub numbers: Vec<Arc<str>>,
     /// The numbers ring at once (`ring_all`).
     pub parallel: bool,
     /// The request the call was decided for: the number it said was tried last, if any.
@@ -29,9 +29,9 @@ pub struct CallRecord {
     /// How many of `numbers`, from the start, that request was answered with.
     pub first: usize,
     /// Numbers tried or answered since.
-    pub offered: Vec<String>,
+    pub offered: Vec<Arc<str>>,
     /// The answer given after each later attempt, by the number tried.
-    pub answers: Vec<(String, Vec<String>)>,
+    pub answers: Vec<(String, Vec<Arc<str>>)>,
     /// Until when the call is remembered, ms since the epoch.
     pub until: i64,
 }
@@ -49,7 +49,8 @@ pub struct Ask<'a> {
 /// The answer to one Connect request of a call decided before.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownAnswer {
-    pub numbers: Vec<String>,
+    /// Shared with the record: answering a repeat copies no number.
+    pub numbers: Vec<Arc<str>>,
     pub parallel: bool,
 }
 
@@ -58,7 +59,7 @@ impl CallRecord {
     pub fn new(decision: &Decision, ask: &Ask, until: i64) -> CallRecord {
         let first = first_answer(decision, ask.one_at_a_time).len();
         CallRecord {
-            numbers: decision.numbers.iter().map(|n| n.to_string()).collect(),
+            numbers: decision.numbers.to_vec(),
             parallel: decision.parallel,
             first_after: ask.tried.map(str::to_string),
             first,
@@ -69,7 +70,7 @@ impl CallRecord {
     }
 
     /// The numbers the first request was answered with.
-    pub fn first_answer(&self) -> &[String] {
+    pub fn first_answer(&self) -> &[Arc<str>] {
         &self.numbers[..self.first.min(self.numbers.len())]
     }
 
@@ -89,7 +90,8 @@ impl CallRecord {
 
     /// Whether `number` was answered or tried already.
     pub fn was_offered(&self, number: &str) -> bool {
-        self.first_answer().iter().any(|n| n == number) || self.offered.iter().any(|n| n == number)
+        self.first_answer().iter().any(|n| **n == *number)
+            || self.offered.iter().any(|n| **n == *number)
     }
 }
 
@@ -170,8 +172,8 @@ impl StoredState {
         let mut untried = record
             .numbers
             .iter()
-            .filter(|n| n.as_str() != at.tried && !record.was_offered(n) && free(n));
-        let numbers: Vec<String> = if record.parallel {
+            .filter(|n| ***n != *at.tried && !record.was_offered(n) && free(n));
+        let numbers: Vec<Arc<str>> = if record.parallel {
             untried.cloned().collect()
         } else {
             untried.next().cloned().into_iter().collect()
@@ -188,7 +190,7 @@ impl StoredState {
         }
         if let Some(record) = self.calls.get_mut(at.sid) {
             if !record.was_offered(at.tried) {
-                record.offered.push(at.tried.to_string());
+                record.offered.push(Arc::from(at.tried));
             }
             record.offered.extend(numbers.iter().cloned());
             record.answers.push((at.tried.to_string(), numbers.clone()));

@@ -1,5 +1,7 @@
 //! A call's record as a Redis hash: what the attempt script reads, and back.
 
+use std::sync::Arc;
+
 use crate::state::CallRecord;
 
 /// A record read from its hash; `None` when it has none.
@@ -34,9 +36,9 @@ pub(super) fn parse_record(hash: &std::collections::HashMap<String, String>) -> 
 }
 
 /// A comma-separated list; empty for an empty text.
-pub(super) fn split_list(text: &str) -> Vec<String> {
+pub(super) fn split_list(text: &str) -> Vec<Arc<str>> {
     text.split(',')
         .filter(|n| !n.is_empty())
-        .map(str::to_string)
+        .map(Arc::from)
         .collect()
 }
