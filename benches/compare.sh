@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Two builds of routec side by side (not run in CI): each saturated in turn with wrk (2
+# threads, 64 connections) on `routec serve rules`, Exotel's real Connect request, ROUNDS
+# rounds of 5 s each, alternating which goes first. Prints, per run: decisions/s, the server's
+# CPU a request (user + system over the run, /proc/PID/stat) and its workers' involuntary
+# context switches per 1,000 requests.
+#
+# Build the other revision into its own target directory first, e.g.
+#   git worktree add /tmp/old REV && (cd /tmp/old && CARGO_TARGET_DIR=$PWD/target/old cargo build --release)
+# Usage: benches/compare.sh OLD_BINARY [NEW_BINARY (default target/release/routec)] [ROUNDS (3)]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. benches/load-lib.sh
+needs_tools wrk
+old=$1
+new=${2:-target/release/routec}
+rounds=${3:-3}
+[ "$new" != target/release/routec ] || cargo build --release --quiet
+query='CallSid=9953099079d70b89bbc1aa43ae6d1893&CallFrom=09901320691&CallTo=08069891522&Direction=incoming&Created=Tue,%2003%20Sep%202024%2011:44:54&DialCallDuration=0&StartTime=2024-09-03%2011:44:54&EndTime=1970-01-01%2005:30:00&CallType=call-attempt&DialWhomNumber=&flow_id=11754&tenant_id=1409&From=09901320691&To=08069891522&CurrentTime=2024-09-03%2011:44:59&digits=%228%22'
+switches() { cat /proc/"$1"/task/*/status | awk '/^nonvoluntary_ctxt/ {s += $2} END {print s}'; }
+
+run() { # LABEL BINARY
+  "$2" serve rules --listen 127.0.0.1:18080 --admin-listen 127.0.0.1:18090 >/dev/null 2>&1 &
+  local pid=$!
+  wait_for 18080
+  local s0 c0 out s1 c1 n
+  s0=$(switches $pid); c0=$(cpu_ticks $pid)
+  out=$(wrk -t2 -c64 -d5s "http://127.0.0.1:18080/exotel/connect?$query")
+  s1=$(switches $pid); c1=$(cpu_ticks $pid)
+  kill $pid; wait $pid 2>/dev/null || true
+  n=$(echo "$out" | awk '/requests in/ {print $1}')
+  echo "$1: $(echo "$out" | awk '/Requests\/sec/ {printf "%d", $2}') decisions/s;" \
+    "CPU $(awk -v t=$((c1 - c0)) -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz * 1e6 / n}') µs a request;" \
+    "$(awk -v s=$((s1 - s0)) -v n="$n" 'BEGIN {printf "%.0f", s / n * 1000}') preemptions per 1,000"
+}
+
+for r in $(seq 1 "$rounds"); do
+  if (( r % 2 )); then run old "$old"; run new "$new"; else run new "$new"; run old "$old"; fi
+done
