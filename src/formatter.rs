@@ -1,6 +1,6 @@
 //! `routec fmt`: a policy's source text in, the same tokens in routec's one canonical layout
 //! out. Only the space between tokens changes, so comments stay where they were and the
-//! policy means what it meant; [`format`] proves both before it answers.
+//! policy means what it meant; [`format()`] proves both before it answers.
 
 use crate::policy_files::SourceFiles;
 // A line starting with one of these words starts an item; others continue one.
