@@ -47,21 +47,11 @@ impl Call {
             let Some(field) = Field::named(name.as_ref()) else {
                 continue;
             };
-            let value = match field {
-                Field::CurrentTime => {
-                    times[0].offer(value);
-                    continue;
-                }
-                Field::StartTime => {
-                    times[1].offer(value);
-                    continue;
-                }
-                Field::Created => {
-                    times[2].offer(value);
-                    continue;
-                }
-                _ => trimmed(value.into()),
-            };
+            if let Some(slot) = field.time_slot() {
+                times[slot].offer(value);
+                continue;
+            }
+            let value = trimmed(value.into());
             if value.is_empty() {
                 continue;
             }
@@ -178,6 +168,16 @@ impl Field {
             _ => return None,
         };
         Some(field)
+    }
+
+    /// Which of a call's times, in the order they are tried, the field is.
+    fn time_slot(self) -> Option<usize> {
+        match self {
+            Field::CurrentTime => Some(0),
+            Field::StartTime => Some(1),
+            Field::Created => Some(2),
+            _ => None,
+        }
     }
 }
 
