@@ -66,6 +66,7 @@ impl Call {
                 Field::Custom => call.custom = Some(value.into_owned()),
                 Field::FlowId => call.flow_id = Some(value.into_owned()),
                 Field::DialWhom => call.dial_whom = Some(PhoneValue::read(&value, country)),
+                // Offered to their slot above.
                 Field::CurrentTime | Field::StartTime | Field::Created => {}
             }
         }
