@@ -15,7 +15,7 @@ use crate::degraded::Degraded;
 use crate::eval::{AgentSnapshot, Decision};
 use crate::exotel::params::Encoded;
 use crate::facts::Facts;
-use crate::state::{DecideContext, KnownAnswer, Routed};
+use crate::state::{DecideContext, KnownAnswer, Prior, Routed};
 
 /// A decision for one request, and the policy version that made it (`None`: the static
 /// fallback, before any policy loaded).
@@ -99,13 +99,7 @@ async fn decide_call(
         return Answered::Decided(decided);
     };
     let policy = &serving.prepared.policy;
-    let mut facts = Facts::none(&policy.checked);
     let deadline = started + state.config.budget();
-    serving
-        .prepared
-        .lookups
-        .lookup(&policy.checked, &call, &mut facts, &[], deadline)
-        .await;
     let now = call_time(&state.config, &call);
     let ctx = DecideContext {
         policy,
@@ -124,6 +118,21 @@ async fn decide_call(
         reserve_for: Duration::from_secs(state.config.state.reservation_secs),
         commit: asking.commit,
     };
+    // A call decided before (a repeat, or a request after an attempt) is answered from its
+    // record without its facts: a CRM is not asked again for an answer that goes unused.
+    let lookups = &serving.prepared.lookups;
+    let unknown = match state
+        .store
+        .decided_before(&ctx, lookups.asks_remote())
+        .await
+    {
+        Prior::Known(known) => return Answered::Known(call, known),
+        Prior::New(unknown) => unknown,
+    };
+    let mut facts = Facts::none(&policy.checked);
+    lookups
+        .lookup(&policy.checked, &call, &mut facts, &[], deadline)
+        .await;
     // The shadow candidate decides live calls (not `/v1/decide`) with the agent state the
     // decision read, which the store hands back.
     let shadowing = state.shadow.is_some() && !asking.explained;
@@ -141,7 +150,7 @@ async fn decide_call(
         }))
         .unwrap_or_else(|_| static_fallback(&state.config, Degraded::EvaluationFailed))
     };
-    let (decision, agents) = match state.store.decide(&ctx, &evaluate).await {
+    let (decision, agents) = match state.store.decide_new(&ctx, unknown, &evaluate).await {
         Routed::Decided(decision, agents) => (decision, agents),
         Routed::Known(known) => return Answered::Known(call, known),
     };

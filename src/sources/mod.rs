@@ -611,6 +611,12 @@ impl Lookups {
         self.http.get(source)?.as_ref()
     }
 
+    /// Whether a lookup may ask a server (an HTTP or SQL source), rather than only read
+    /// tables in memory.
+    pub fn asks_remote(&self) -> bool {
+        self.http.iter().any(Option::is_some) || self.sql.iter().any(Option::is_some)
+    }
+
     /// Fills the facts groups a case did not give: from file tables at once, from HTTP
     /// sources concurrently, each by `deadline`. What fails leaves its facts missing and says
     /// why in `facts.degraded`; what is not found leaves them missing silently.
@@ -624,7 +630,7 @@ impl Lookups {
     ) {
         lookup_files(policy, &self.data, call, facts, given);
         // No remote source: no task set to make and drop.
-        if self.http.iter().all(Option::is_none) && self.sql.iter().all(Option::is_none) {
+        if !self.asks_remote() {
             return;
         }
         // Each remote source feeding a group the case does not give is asked once. Cached

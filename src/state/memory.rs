@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use super::{AgentEvent, AgentSnapshot, AgentView, DecideContext, Routed, Status, StoredState};
+use super::{
+    AgentEvent, AgentSnapshot, AgentView, DecideContext, Prior, Routed, Status, StoredState,
+    Unknown,
+};
 use crate::compile::Policy;
 use crate::eval::Decision;
 
@@ -70,6 +73,18 @@ impl MemoryStore {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Stored> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The answer to a call decided before (see [`super::StateStore::decided_before`]).
+    pub fn decided_before(&self, ctx: &DecideContext) -> Prior {
+        let mut stored = self.lock();
+        match ctx.known_call(&mut stored.state) {
+            Some(known) => {
+                stored.dirty = true;
+                Prior::Known(known)
+            }
+            None => Prior::New(Unknown::default()),
+        }
     }
 
     /// Reads, decides and writes under one lock: two decisions never see the same state.

@@ -262,6 +262,28 @@ impl DecideContext<'_> {
     }
 }
 
+/// What a store knows of a call before its facts are looked up: a call decided before needs
+/// none, so a repeat does not ask a CRM again.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prior {
+    /// Decided before: this request's answer.
+    Known(KnownAnswer),
+    /// To be decided now, going on from what the store read to find out.
+    New(Unknown),
+}
+
+/// What a store read of a call it found not decided before, so that deciding it does not
+/// read again.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Unknown {
+    /// Round trips made to find out (the Redis store's read of the call's record).
+    round_trips: usize,
+    /// The call has a record whose answers do not cover this request: decide it again.
+    anew: bool,
+    /// The shared store did not answer: decide on the last known state.
+    unreachable: bool,
+}
+
 /// What a store answers a request with.
 #[derive(Debug, Clone, PartialEq)]
 // A decision is large (its lists are inline so that it allocates nothing); boxing it would
@@ -460,9 +482,36 @@ impl StateStore {
         ctx: &DecideContext<'_>,
         eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
     ) -> Routed {
+        match self.decided_before(ctx, true).await {
+            Prior::Known(known) => Routed::Known(known),
+            Prior::New(unknown) => self.decide_new(ctx, unknown, eval).await,
+        }
+    }
+
+    /// The answer to a call decided before, found before the call's facts are looked up.
+    /// The memory store looks only when `facts_wait` (a remote source would be asked): its
+    /// `decide_new` looks again under its lock in any case. The Redis store reads the call's
+    /// record when the call is likely known (a request after an attempt, or a call this
+    /// replica decided), as its decision would first in any case; a call another replica
+    /// decided is found by the decision's own script.
+    pub async fn decided_before(&self, ctx: &DecideContext<'_>, facts_wait: bool) -> Prior {
+        match self {
+            StateStore::Memory(m) if facts_wait => m.decided_before(ctx),
+            StateStore::Memory(_) => Prior::New(Unknown::default()),
+            StateStore::Redis(r) => r.decided_before(ctx).await,
+        }
+    }
+
+    /// Decides a call [`StateStore::decided_before`] found not decided before (as [`StateStore::decide`]).
+    pub async fn decide_new(
+        &self,
+        ctx: &DecideContext<'_>,
+        unknown: Unknown,
+        eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
+    ) -> Routed {
         match self {
             StateStore::Memory(m) => m.decide(ctx, eval),
-            StateStore::Redis(r) => r.decide(ctx, eval).await,
+            StateStore::Redis(r) => r.decide(ctx, unknown, eval).await,
         }
     }
 

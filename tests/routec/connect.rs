@@ -153,6 +153,42 @@ fn fetch_after_attempt_walks_the_calls_agents_once_each() {
     });
 }
 
+/// A policy whose first rule reads a CRM (with no cache: every lookup asks it).
+pub fn crm_team(crm: &crate::crm::Crm) -> String {
+    format!(
+        "source crm http \"{}/c?p={{call.from}}\" {{ timeout 1s }}\nfacts caller from crm {{ tier: string }}\n{TEAM}",
+        crm.url()
+    )
+    .replace("rule all:", "rule vip: when caller.tier == \"vip\" -> queue vip\nrule all:")
+}
+
+#[test]
+fn a_call_decided_before_is_answered_without_asking_the_crm_again() {
+    let crm = crate::crm::Crm::start(|_, _| crate::crm::Reply::json(r#"{"tier": "standard"}"#));
+    let mut c = config(2000);
+    c.connect.fetch_after_attempt = true;
+    let s = state_with(&crm_team(&crm), c);
+    runtime().block_on(async {
+        let ask = |query: String| {
+            let s = Arc::clone(&s);
+            async move { connect_json(&s, &query).await["destination"]["numbers"].clone() }
+        };
+        let call = format!("CallSid=k1&CallFrom=09845012345&{OPEN}");
+        assert_eq!(ask(call.clone()).await, json!(["+919800000001"]));
+        assert_eq!(crm.requests(), 1);
+        // Exotel asking again (a retry, then after each attempt): the call's record answers.
+        assert_eq!(ask(call.clone()).await, json!(["+919800000001"]));
+        let after = |n: &str| format!("{call}&DialWhomNumber=%2B91980000000{n}");
+        assert_eq!(ask(after("1")).await, json!(["+919800000002"]));
+        assert_eq!(ask(after("2")).await, json!(["+919800000003"]));
+        assert_eq!(crm.requests(), 1, "a call decided before needs no facts");
+        // Another call is decided, with its facts.
+        let other = format!("CallSid=k2&CallFrom=09845012346&{OPEN}");
+        assert_eq!(ask(other).await, json!(["+919800000001"]));
+        assert_eq!(crm.requests(), 2);
+    });
+}
+
 async fn futures_join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
     tokio::join!(a, b)
 }

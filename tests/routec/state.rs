@@ -492,6 +492,50 @@ fn the_server_says_on_start_when_redis_is_unreachable() {
     assert_eq!(status, 200);
 }
 
+/// A repeat, or a request after an attempt, on either replica: answered from the call's
+/// record in Redis, with no second lookup in the CRM.
+#[test]
+fn replicas_answer_a_call_decided_before_without_asking_the_crm_again() {
+    let Some(url) = redis_url("known_before_facts") else {
+        return;
+    };
+    let crm = crate::crm::Crm::start(|_, _| crate::crm::Reply::json(r#"{"tier": "standard"}"#));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.route"), crate::connect::crm_team(&crm)).unwrap();
+    let prefix = unique_prefix("known_before_facts");
+    let envs = [
+        ("ROUTEC_STATE_STORE", "redis"),
+        ("ROUTEC_STATE_REDIS_URL", url.as_str()),
+        ("ROUTEC_STATE_KEY_PREFIX", prefix.as_str()),
+        ("ROUTEC_CONNECT_FETCH_AFTER_ATTEMPT", "true"),
+        ("ROUTEC_LOG_DECISIONS", "false"),
+    ];
+    let a = Server::start_with(dir.path(), &["p.route"], &envs);
+    let b = Server::start_with(dir.path(), &["p.route"], &envs);
+    let numbers = |server: &Server, query: &str| {
+        let (status, body) = server.get(&format!(
+            "/exotel/connect?CallSid=k1&CallFrom=09845012345&CurrentTime=2024-09-03%2011:44:59{query}"
+        ));
+        assert_eq!(status, 200, "{body}");
+        let answer: Value = serde_json::from_str(&body).unwrap();
+        answer["destination"]["numbers"].clone()
+    };
+    let first = json!(["+919800000001"]);
+    assert_eq!(numbers(&a, ""), first);
+    assert_eq!(crm.requests(), 1);
+    assert_eq!(
+        numbers(&a, ""),
+        first,
+        "a repeat on the replica that decided"
+    );
+    let next = numbers(&b, "&DialWhomNumber=%2B919800000001");
+    assert_eq!(next, json!(["+919800000002"]), "after an attempt");
+    assert_eq!(crm.requests(), 1, "a call decided before needs no facts");
+    let (status, _) = a.get("/exotel/connect?CallSid=k2&CallFrom=09845012346");
+    assert_eq!(status, 200);
+    assert_eq!(crm.requests(), 2, "another call is decided with its facts");
+}
+
 /// A committing decision through the store itself, as the server makes it.
 async fn decide_on(
     store: &routec::state::StateStore,

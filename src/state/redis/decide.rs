@@ -8,7 +8,9 @@ use super::record::{parse_record, split_list};
 use super::{RedisStore, agent_names, availability, exchange_limit, within};
 use crate::degraded::Degraded;
 use crate::eval::{Decision, StateUpdate};
-use crate::state::{AgentSnapshot, Ask, CallRecord, DecideContext, KnownAnswer, Routed};
+use crate::state::{
+    AgentSnapshot, Ask, CallRecord, DecideContext, KnownAnswer, Prior, Routed, Unknown,
+};
 
 /// How many times a decision is made again on a fresher state before its script is told to
 /// take any version: the steps and reservations stay atomic, as they were before the mirror.
@@ -39,39 +41,59 @@ struct Basis {
 }
 
 impl RedisStore {
+    /// The answer to a call decided before, when the call is likely known: a request after an
+    /// attempt, or a call this replica decided. Their record is read first, before the call's
+    /// facts are looked up; other calls go straight to the decision, whose script answers
+    /// with the record of a call another replica decided.
+    pub async fn decided_before(&self, ctx: &DecideContext<'_>) -> Prior {
+        let mut unknown = Unknown::default();
+        let Some(ask) = ctx.ask() else {
+            return Prior::New(unknown);
+        };
+        if ask.tried.is_none() && !self.known().state.calls.contains_key(ask.call_sid) {
+            return Prior::New(unknown);
+        }
+        unknown.round_trips = 1;
+        let mut con = self.connection.clone();
+        let key = self.call_key(ask.call_sid);
+        let read = within(exchange_limit(ctx.deadline), async {
+            let hash: std::collections::HashMap<String, String> =
+                ::redis::AsyncCommands::hgetall(&mut con, &key).await?;
+            Ok(parse_record(&hash))
+        });
+        match read.await {
+            Ok(Some(record)) => match self.known_call(ctx, &ask, record).await {
+                Some(known) => return Prior::Known(known),
+                None => unknown.anew = true,
+            },
+            Ok(None) => {}
+            Err(_) => {
+                // Redis went away: the mirror's record answers, or the call is decided on the
+                // last known state.
+                if let Some(known) = ctx.known_call(&mut self.known().state) {
+                    return Prior::Known(known);
+                }
+                unknown.unreachable = true;
+            }
+        }
+        Prior::New(unknown)
+    }
+
     /// Decides a call that is routed now: its steps taken and its agents reserved in Redis, in
     /// one round trip when the mirror is fresh and no other replica moved the same cursor.
     pub(super) async fn decide_committing(
         &self,
         ctx: &DecideContext<'_>,
+        unknown: Unknown,
         eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
     ) -> Routed {
-        let ask = ctx.ask();
-        // A request after an attempt, or a call this replica decided: most likely decided
-        // before, so its record comes first.
-        let mut anew = false;
-        // Round trips before the decision script's.
-        let mut before = 0;
-        if let Some(ask) = &ask
-            && (ask.tried.is_some() || self.known().state.calls.contains_key(ask.call_sid))
-        {
-            before += 1;
-            let mut con = self.connection.clone();
-            let key = self.call_key(ask.call_sid);
-            let read = within(exchange_limit(ctx.deadline), async {
-                let hash: std::collections::HashMap<String, String> =
-                    ::redis::AsyncCommands::hgetall(&mut con, &key).await?;
-                Ok(parse_record(&hash))
-            });
-            match read.await {
-                Ok(Some(record)) => match self.known_call(ctx, ask, record).await {
-                    Some(known) => return Routed::Known(known),
-                    None => anew = true,
-                },
-                Ok(None) => {}
-                Err(_) => return self.decide_known(ctx, eval),
-            }
+        if unknown.unreachable {
+            return self.decide_known(ctx, eval);
         }
+        let ask = ctx.ask();
+        let mut anew = unknown.anew;
+        // Round trips before the decision script's.
+        let mut before = unknown.round_trips;
         for round in 0..=FRESH_ROUNDS {
             let mut basis = self.decide_on_mirror(ctx, eval, round == FRESH_ROUNDS);
             let reply = within(

@@ -17,7 +17,7 @@ use ::redis::aio::ConnectionManager;
 
 use super::{
     AgentEvent, AgentSnapshot, AgentView, DecideContext, LAST_AGENT_DAYS, Reservation, Routed,
-    Status, StoredAgent, StoredState,
+    Status, StoredAgent, StoredState, Unknown,
 };
 use crate::check::model::AgentId;
 use crate::compile::Policy;
@@ -204,13 +204,15 @@ impl RedisStore {
         known.version = version;
     }
 
+    /// Decides a call [`RedisStore::decided_before`] found not decided before.
     pub async fn decide(
         &self,
         ctx: &DecideContext<'_>,
+        unknown: Unknown,
         eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
     ) -> Routed {
         if ctx.commit {
-            return self.decide_committing(ctx, eval).await;
+            return self.decide_committing(ctx, unknown, eval).await;
         }
         // A Passthru reads the state as it is now, and changes nothing.
         let read = tokio::time::timeout(exchange_limit(ctx.deadline), self.read(ctx.caller));
