@@ -7,6 +7,8 @@
 #
 # Build the other revision into its own target directory first, e.g.
 #   git worktree add /tmp/old REV && (cd /tmp/old && CARGO_TARGET_DIR=$PWD/target/old cargo build --release)
+# Every request is a new call (benches/fresh-calls.lua); with CALLS=same, the same call is asked
+# again and again (all but the first answered from the call's record).
 # Usage: benches/compare.sh OLD_BINARY [NEW_BINARY (default target/release/routec)] [ROUNDS (3)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +19,8 @@ new=${2:-target/release/routec}
 rounds=${3:-3}
 [ "$new" != target/release/routec ] || cargo build --release --quiet
 query='CallSid=9953099079d70b89bbc1aa43ae6d1893&CallFrom=09901320691&CallTo=08069891522&Direction=incoming&Created=Tue,%2003%20Sep%202024%2011:44:54&DialCallDuration=0&StartTime=2024-09-03%2011:44:54&EndTime=1970-01-01%2005:30:00&CallType=call-attempt&DialWhomNumber=&flow_id=11754&tenant_id=1409&From=09901320691&To=08069891522&CurrentTime=2024-09-03%2011:44:59&digits=%228%22'
+script=(-s benches/fresh-calls.lua)
+[ "${CALLS:-fresh}" != same ] || script=()
 switches() { cat /proc/"$1"/task/*/status | awk '/^nonvoluntary_ctxt/ {s += $2} END {print s}'; }
 
 run() { # LABEL BINARY
@@ -25,7 +29,7 @@ run() { # LABEL BINARY
   wait_for 18080
   local s0 c0 out s1 c1 n
   s0=$(switches $pid); c0=$(cpu_ticks $pid)
-  out=$(wrk -t2 -c64 -d5s "http://127.0.0.1:18080/exotel/connect?$query")
+  out=$(wrk -t2 -c64 -d5s "${script[@]}" "http://127.0.0.1:18080/exotel/connect?$query")
   s1=$(switches $pid); c1=$(cpu_ticks $pid)
   kill $pid; wait $pid 2>/dev/null || true
   n=$(echo "$out" | awk '/requests in/ {print $1}')

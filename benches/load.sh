@@ -4,7 +4,9 @@
 # (benches/baseline.rs), in the same run and the same way.
 #
 # 1. saturation: wrk with 2 threads, 64 connections, 10 s: decisions per second (targets:
-#    routec >= 0.85x the baseline);
+#    routec >= 0.85x the baseline), twice: every request a new call (`CallSid`, as Exotel
+#    sends them: benches/fresh-calls.lua), and the same call asked again and again (all but
+#    the first answered from the call's record);
 # 2. half of routec's saturation rate, paced evenly by hey: p50/p99 latency (target
 #    p99 <= 0.5 ms);
 # 3. routec's peak RSS (VmHWM; target <= 64 MB).
@@ -28,16 +30,22 @@ query='CallSid=9953099079d70b89bbc1aa43ae6d1893&CallFrom=09901320691&CallTo=0806
 rate() { awk '/Requests\/sec/ {print $2}'; }
 pct() { awk -v p="$1" '$1 == p {print $2}'; }
 
-echo "== saturation (wrk -t2 -c64 -d${secs}s)"
-wrk -t2 -c64 -d"${secs}s" "http://127.0.0.1:18081/exotel/connect?$query" > /tmp/load-baseline.txt
-wrk -t2 -c64 -d"${secs}s" --latency "http://127.0.0.1:18080/exotel/connect?$query" > /tmp/load-routec.txt
-grep -q "Non-2xx" /tmp/load-routec.txt && { echo "routec answered non-2xx:"; cat /tmp/load-routec.txt; exit 1; }
-base_rps=$(rate < /tmp/load-baseline.txt)
-routec_rps=$(rate < /tmp/load-routec.txt)
-echo "baseline: $base_rps req/s"
-echo "routec:   $routec_rps req/s ($(awk -v a="$routec_rps" -v b="$base_rps" 'BEGIN {printf "%.2f", a/b}')x the baseline; target >= 0.85x)"
+saturate() { # LABEL WRK_ARGS… : the baseline, then routec, the same way
+  echo "== saturation, $1 (wrk -t2 -c64 -d${secs}s)"
+  shift
+  wrk -t2 -c64 -d"${secs}s" "$@" "http://127.0.0.1:18081/exotel/connect?$query" > /tmp/load-baseline.txt
+  wrk -t2 -c64 -d"${secs}s" --latency "$@" "http://127.0.0.1:18080/exotel/connect?$query" > /tmp/load-routec.txt
+  grep -q "Non-2xx" /tmp/load-routec.txt && { echo "routec answered non-2xx:"; cat /tmp/load-routec.txt; exit 1; }
+  base_rps=$(rate < /tmp/load-baseline.txt)
+  routec_rps=$(rate < /tmp/load-routec.txt)
+  echo "baseline: $base_rps req/s"
+  echo "routec:   $routec_rps req/s ($(awk -v a="$routec_rps" -v b="$base_rps" 'BEGIN {printf "%.2f", a/b}')x the baseline; target >= 0.85x)"
+}
+saturate "a new call each request" -s benches/fresh-calls.lua
+saturate "the same call asked again"
 
-# Half of routec's saturation, paced by hey (wrk cannot pace evenly): 20 workers, each sending
+# Half of routec's saturation (of the same call asked again: hey sends one request), paced by
+# hey (wrk cannot pace evenly): 20 workers, each sending
 # at an even 1/20 of the rate. hey prints latency in 0.1 ms steps. The bare handler is paced at
 # the same rate, so that the p99 this machine gives any answer is beside routec's, and each
 # server's CPU time over its run (/proc/PID/stat) gives its CPU per request.
