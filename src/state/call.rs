@@ -15,25 +15,81 @@ pub const KEEP_CALL_MS: i64 = 3600 * 1000;
 /// The most calls remembered; past it, calls past their time go, then the oldest.
 pub const MAX_CALLS: usize = 100_000;
 
-/// What a store keeps of one call. Kept small: every routed call has one, so the first
-/// answer and what it offered are counted, not copied.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+/// What a store keeps of one call. Kept small: every routed call has one (up to
+/// [`MAX_CALLS`]), so the first answer and what it offered are counted, not copied, and what
+/// later attempts add is apart, allocated only for the calls that have them.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(from = "RecordFields")]
 pub struct CallRecord {
     /// The decision's numbers, in order, E.164.
-    pub numbers: Vec<Arc<str>>,
+    pub numbers: Box<[Arc<str>]>,
+    /// The request the call was decided for: the number it said was tried last, if any.
+    pub first_after: Option<Box<str>>,
+    /// What was offered and answered after the first answer, if anything.
+    pub later: Option<Box<Later>>,
+    /// Until when the call is remembered, ms since the epoch.
+    pub until: i64,
+    /// How many of `numbers`, from the start, that request was answered with.
+    pub first: u32,
     /// The numbers ring at once (`ring_all`).
     pub parallel: bool,
-    /// The request the call was decided for: the number it said was tried last, if any.
-    pub first_after: Option<String>,
-    /// How many of `numbers`, from the start, that request was answered with.
-    pub first: usize,
-    /// Numbers tried or answered since.
+}
+
+/// What Exotel's requests after attempts added to a call's record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Later {
+    /// Numbers tried or answered since the first answer.
     pub offered: Vec<Arc<str>>,
     /// The answer given after each later attempt, by the number tried.
     pub answers: Vec<(String, Vec<Arc<str>>)>,
-    /// Until when the call is remembered, ms since the epoch.
-    pub until: i64,
+}
+
+/// A record as the snapshot file writes it: its fields side by side.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(default)]
+struct RecordFields<N = Vec<Arc<str>>, O = Vec<Arc<str>>, A = Vec<(String, Vec<Arc<str>>)>> {
+    numbers: N,
+    parallel: bool,
+    first_after: Option<Box<str>>,
+    first: usize,
+    offered: O,
+    answers: A,
+    until: i64,
+}
+
+impl From<RecordFields> for CallRecord {
+    fn from(fields: RecordFields) -> CallRecord {
+        let later = !(fields.offered.is_empty() && fields.answers.is_empty());
+        CallRecord {
+            first: u32::try_from(fields.first.min(fields.numbers.len())).unwrap_or(u32::MAX),
+            numbers: fields.numbers.into(),
+            first_after: fields.first_after,
+            later: later.then(|| {
+                Box::new(Later {
+                    offered: fields.offered,
+                    answers: fields.answers,
+                })
+            }),
+            until: fields.until,
+            parallel: fields.parallel,
+        }
+    }
+}
+
+impl Serialize for CallRecord {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let later = self.later.as_deref();
+        RecordFields {
+            numbers: &*self.numbers,
+            parallel: self.parallel,
+            first_after: self.first_after.clone(),
+            first: self.first as usize,
+            offered: later.map_or(&[][..], |l| &l.offered),
+            answers: later.map_or(&[][..], |l| &l.answers),
+            until: self.until,
+        }
+        .serialize(serializer)
+    }
 }
 
 /// How a call is asked about.
@@ -59,19 +115,18 @@ impl CallRecord {
     pub fn new(decision: &Decision, ask: &Ask, until: i64) -> CallRecord {
         let first = first_answer(decision, ask.one_at_a_time).len();
         CallRecord {
-            numbers: decision.numbers.to_vec(),
-            parallel: decision.parallel,
-            first_after: ask.tried.map(str::to_string),
-            first,
-            offered: Vec::new(),
-            answers: Vec::new(),
+            numbers: decision.numbers.iter().cloned().collect(),
+            first_after: ask.tried.map(Box::from),
+            later: None,
             until,
+            first: u32::try_from(first).unwrap_or(u32::MAX),
+            parallel: decision.parallel,
         }
     }
 
     /// The numbers the first request was answered with.
     pub fn first_answer(&self) -> &[Arc<str>] {
-        &self.numbers[..self.first.min(self.numbers.len())]
+        &self.numbers[..(self.first as usize).min(self.numbers.len())]
     }
 
     /// The answer this request was given before, if it is a repeat.
@@ -80,7 +135,8 @@ impl CallRecord {
             self.first_answer().to_vec()
         } else {
             let tried = ask.tried?;
-            self.answers.iter().find(|(t, _)| t == tried)?.1.clone()
+            let later = self.later.as_deref()?;
+            later.answers.iter().find(|(t, _)| t == tried)?.1.clone()
         };
         Some(KnownAnswer {
             numbers,
@@ -91,7 +147,7 @@ impl CallRecord {
     /// Whether `number` was answered or tried already.
     pub fn was_offered(&self, number: &str) -> bool {
         self.first_answer().iter().any(|n| **n == *number)
-            || self.offered.iter().any(|n| **n == *number)
+            || (self.later.as_deref()).is_some_and(|l| l.offered.iter().any(|n| **n == *number))
     }
 }
 
@@ -189,11 +245,13 @@ impl StoredState {
             }
         }
         if let Some(record) = self.calls.get_mut(at.sid) {
-            if !record.was_offered(at.tried) {
-                record.offered.push(Arc::from(at.tried));
+            let tried_first = !record.was_offered(at.tried);
+            let later = record.later.get_or_insert_default();
+            if tried_first {
+                later.offered.push(Arc::from(at.tried));
             }
-            record.offered.extend(numbers.iter().cloned());
-            record.answers.push((at.tried.to_string(), numbers.clone()));
+            later.offered.extend(numbers.iter().cloned());
+            later.answers.push((at.tried.to_string(), numbers.clone()));
         }
         KnownAnswer { numbers, parallel }
     }
@@ -201,7 +259,7 @@ impl StoredState {
     /// Remembers a call decided now, in place of what was known of it.
     pub fn record_call(&mut self, sid: &str, record: CallRecord, now_ms: i64) {
         super::bound(&mut self.calls, MAX_CALLS, now_ms, |c| c.until);
-        self.calls.insert(sid.to_string(), record);
+        self.calls.insert(sid.into(), record);
     }
 }
 
@@ -214,4 +272,45 @@ struct Attempt<'a> {
     reserve_until: Option<i64>,
     /// The local date, for the missed offer's count.
     today: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hundred thousand of them are kept: the map's table is about twice that many slots.
+    #[test]
+    fn a_record_stays_small() {
+        assert!(std::mem::size_of::<CallRecord>() <= 56);
+    }
+
+    #[test]
+    fn a_record_reads_back_as_the_snapshot_file_wrote_it() {
+        let n = |s: &str| Arc::<str>::from(s);
+        let fresh = CallRecord {
+            numbers: Box::new([n("+919800000001"), n("+919800000002")]),
+            first: 1,
+            until: 7,
+            ..CallRecord::default()
+        };
+        let walked = CallRecord {
+            first_after: Some("+919800000009".into()),
+            later: Some(Box::new(Later {
+                offered: vec![n("+919800000002")],
+                answers: vec![("+919800000001".into(), vec![n("+919800000002")])],
+            })),
+            parallel: true,
+            ..fresh.clone()
+        };
+        for record in [fresh, walked] {
+            let text = serde_json::to_string(&record).unwrap();
+            let back: CallRecord = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, record, "{text}");
+        }
+        // Written before records kept their later attempts apart: the same fields.
+        let text = r#"{"numbers":["+919800000001","+919800000002"],"parallel":false,"first_after":null,"first":1,"offered":["+919800000002"],"answers":[["+919800000001",["+919800000002"]]],"until":7}"#;
+        let record: CallRecord = serde_json::from_str(text).unwrap();
+        assert_eq!(serde_json::to_string(&record).unwrap(), text);
+        assert!(record.was_offered("+919800000002"));
+    }
 }

@@ -53,7 +53,7 @@ pub struct StoredState {
     /// Events already applied (`CallSid`/kind/agent) and when (ms): a repeat changes nothing.
     pub events: HashMap<String, i64>,
     /// Calls decided, by `CallSid`: a repeated request gets the same answer.
-    pub calls: HashMap<String, CallRecord>,
+    pub calls: HashMap<Box<str>, CallRecord>,
 }
 
 /// How long a caller's last agent is remembered.
@@ -106,7 +106,7 @@ mod tests {
                 today: "2026-11-24".into(),
             });
             let record = CallRecord {
-                numbers: vec!["+919800000001".into()],
+                numbers: Box::new(["+919800000001".into()]),
                 until: at + 3_600_000,
                 ..CallRecord::default()
             };
@@ -125,7 +125,7 @@ mod tests {
         );
         // The newest are the ones kept.
         let last = format!("c{}", n - 1);
-        assert!(state.calls.contains_key(&last));
+        assert!(state.calls.contains_key(last.as_str()));
         let snapshot = state.snapshot(
             &policy,
             Some(&format!("+9198450{:05}", n - 1)),

@@ -405,7 +405,11 @@ impl RedisStore {
             .iter()
             .map(|n| crate::state::call::agent_of(ctx.policy, n).unwrap_or(""))
             .collect();
-        let first_key = record.first_after.clone().unwrap_or_default();
+        let first_key = record
+            .first_after
+            .as_deref()
+            .unwrap_or_default()
+            .to_string();
         let first = record.first_answer().join(",");
         let fields = vec![
             ("numbers".to_string(), record.numbers.join(",")),
@@ -472,7 +476,7 @@ impl RedisStore {
             // Redis went away between the read and the attempt: walk on from what was read.
             Err(_) => {
                 let mut known = self.known();
-                known.state.calls.insert(ask.call_sid.to_string(), record);
+                known.state.calls.insert(ask.call_sid.into(), record);
                 ctx.known_call(&mut known.state)
             }
         }

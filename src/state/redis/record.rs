@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::state::CallRecord;
+use crate::state::call::Later;
 
 /// A record read from its hash; `None` when it has none.
 pub(super) fn parse_record(hash: &std::collections::HashMap<String, String>) -> Option<CallRecord> {
@@ -24,14 +25,16 @@ pub(super) fn parse_record(hash: &std::collections::HashMap<String, String>) -> 
         .filter_map(|(k, v)| Some((k.strip_prefix("a:")?.to_string(), split_list(v))))
         .filter(|(after, _)| *after != first_key)
         .collect();
+    let offered: Vec<Arc<str>> = offered;
+    let answers: Vec<(String, Vec<Arc<str>>)> = answers;
+    let later = !(offered.is_empty() && answers.is_empty());
     Some(CallRecord {
         parallel: hash.get("parallel").is_some_and(|p| p == "1"),
-        first_after: Some(first_key).filter(|k| !k.is_empty()),
-        first,
-        offered,
-        answers,
+        first_after: Some(first_key.into_boxed_str()).filter(|k| !k.is_empty()),
+        first: u32::try_from(first).unwrap_or(u32::MAX),
+        later: later.then(|| Box::new(Later { offered, answers })),
         until: hash.get("until").and_then(|u| u.parse().ok()).unwrap_or(0),
-        numbers,
+        numbers: numbers.into(),
     })
 }
 
