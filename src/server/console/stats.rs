@@ -29,11 +29,19 @@ struct Counts {
     minutes: VecDeque<(i64, Vec<Hits>)>,
     /// Outcomes by rule position: answered, missed.
     outcomes: Vec<[u64; 2]>,
-    /// The rule (position) that decided each call, and when (ms), by `CallSid`.
-    decided_by: foldhash::HashMap<Box<str>, (u32, i64)>,
+    /// The rule (position) that decided each call, and when (ms), by its `CallSid`'s hash
+    /// ([`Counts::call`]): a hundred thousand `CallSid`s as text would take 5 MB more, and
+    /// two calls sharing a 64-bit hash is not to be expected.
+    decided_by: foldhash::HashMap<u64, (u32, i64)>,
+    /// Hashes `CallSid`s for `decided_by`, with this process's own seed.
+    sids: foldhash::quality::RandomState,
 }
 
 impl Counts {
+    fn call(&self, call_sid: &str) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.sids, call_sid)
+    }
+
     /// The position of `rule`, added the first time it is seen (a reload adds its new rules).
     fn position(&mut self, rule: &str) -> u32 {
         if let Some(&i) = self.by_name.get(rule) {
@@ -91,7 +99,8 @@ impl RuleStats {
         if let Some(sid) = call_sid {
             let horizon = now_ms - CALL_MEMORY_MS;
             bound(&mut counts.decided_by, MAX_CALLS, horizon, |(_, at)| *at);
-            counts.decided_by.insert(sid.into(), (at as u32, now_ms));
+            let call = counts.call(sid);
+            counts.decided_by.insert(call, (at as u32, now_ms));
         }
     }
 
@@ -99,7 +108,8 @@ impl RuleStats {
     /// it; `false` when the call is unknown here.
     pub fn outcome(&self, call_sid: &str, kind: EventKind) -> bool {
         let mut counts = self.counts();
-        let Some(&(rule, _)) = counts.decided_by.get(call_sid) else {
+        let call = counts.call(call_sid);
+        let Some(&(rule, _)) = counts.decided_by.get(&call) else {
             return false;
         };
         let which = match kind {
