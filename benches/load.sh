@@ -18,6 +18,8 @@ secs=${1:-10}
 . benches/load-lib.sh
 needs_tools wrk hey
 cargo build --release --quiet
+# Built before it is started: built while `wait_for` waits, it may not listen in time.
+cargo bench --bench baseline --no-run --quiet
 cargo bench --bench baseline --quiet -- --serve 127.0.0.1:18081 2>/dev/null &
 baseline=$!
 # The decision log goes where a real deployment sends it; here, nowhere.
