@@ -3,9 +3,6 @@
 //! serde escaped every key and value one character at a time; tests hold each writer equal
 //! to serde's output.
 
-use std::fmt::Display;
-use std::io::Write as _;
-
 /// A JSON string: as it stands when nothing in it needs escaping (a phone number, a rule's
 /// name), else through serde_json.
 pub fn string(out: &mut Vec<u8>, text: &str) {
@@ -39,12 +36,12 @@ pub fn optional(out: &mut Vec<u8>, text: Option<&str>) {
     }
 }
 
-/// A value's `Display` as a JSON string, written without a `String` between: for values
-/// whose text needs no escaping (a timestamp).
-pub fn displayed(out: &mut Vec<u8>, value: impl Display) {
+/// A timestamp as a JSON string, RFC 3339 as its `Display` writes it, printed straight into
+/// the line: through `Display` the formatting machinery cost 500 instructions a timestamp.
+pub fn timestamp(out: &mut Vec<u8>, value: jiff::Timestamp) {
     out.push(b'"');
     // Writing into a `Vec` does not fail.
-    let _ = write!(out, "{value}");
+    let _ = jiff::fmt::temporal::DateTimePrinter::new().print_timestamp(&value, &mut *out);
     out.push(b'"');
 }
 
@@ -61,6 +58,14 @@ mod tests {
     use super::*;
 
     proptest::proptest! {
+        #[test]
+        fn timestamps_are_what_display_writes(s in -2_208_988_800i64..7_258_118_400, ns in 0..1_000_000_000i32) {
+            let value = jiff::Timestamp::new(s, ns).expect("in range");
+            let mut ours = Vec::new();
+            timestamp(&mut ours, value);
+            proptest::prop_assert_eq!(ours, format!("\"{value}\"").into_bytes());
+        }
+
         #[test]
         fn strings_are_what_serde_writes(text in ".*") {
             let mut ours = Vec::new();

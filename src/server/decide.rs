@@ -299,12 +299,12 @@ impl DecisionLine<'_> {
     /// only when it needs it (serde escaped every key and value, 7,800 instructions a
     /// decision). A test holds it equal to serde's writing of the same object.
     fn to_json(&self) -> Vec<u8> {
-        use crate::json_text::{displayed, number, optional, strings};
+        use crate::json_text::{number, optional, strings, timestamp};
         let mut out = Vec::with_capacity(512);
         out.extend_from_slice(b"{\"ts\":");
-        displayed(&mut out, self.ts);
+        timestamp(&mut out, self.ts);
         out.extend_from_slice(b",\"at\":");
-        displayed(&mut out, self.at);
+        timestamp(&mut out, self.at);
         let texts = [
             (&b",\"call_sid\":"[..], self.call_sid),
             (b",\"from\":", self.from.as_deref()),

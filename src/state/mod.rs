@@ -308,28 +308,29 @@ impl StoredState {
         now_ms: i64,
     ) -> AgentSnapshot {
         let id_of = |name: &str| policy.agent_by_name.get(name).copied();
-        let agents = policy
-            .checked
-            .agents
-            .iter()
-            .map(|a| {
-                let stored = self.agents.get(&a.name);
-                AgentState {
-                    status: stored.and_then(|s| s.status),
-                    calls_today: stored
-                        .filter(|s| s.day.as_deref() == Some(today))
-                        .map_or(0, |s| s.calls_today),
-                    last_call_ended: stored
-                        .and_then(|s| s.last_call_ended)
-                        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
-                    // The call's own agents are not taken from it.
-                    reserved: self
-                        .reservations
-                        .get(&a.name)
-                        .is_some_and(|r| r.until > now_ms && Some(r.call_sid.as_str()) != call_sid),
+        // What is stored goes to the policy's agents by name (a hash lookup each), rather than
+        // each agent of the policy looked up in the ordered maps (string comparisons).
+        let mut agents = vec![AgentState::default(); policy.checked.agents.len()];
+        for (name, stored) in &self.agents {
+            if let Some(state) = id_of(name).and_then(|id| agents.get_mut(id.index())) {
+                state.status = stored.status;
+                if stored.day.as_deref() == Some(today) {
+                    state.calls_today = stored.calls_today;
                 }
-            })
-            .collect();
+                state.last_call_ended = stored
+                    .last_call_ended
+                    .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok());
+            }
+        }
+        for (name, r) in &self.reservations {
+            // The call's own agents are not taken from it.
+            if r.until > now_ms
+                && Some(r.call_sid.as_str()) != call_sid
+                && let Some(state) = id_of(name).and_then(|id| agents.get_mut(id.index()))
+            {
+                state.reserved = true;
+            }
+        }
         AgentSnapshot {
             agents,
             cursors: self
