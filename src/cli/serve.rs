@@ -248,7 +248,10 @@ fn save_periodically(state: Arc<AppState>) {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(every).await;
-            if let Err(e) = state.store.save() {
+            // Writing a large state takes a while: not on a thread that answers calls.
+            let saving = Arc::clone(&state);
+            let saved = tokio::task::spawn_blocking(move || saving.store.save()).await;
+            if let Ok(Err(e)) = saved {
                 tracing::error!("agent state not saved: {e}");
             }
         }
