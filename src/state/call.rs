@@ -44,6 +44,17 @@ pub struct Later {
     pub answers: Vec<(String, Vec<Arc<str>>)>,
 }
 
+impl Later {
+    /// What attempts added, boxed; `None` when they added nothing.
+    pub fn boxed(
+        offered: Vec<Arc<str>>,
+        answers: Vec<(String, Vec<Arc<str>>)>,
+    ) -> Option<Box<Later>> {
+        let added = !(offered.is_empty() && answers.is_empty());
+        added.then(|| Box::new(Later { offered, answers }))
+    }
+}
+
 /// A record as the snapshot file writes it: its fields side by side.
 #[derive(Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -59,17 +70,11 @@ struct RecordFields<N = Vec<Arc<str>>, O = Vec<Arc<str>>, A = Vec<(String, Vec<A
 
 impl From<RecordFields> for CallRecord {
     fn from(fields: RecordFields) -> CallRecord {
-        let later = !(fields.offered.is_empty() && fields.answers.is_empty());
         CallRecord {
             first: u32::try_from(fields.first.min(fields.numbers.len())).unwrap_or(u32::MAX),
             numbers: fields.numbers.into(),
             first_after: fields.first_after,
-            later: later.then(|| {
-                Box::new(Later {
-                    offered: fields.offered,
-                    answers: fields.answers,
-                })
-            }),
+            later: Later::boxed(fields.offered, fields.answers),
             until: fields.until,
             parallel: fields.parallel,
         }

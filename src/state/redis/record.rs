@@ -25,14 +25,11 @@ pub(super) fn parse_record(hash: &std::collections::HashMap<String, String>) -> 
         .filter_map(|(k, v)| Some((k.strip_prefix("a:")?.to_string(), split_list(v))))
         .filter(|(after, _)| *after != first_key)
         .collect();
-    let offered: Vec<Arc<str>> = offered;
-    let answers: Vec<(String, Vec<Arc<str>>)> = answers;
-    let later = !(offered.is_empty() && answers.is_empty());
     Some(CallRecord {
         parallel: hash.get("parallel").is_some_and(|p| p == "1"),
         first_after: Some(first_key.into_boxed_str()).filter(|k| !k.is_empty()),
         first: u32::try_from(first).unwrap_or(u32::MAX),
-        later: later.then(|| Box::new(Later { offered, answers })),
+        later: Later::boxed(offered, answers),
         until: hash.get("until").and_then(|u| u.parse().ok()).unwrap_or(0),
         numbers: numbers.into(),
     })
