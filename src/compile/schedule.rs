@@ -1,7 +1,5 @@
 //! Schedules as weekly windows per weekday, in their time zone, with a set of closed days.
 
-use std::collections::HashSet;
-
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 
@@ -16,7 +14,8 @@ pub struct CompiledSchedule {
     pub own_timezone: bool,
     /// Open intervals per weekday (0 = Monday), minutes after midnight, end excluded.
     days: [Vec<(u16, u16)>; 7],
-    closed: HashSet<Date>,
+    /// foldhash, not SipHash: every decision on a schedule looks its day up here.
+    closed: foldhash::HashSet<Date>,
 }
 
 impl CompiledSchedule {

@@ -30,7 +30,8 @@ use crate::phone::{self, Country};
 /// One file source's rows, by key (a phone number's E.164 form, else the key as written).
 #[derive(Debug, Clone, Default)]
 pub struct FileTable {
-    rows: HashMap<String, serde_json::Map<String, J>>,
+    /// foldhash, not SipHash: every decision looks its caller up here.
+    rows: foldhash::HashMap<String, serde_json::Map<String, J>>,
 }
 
 impl FileTable {

@@ -49,12 +49,17 @@ pub struct StoredState {
     pub weights: BTreeMap<String, Vec<i64>>,
     pub reservations: BTreeMap<String, Reservation>,
     /// Caller (E.164) → the agent they last spoke with, and when (ms).
-    pub last_agent: HashMap<String, (String, i64)>,
+    pub last_agent: Keyed<String, (String, i64)>,
     /// Events already applied (`CallSid`/kind/agent) and when (ms): a repeat changes nothing.
-    pub events: HashMap<String, i64>,
+    pub events: Keyed<String, i64>,
     /// Calls decided, by `CallSid`: a repeated request gets the same answer.
-    pub calls: HashMap<Box<str>, CallRecord>,
+    pub calls: Keyed<Box<str>, CallRecord>,
 }
+
+/// A map by keys callers send (numbers, `CallSid`s), looked up on every decision: foldhash
+/// (its variant seeded per process and mixed to resist crafted keys), where SipHash cost 500
+/// instructions a decision.
+pub type Keyed<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
 
 /// How long a caller's last agent is remembered.
 pub const LAST_AGENT_DAYS: i64 = 30;
@@ -499,7 +504,9 @@ impl StateStore {
         match self {
             StateStore::Memory(m) if facts_wait => m.decided_before(ctx),
             StateStore::Memory(_) => Prior::New(Unknown::default()),
-            StateStore::Redis(r) => r.decided_before(ctx).await,
+            // Boxed: inline, the Redis step's future (over a kilobyte) would make every
+            // request's future that large, the memory store's too.
+            StateStore::Redis(r) => Box::pin(r.decided_before(ctx)).await,
         }
     }
 
@@ -512,7 +519,7 @@ impl StateStore {
     ) -> Routed {
         match self {
             StateStore::Memory(m) => m.decide(ctx, eval),
-            StateStore::Redis(r) => r.decide(ctx, unknown, eval).await,
+            StateStore::Redis(r) => Box::pin(r.decide(ctx, unknown, eval)).await,
         }
     }
 

@@ -710,3 +710,38 @@ otherwise -> team RR or queue waiting
         );
     });
 }
+
+/// Every request's future holds the store's: the Redis step's (over two kilobytes) is boxed,
+/// so that a request on the memory store stays small enough for the allocator's fast path.
+#[test]
+fn the_stores_futures_stay_small() {
+    let files = routec::policy_files::SourceFiles::single("p.route", TEAM);
+    let policy = routec::load(&files).0.unwrap();
+    let store =
+        routec::state::StateStore::Memory(Box::new(routec::state::memory::MemoryStore::new(None)));
+    let ctx = routec::state::DecideContext {
+        policy: &policy,
+        call_sid: Some("c1"),
+        tried: None,
+        one_at_a_time: true,
+        caller: None,
+        now_ms: 0,
+        today: "2026-11-24".into(),
+        deadline: Instant::now() + Duration::from_secs(1),
+        reserve_for: Duration::from_secs(30),
+        commit: true,
+    };
+    let eval = |_: &routec::eval::AgentSnapshot| routec::eval::Decision::empty();
+    let before = store.decided_before(&ctx, true);
+    let new = store.decide_new(&ctx, routec::state::Unknown::default(), &eval);
+    assert!(
+        std::mem::size_of_val(&before) <= 128,
+        "{}",
+        std::mem::size_of_val(&before)
+    );
+    assert!(
+        std::mem::size_of_val(&new) <= 128,
+        "{}",
+        std::mem::size_of_val(&new)
+    );
+}
