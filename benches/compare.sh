@@ -8,7 +8,9 @@
 # Build the other revision into its own target directory first, e.g.
 #   git worktree add /tmp/old REV && (cd /tmp/old && CARGO_TARGET_DIR=$PWD/target/old cargo build --release)
 # Every request is a new call (benches/fresh-calls.lua); with CALLS=same, the same call is asked
-# again and again (all but the first answered from the call's record).
+# again and again (all but the first answered from the call's record). The decision log goes
+# to /dev/null; with LOG=pipe, through a pipe to a reader (`cat`), as to journald or a
+# container's log driver, and the reader's CPU a request is printed too.
 # Usage: benches/compare.sh OLD_BINARY [NEW_BINARY (default target/release/routec)] [ROUNDS (3)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,18 +25,34 @@ script=(-s benches/fresh-calls.lua)
 [ "${CALLS:-fresh}" != same ] || script=()
 switches() { cat /proc/"$1"/task/*/status | awk '/^nonvoluntary_ctxt/ {s += $2} END {print s}'; }
 
+per_request() { # TICKS REQUESTS: µs of CPU a request
+  awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz * 1e6 / n}'
+}
+
 run() { # LABEL BINARY
-  "$2" serve rules --listen 127.0.0.1:18080 --admin-listen 127.0.0.1:18090 >/dev/null 2>&1 &
-  local pid=$!
+  local pid reader=
+  if [ "${LOG:-null}" = pipe ]; then
+    mkfifo /tmp/compare-log.$$
+    cat /tmp/compare-log.$$ >/dev/null &
+    reader=$!
+    "$2" serve rules --listen 127.0.0.1:18080 --admin-listen 127.0.0.1:18090 >/tmp/compare-log.$$ 2>/dev/null &
+    pid=$!
+  else
+    "$2" serve rules --listen 127.0.0.1:18080 --admin-listen 127.0.0.1:18090 >/dev/null 2>&1 &
+    pid=$!
+  fi
   wait_for 18080
-  local s0 c0 out s1 c1 n
-  s0=$(switches $pid); c0=$(cpu_ticks $pid)
+  rm -f /tmp/compare-log.$$
+  local s0 c0 r0=0 out s1 c1 r1=0 n
+  s0=$(switches $pid); c0=$(cpu_ticks $pid); [ -z "$reader" ] || r0=$(cpu_ticks $reader)
   out=$(wrk -t2 -c64 -d5s "${script[@]}" "http://127.0.0.1:18080/exotel/connect?$query")
-  s1=$(switches $pid); c1=$(cpu_ticks $pid)
+  s1=$(switches $pid); c1=$(cpu_ticks $pid); [ -z "$reader" ] || r1=$(cpu_ticks $reader)
   kill $pid; wait $pid 2>/dev/null || true
+  [ -z "$reader" ] || wait $reader 2>/dev/null || true
   n=$(echo "$out" | awk '/requests in/ {print $1}')
   echo "$1: $(echo "$out" | awk '/Requests\/sec/ {printf "%d", $2}') decisions/s;" \
-    "CPU $(awk -v t=$((c1 - c0)) -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz * 1e6 / n}') µs a request;" \
+    "CPU $(per_request $((c1 - c0)) "$n") µs a request;" \
+    "$([ -z "$reader" ] || echo "the log's reader $(per_request $((r1 - r0)) "$n") µs;")" \
     "$(awk -v s=$((s1 - s0)) -v n="$n" 'BEGIN {printf "%.0f", s / n * 1000}') preemptions per 1,000"
 }
 
