@@ -50,9 +50,10 @@ run() { # LABEL BINARY
   kill $pid; wait $pid 2>/dev/null || true
   [ -z "$reader" ] || wait $reader 2>/dev/null || true
   n=$(echo "$out" | awk '/requests in/ {print $1}')
+  local read_text=
+  [ -z "$reader" ] || read_text=" the log's reader $(per_request $((r1 - r0)) "$n") µs;"
   echo "$1: $(echo "$out" | awk '/Requests\/sec/ {printf "%d", $2}') decisions/s;" \
-    "CPU $(per_request $((c1 - c0)) "$n") µs a request;" \
-    "$([ -z "$reader" ] || echo "the log's reader $(per_request $((r1 - r0)) "$n") µs;")" \
+    "CPU $(per_request $((c1 - c0)) "$n") µs a request;$read_text" \
     "$(awk -v s=$((s1 - s0)) -v n="$n" 'BEGIN {printf "%.0f", s / n * 1000}') preemptions per 1,000"
 }
 
