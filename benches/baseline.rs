@@ -1,7 +1,8 @@
 //! The load benchmark's baseline: a bare axum handler that returns a fixed Connect answer,
 //! on the same runtime settings as `routec serve`. `benches/load.sh` measures both in one run.
 //!
-//! Run: `cargo bench --bench baseline -- --serve 127.0.0.1:18081`. Without `--serve` it exits
+//! Run: `cargo bench --profile release --bench baseline -- --serve 127.0.0.1:18081` (routec's
+//! build settings, as `benches/load.sh` runs it). Without `--serve` it exits
 //! at once, so that `cargo bench` does not hang on it.
 
 use axum::Router;

@@ -19,8 +19,9 @@ secs=${1:-10}
 needs_tools wrk hey
 cargo build --release --quiet
 # Built before it is started: built while `wait_for` waits, it may not listen in time.
-cargo bench --bench baseline --no-run --quiet
-cargo bench --bench baseline --quiet -- --serve 127.0.0.1:18081 2>/dev/null &
+# With routec's own build settings (the release profile), not the benches'.
+cargo bench --profile release --bench baseline --no-run --quiet
+cargo bench --profile release --bench baseline --quiet -- --serve 127.0.0.1:18081 2>/dev/null &
 baseline=$!
 # The decision log goes where a real deployment sends it; here, nowhere.
 ./target/release/routec serve rules --listen 127.0.0.1:18080 --admin-listen 127.0.0.1:18090 >/dev/null 2>/tmp/routec-load.err &
