@@ -2,8 +2,8 @@
 //! on the same runtime settings as `routec serve`. `benches/load.sh` measures both in one run.
 //!
 //! Run: `cargo bench --profile release --bench baseline -- --serve 127.0.0.1:18081` (routec's
-//! build settings, as `benches/load.sh` runs it). Without `--serve` it exits
-//! at once, so that `cargo bench` does not hang on it.
+//! build settings, as `benches/load.sh` runs it). Without `--serve` it exits at once, so that
+//! `cargo bench` does not hang on it.
 
 use axum::Router;
 use axum::routing::get;
