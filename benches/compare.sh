@@ -25,10 +25,6 @@ script=(-s benches/fresh-calls.lua)
 [ "${CALLS:-fresh}" != same ] || script=()
 switches() { cat /proc/"$1"/task/*/status | awk '/^nonvoluntary_ctxt/ {s += $2} END {print s}'; }
 
-per_request() { # TICKS REQUESTS: µs of CPU a request
-  awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz * 1e6 / n}'
-}
-
 run() { # LABEL BINARY
   local pid reader=
   if [ "${LOG:-null}" = pipe ]; then
@@ -51,9 +47,9 @@ run() { # LABEL BINARY
   [ -z "$reader" ] || wait $reader 2>/dev/null || true
   n=$(echo "$out" | awk '/requests in/ {print $1}')
   local read_text=
-  [ -z "$reader" ] || read_text=" the log's reader $(per_request $((r1 - r0)) "$n") µs;"
+  [ -z "$reader" ] || read_text=" the log's reader $(per_request $((r1 - r0)) "$n" 2) µs;"
   echo "$1: $(echo "$out" | awk '/Requests\/sec/ {printf "%d", $2}') decisions/s;" \
-    "CPU $(per_request $((c1 - c0)) "$n") µs a request;$read_text" \
+    "CPU $(per_request $((c1 - c0)) "$n" 2) µs a request;$read_text" \
     "$(awk -v s=$((s1 - s0)) -v n="$n" 'BEGIN {printf "%.0f", s / n * 1000}') preemptions per 1,000"
 }
 

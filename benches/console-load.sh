@@ -33,7 +33,7 @@ run() {
   # CPU per request is steadier than p99 on 2 shared cores: it says what the console costs.
   printf '%s p50 %s ms, p99 %s ms, routec CPU %s us per request\n' "$1" \
     "$(hey_pct 50 < /tmp/console-hey.txt)" "$(hey_pct 99 < /tmp/console-hey.txt)" \
-    "$(awk -v t=$((after - before)) -v n="$answered" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')"
+    "$(per_request $((after - before)) "$answered")"
 }
 for round in $(seq 1 "$rounds"); do
   run "round $round, no console  :"

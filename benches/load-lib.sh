@@ -18,6 +18,12 @@ wait_for() {
 # A process's CPU time so far, in clock ticks (user + system, all its threads).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
+# per_request TICKS REQUESTS [DECIMALS (1)]: microseconds of CPU a request.
+per_request() {
+  awk -v t="$1" -v n="$2" -v d="${3:-1}" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN {printf "%." d "f", t / hz * 1e6 / n}'
+}
+
 # hey's latency percentile $1 (50, 99) in ms, from its report on stdin.
 hey_pct() { awk -v p="$1%" '$1 == p {printf "%.2f", $3 * 1000}'; }
 

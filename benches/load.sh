@@ -65,7 +65,7 @@ paced() { # LABEL PID PORT
   done_=$(awk '/\[200\]/ {print $2}' /tmp/load-half.txt)
   echo "$1: $(awk '/Requests\/sec/ {printf "%d", $2}' /tmp/load-half.txt) req/s;" \
     "p50 $(hey_pct 50 < /tmp/load-half.txt) ms, p90 $(hey_pct 90 < /tmp/load-half.txt) ms," \
-    "p99 $(hey_pct 99 < /tmp/load-half.txt) ms; server CPU $(awk -v t=$((after - before)) -v n="$done_" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}') µs a request"
+    "p99 $(hey_pct 99 < /tmp/load-half.txt) ms; server CPU $(per_request $((after - before)) "$done_") µs a request"
 }
 baseline_pid=$(pgrep -f "baseline-.*--serve 127.0.0.1:18081" | head -1)
 paced "baseline" "$baseline_pid" 18081

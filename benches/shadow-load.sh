@@ -37,7 +37,7 @@ run() {
   after=$(cpu_ticks "$2")
   answered=$(awk '/\[[0-9]+\]/ {n += $2} END {print n}' /tmp/shadow-hey.txt)
   p99=$(hey_pct 99 < /tmp/shadow-hey.txt)
-  cpu=$(awk -v t=$((after - before)) -v n="$answered" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')
+  cpu=$(per_request $((after - before)) "$answered")
   echo "$p99 $cpu" >> "/tmp/shadow-$3"
   printf '%s p50 %s ms, p99 %s ms, CPU %s us per request\n' "$1" "$(hey_pct 50 < /tmp/shadow-hey.txt)" "$p99" "$cpu"
 }
