@@ -31,7 +31,6 @@ wait_for 18081
 wait_for 18080
 query='CallSid=9953099079d70b89bbc1aa43ae6d1893&CallFrom=09901320691&CallTo=08069891522&Direction=incoming&Created=Tue,%2003%20Sep%202024%2011:44:54&DialCallDuration=0&StartTime=2024-09-03%2011:44:54&EndTime=1970-01-01%2005:30:00&CallType=call-attempt&DialWhomNumber=&flow_id=11754&tenant_id=1409&From=09901320691&To=08069891522&CurrentTime=2024-09-03%2011:44:59&digits=%228%22'
 rate() { awk '/Requests\/sec/ {print $2}'; }
-pct() { awk -v p="$1" '$1 == p {print $2}'; }
 
 saturate() { # LABEL WRK_ARGS… : the baseline, then routec, the same way
   echo "== saturation, $1 (wrk -t2 -c64 -d${secs}s)"
@@ -48,10 +47,10 @@ saturate "a new call each request" -s benches/fresh-calls.lua
 saturate "the same call asked again"
 
 # Half of routec's saturation (of the same call asked again: hey sends one request), paced by
-# hey (wrk cannot pace evenly): 20 workers, each sending
-# at an even 1/20 of the rate. hey prints latency in 0.1 ms steps. The bare handler is paced at
-# the same rate, so that the p99 this machine gives any answer is beside routec's, and each
-# server's CPU time over its run (/proc/PID/stat) gives its CPU per request.
+# hey (wrk cannot pace evenly): 20 workers, each sending at an even 1/20 of the rate. hey
+# prints latency in 0.1 ms steps. The bare handler is paced at the same rate, so that the p99
+# this machine gives any answer is beside routec's, and each server's CPU time over its run
+# (/proc/PID/stat) gives its CPU per request.
 half=$(awk -v r="$routec_rps" 'BEGIN {printf "%d", r/2}')
 per_worker=$(( half / 20 ))
 echo "== half of saturation (~$half req/s: hey, 20 workers at $per_worker req/s each)"
