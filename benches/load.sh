@@ -6,7 +6,8 @@
 # 1. saturation: wrk with 2 threads, 64 connections, 10 s: decisions per second (targets:
 #    routec >= 0.85x the baseline), twice: every request a new call (`CallSid`, as Exotel
 #    sends them: benches/fresh-calls.lua), and the same call asked again and again (all but
-#    the first answered from the call's record);
+#    the first answered from the call's record); with each server's CPU a request, in user
+#    space and in the kernel (/proc/PID/stat), and wrk's, which shares the machine's cores;
 # 2. half of routec's saturation rate, paced evenly by hey: p50/p99 latency (target
 #    p99 <= 0.5 ms);
 # 3. routec's peak RSS (VmHWM; target <= 64 MB).
@@ -31,17 +32,32 @@ wait_for 18081
 wait_for 18080
 query='CallSid=9953099079d70b89bbc1aa43ae6d1893&CallFrom=09901320691&CallTo=08069891522&Direction=incoming&Created=Tue,%2003%20Sep%202024%2011:44:54&DialCallDuration=0&StartTime=2024-09-03%2011:44:54&EndTime=1970-01-01%2005:30:00&CallType=call-attempt&DialWhomNumber=&flow_id=11754&tenant_id=1409&From=09901320691&To=08069891522&CurrentTime=2024-09-03%2011:44:59&digits=%228%22'
 rate() { awk '/Requests\/sec/ {print $2}'; }
+baseline_pid=$(pgrep -f "baseline-.*--serve 127.0.0.1:18081" | head -1)
+
+# wrk_against PID PORT OUT WRK_ARGS…: wrk on the port, its report in OUT, then where the CPU
+# went a request: the server's in user space and in the kernel, and wrk's own.
+wrk_against() {
+  local pid=$1 port=$2 out=$3; shift 3
+  local before after
+  before=$(awk '{print $14, $15}' "/proc/$pid/stat")
+  { TIMEFORMAT='%U %S'; time wrk -t2 -c64 -d"${secs}s" "$@" "http://127.0.0.1:$port/exotel/connect?$query" > "$out"; } 2> /tmp/load-wrk-time.txt
+  after=$(awk '{print $14, $15}' "/proc/$pid/stat")
+  local n
+  n=$(awk '/requests in/ {print $1}' "$out")
+  cpu="user $(per_request $(( ${after% *} - ${before% *} )) "$n") µs, kernel $(per_request $(( ${after#* } - ${before#* } )) "$n") µs; wrk $(awk -v n="$n" '{printf "%.1f", ($1 + $2) * 1e6 / n}' /tmp/load-wrk-time.txt) µs"
+}
 
 saturate() { # LABEL WRK_ARGS… : the baseline, then routec, the same way
   echo "== saturation, $1 (wrk -t2 -c64 -d${secs}s)"
   shift
-  wrk -t2 -c64 -d"${secs}s" "$@" "http://127.0.0.1:18081/exotel/connect?$query" > /tmp/load-baseline.txt
-  wrk -t2 -c64 -d"${secs}s" --latency "$@" "http://127.0.0.1:18080/exotel/connect?$query" > /tmp/load-routec.txt
+  wrk_against "$baseline_pid" 18081 /tmp/load-baseline.txt "$@"
+  local base_cpu=$cpu
+  wrk_against "$routec" 18080 /tmp/load-routec.txt --latency "$@"
   grep -q "Non-2xx" /tmp/load-routec.txt && { echo "routec answered non-2xx:"; cat /tmp/load-routec.txt; exit 1; }
   base_rps=$(rate < /tmp/load-baseline.txt)
   routec_rps=$(rate < /tmp/load-routec.txt)
-  echo "baseline: $base_rps req/s"
-  echo "routec:   $routec_rps req/s ($(awk -v a="$routec_rps" -v b="$base_rps" 'BEGIN {printf "%.2f", a/b}')x the baseline; target >= 0.85x)"
+  echo "baseline: $base_rps req/s; CPU a request: $base_cpu"
+  echo "routec:   $routec_rps req/s ($(awk -v a="$routec_rps" -v b="$base_rps" 'BEGIN {printf "%.2f", a/b}')x the baseline; target >= 0.85x); CPU a request: $cpu"
 }
 saturate "a new call each request" -s benches/fresh-calls.lua
 saturate "the same call asked again"
@@ -66,7 +82,6 @@ paced() { # LABEL PID PORT
     "p50 $(hey_pct 50 < /tmp/load-half.txt) ms, p90 $(hey_pct 90 < /tmp/load-half.txt) ms," \
     "p99 $(hey_pct 99 < /tmp/load-half.txt) ms; server CPU $(per_request $((after - before)) "$done_") µs a request"
 }
-baseline_pid=$(pgrep -f "baseline-.*--serve 127.0.0.1:18081" | head -1)
 paced "baseline" "$baseline_pid" 18081
 paced "routec  " "$routec" 18080
 echo "(target: routec's p99 <= 0.5 ms)"

@@ -23,6 +23,8 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
 use axum::Router;
+use axum::handler::Handler;
+use axum::http::StatusCode;
 use axum::routing::get;
 
 use crate::Prepared;
@@ -301,25 +303,59 @@ struct Refusal {
 
 /// The Exotel-facing listener's app: Exotel's endpoints and health, nothing else.
 pub fn app(state: Arc<AppState>) -> Router {
-    // GET routes answer HEAD too (axum strips the body).
-    Router::new()
-        .route("/exotel/connect", get(connect).post(connect))
-        .route("/exotel/passthru", get(passthru).post(passthru))
+    let routes = ExotelRoutes {
+        router: Router::new(),
+        state: Arc::clone(&state),
+    };
+    // (Larger bodies get 413 from `ExotelRequest`, which reads them.)
+    routes
+        .route("/exotel/connect", connect, true)
+        .route("/exotel/passthru", passthru, true)
         // The secret as a path segment, for URLs that cannot carry a query of their own.
-        .route("/exotel/{secret}/connect", get(connect).post(connect))
-        .route("/exotel/{secret}/passthru", get(passthru).post(passthru))
-        .route("/exotel/events", get(agents::events).post(agents::events))
-        .route(
-            "/exotel/{secret}/events",
-            get(agents::events).post(agents::events),
+        .route("/exotel/{secret}/connect", connect, true)
+        .route("/exotel/{secret}/passthru", passthru, true)
+        .route("/exotel/events", agents::events, true)
+        .route("/exotel/{secret}/events", agents::events, true)
+        .route("/healthz", || async { "ok" }, false)
+        .route("/readyz", ready, false)
+        .router
+        .fallback(
+            (|| async { StatusCode::NOT_FOUND }).layer(track::TrackLayer {
+                state: Arc::clone(&state),
+                route: track::Template::Unmatched,
+            }),
         )
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
-        // (Larger bodies get 413 from `ExotelRequest`, which reads them.)
-        .layer(track::TrackLayer {
-            state: Arc::clone(&state),
-        })
         .with_state(state)
+}
+
+/// [`app`]'s routes, each handler timed under its route's template (`track`), as are the
+/// methods a route refuses.
+struct ExotelRoutes {
+    router: Router<Arc<AppState>>,
+    state: Arc<AppState>,
+}
+
+impl ExotelRoutes {
+    /// `handler` answers GET (and so HEAD: axum strips the body), and POST if `post`.
+    fn route<H, T>(self, template: &'static str, handler: H, post: bool) -> Self
+    where
+        H: Handler<T, Arc<AppState>>,
+        T: 'static,
+    {
+        let track = track::TrackLayer {
+            state: Arc::clone(&self.state),
+            route: track::Template::Known(template),
+        };
+        let mut methods = get(handler.clone().layer(track.clone()));
+        if post {
+            methods = methods.post(handler.layer(track.clone()));
+        }
+        let methods = methods.fallback((|| async { StatusCode::METHOD_NOT_ALLOWED }).layer(track));
+        ExotelRoutes {
+            router: self.router.route(template, methods),
+            state: self.state,
+        }
+    }
 }
 
 /// The operators' listener's app: the console, the `/v1` API, metrics and health. With an
@@ -347,6 +383,7 @@ pub fn admin_app(state: Arc<AppState>) -> Router {
         ))
         .layer(track::TrackLayer {
             state: Arc::clone(&state),
+            route: track::Template::Matched,
         })
         .with_state(state)
 }

@@ -551,6 +551,25 @@ fn metrics_count_requests_decisions_degraded_and_reloads() {
         send(Arc::clone(&s), get("/exotel/connect?digits=%221%22")).await;
         send(Arc::clone(&s), get("/exotel/connect?digits=%221%22")).await;
         send(Arc::clone(&s), get("/exotel/passthru?branch=general")).await;
+        // A method a route refuses, a HEAD, a path no route has: each counted too.
+        let request = |method: &str, target: &str| {
+            Request::builder()
+                .method(method)
+                .uri(target)
+                .body(Body::empty())
+                .unwrap()
+        };
+        let (status, headers, _) =
+            send(Arc::clone(&s), request("PUT", "/exotel/connect")).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(headers["allow"], "GET,HEAD,POST");
+        let (status, headers, _) = send(Arc::clone(&s), request("PUT", "/healthz")).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(headers["allow"], "GET,HEAD");
+        let (status, ..) = send(Arc::clone(&s), request("HEAD", "/healthz")).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, ..) = send(Arc::clone(&s), get("/exotel/nowhere")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
         let (status, headers, body) = send(Arc::clone(&s), get("/metrics")).await;
         assert_eq!(status, StatusCode::OK);
         assert!(
@@ -566,6 +585,17 @@ fn metrics_count_requests_decisions_degraded_and_reloads() {
         };
         assert!(body.contains(&format!("{} 2", count("/exotel/connect"))), "{body}");
         assert!(body.contains(&format!("{} 1", count("/exotel/passthru"))), "{body}");
+        for (route, method, status) in [
+            ("/exotel/connect", "PUT", 405),
+            ("/healthz", "PUT", 405),
+            ("/healthz", "HEAD", 200),
+            ("unmatched", "GET", 404),
+        ] {
+            let line = format!(
+                "routec_http_request_duration_seconds_count{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} 1"
+            );
+            assert!(body.contains(&line), "{line} in {body}");
+        }
         assert!(
             body.contains("routec_decisions_total{rule=\"tech\",target=\"team\"} 2"),
             "{body}"
