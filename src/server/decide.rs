@@ -22,6 +22,8 @@ use crate::state::{DecideContext, KnownAnswer, Prior, Routed};
 struct Decided {
     serving: Option<Arc<Serving>>,
     call: Call,
+    /// When the call is, by Exotel's clock: the time it was decided with.
+    at: jiff::Timestamp,
     decision: Decision,
 }
 
@@ -90,11 +92,11 @@ async fn decide_call(
         let decided = Decided {
             serving: None,
             decision: static_fallback(&state.config, Degraded::NoPolicy),
+            at: call_time(&state.config, &call),
             call,
         };
-        state.log_decision(&decided, started.elapsed());
         let shown = state.console.live.take_slot();
-        state.show_decision(&decided, started.elapsed(), shown);
+        state.report_decision(&decided, started.elapsed(), shown);
         state.metrics.decision(None, &decided.decision);
         return Answered::Decided(decided);
     };
@@ -167,10 +169,10 @@ async fn decide_call(
     let decided = Decided {
         serving: Some(Arc::clone(&serving)),
         call,
+        at: now,
         decision,
     };
-    state.log_decision(&decided, started.elapsed());
-    state.show_decision(&decided, started.elapsed(), shown);
+    state.report_decision(&decided, started.elapsed(), shown);
     let counters = decided
         .serving
         .as_deref()
@@ -196,10 +198,17 @@ fn static_fallback(config: &Config, reason: Degraded) -> Decision {
 }
 
 impl AppState {
+    /// Logs a decision and shows it to the console ([`Self::log_decision`],
+    /// [`Self::show_decision`]), both with the one reading of the clock.
+    fn report_decision(&self, decided: &Decided, took: Duration, shown: bool) {
+        let now = jiff::Timestamp::now();
+        self.log_decision(decided, took, now);
+        self.show_decision(decided, took, now, shown);
+    }
+
     /// Counts a decision for the console's Rules page and, when it is `shown` (a console
     /// watches, and the feed has room), sends it to the Live page with its trace.
-    fn show_decision(&self, decided: &Decided, took: Duration, shown: bool) {
-        let now = jiff::Timestamp::now();
+    fn show_decision(&self, decided: &Decided, took: Duration, now: jiff::Timestamp, shown: bool) {
         let decision = &decided.decision;
         let sid = decided.call.sid.as_deref();
         let rule = decided.rule();
@@ -240,14 +249,14 @@ impl AppState {
     }
 
     /// One JSON line per decision on stdout: why every call went where it went.
-    fn log_decision(&self, decided: &Decided, took: Duration) {
+    fn log_decision(&self, decided: &Decided, took: Duration, now: jiff::Timestamp) {
         if !self.config.log.decisions {
             return;
         }
         let decision = &decided.decision;
         let line = DecisionLine {
-            ts: jiff::Timestamp::now(),
-            at: call_time(&self.config, &decided.call),
+            ts: now,
+            at: decided.at,
             call_sid: decided.call.sid.as_deref(),
             from: self.caller_shown(&decided.call),
             to: decided.call.to.as_ref().map(|p| p.value.as_str()),
