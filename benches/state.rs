@@ -61,7 +61,7 @@ async fn decide_for(
         one_at_a_time: false,
         caller: None,
         now_ms: now.as_millisecond(),
-        today: "2026-11-24".into(),
+        today: routec::state::Day::of(jiff::civil::date(2026, 11, 24)),
         deadline: started + Duration::from_secs(1),
         // A short reservation: the bench's calls end at once.
         reserve_for: if reserve {

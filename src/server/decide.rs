@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{AppState, Config, ExotelRequest, Serving, exotel_refusal};
@@ -115,7 +115,7 @@ async fn decide_call(
             .map(|p| p.value.as_str()),
         // Reservations run on the real clock, whatever time the request says it is.
         now_ms: jiff::Timestamp::now().as_millisecond(),
-        today: policy.checked.timezone.to_datetime(now).date().to_string(),
+        today: crate::state::Day::of(policy.checked.timezone.to_datetime(now).date()),
         deadline,
         reserve_for: Duration::from_secs(state.config.state.reservation_secs),
         commit: asking.commit,
@@ -365,7 +365,11 @@ fn mask(number: &str) -> String {
 fn answer(config: &Config, call: &Call, numbers: &[impl AsRef<str>], parallel: bool) -> Response {
     let answer =
         crate::exotel::answer::connect_answer_json(&config.connect, call, numbers, parallel);
-    let json = [(header::CONTENT_TYPE, "application/json")];
+    // Static: a `&str` would be copied into a header value every answer.
+    let json = [(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    )];
     (json, answer).into_response()
 }
 

@@ -74,6 +74,28 @@ pub const MAX_CALLERS: usize = 200_000;
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn a_day_reads_as_jiff_writes_it(days in -7_000_000i64..7_000_000) {
+            let date = jiff::civil::date(1970, 1, 1)
+                .checked_add(jiff::Span::new().days(days))
+                .unwrap_or(jiff::civil::Date::MAX);
+            let day = Day::of(date);
+            proptest::prop_assert_eq!(day.as_str(), date.to_string());
+        }
+    }
+
+    #[test]
+    fn the_first_and_last_days_read_as_jiff_writes_them() {
+        for date in [
+            jiff::civil::Date::MIN,
+            jiff::civil::Date::MAX,
+            jiff::civil::date(0, 1, 1),
+        ] {
+            assert_eq!(Day::of(date).as_str(), date.to_string());
+        }
+    }
+
     #[test]
     fn a_bounded_map_drops_the_old_first_and_stays_under_its_cap() {
         let mut map: HashMap<u32, i64> = HashMap::new();
@@ -213,7 +235,7 @@ pub struct DecideContext<'a> {
     pub caller: Option<&'a str>,
     /// Now, ms since the epoch, and the local date in the policy's time zone.
     pub now_ms: i64,
-    pub today: String,
+    pub today: Day,
     pub deadline: Instant,
     /// How long an offered agent stays reserved at most, when the call's events do not
     /// release it; zero: no reservations.
@@ -221,6 +243,63 @@ pub struct DecideContext<'a> {
     /// Whether this decision routes a call (Connect, decide), so that its cursors move and
     /// its agents are reserved; a Passthru only reads.
     pub commit: bool,
+}
+
+/// A local date as its day's counts are keyed (`2026-11-24`), kept on the stack: a decision
+/// needs one, and a `String` was an allocation and jiff's formatting a decision.
+#[derive(Clone, Copy)]
+pub struct Day {
+    text: [u8; 16],
+    len: u8,
+}
+
+impl Day {
+    pub fn of(date: jiff::civil::Date) -> Day {
+        let mut day = Day {
+            text: [0; 16],
+            len: 10,
+        };
+        let year = i64::from(date.year());
+        if (0..=9999).contains(&year) {
+            let text = &mut day.text;
+            let mut put = |at: usize, width: usize, mut value: i64| {
+                for i in (at..at + width).rev() {
+                    text[i] = b'0' + (value % 10) as u8;
+                    value /= 10;
+                }
+            };
+            put(0, 4, year);
+            put(5, 2, i64::from(date.month()));
+            put(8, 2, i64::from(date.day()));
+            text[4] = b'-';
+            text[7] = b'-';
+        } else {
+            // Years jiff writes with a sign and six digits: at most 14 bytes.
+            let mut rest = &mut day.text[..];
+            let _ = std::io::Write::write_fmt(&mut rest, format_args!("{date}"));
+            let left = rest.len();
+            day.len = (16 - left) as u8;
+        }
+        day
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.text[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for Day {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for Day {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_str().fmt(f)
+    }
 }
 
 impl DecideContext<'_> {
