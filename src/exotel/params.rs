@@ -68,6 +68,11 @@ pub struct Encoded<'a> {
 }
 
 impl<'a> Encoded<'a> {
+    /// The part as it stands, escapes and all.
+    pub fn raw(self) -> &'a str {
+        self.raw
+    }
+
     pub fn decoded(self) -> Cow<'a, str> {
         if self.escaped {
             decode(self.raw)
