@@ -51,6 +51,13 @@ impl Call {
                 times[slot].offer(value);
                 continue;
             }
+            if let Field::Digits = field {
+                // An empty value leaves the digits as they were.
+                if let Some(digits) = value.digits() {
+                    call.digits = digits;
+                }
+                continue;
+            }
             let value = trimmed(value.into());
             if value.is_empty() {
                 continue;
@@ -62,12 +69,11 @@ impl Call {
                 Field::CallTo => to.0 = Some(value),
                 Field::To => to.1 = Some(value),
                 Field::Direction => call.direction = Some(value.into_owned()),
-                Field::Digits => call.digits = clean_digits(&value),
                 Field::Custom => call.custom = Some(value.into_owned()),
                 Field::FlowId => call.flow_id = Some(value.into_owned()),
                 Field::DialWhom => call.dial_whom = Some(PhoneValue::read(&value, country)),
-                // Offered to their slot above.
-                Field::CurrentTime | Field::StartTime | Field::Created => {}
+                // Read above.
+                Field::Digits | Field::CurrentTime | Field::StartTime | Field::Created => {}
             }
         }
         call.from = from.0.or(from.1).map(|v| PhoneValue::read(&v, country));
@@ -186,6 +192,15 @@ pub trait ParamValue<'a>: Into<Cow<'a, str>> {
     /// The value read as a time in the form Exotel sends every time in, as it stands (see
     /// [`plain_exotel_time`]); `None`: read it decoded, by [`read_exotel_time`].
     fn plain_time(&self) -> Option<jiff::civil::DateTime>;
+
+    /// The IVR digits in the value ([`clean_digits`]); `None` when it is empty once trimmed.
+    fn digits(self) -> Option<Option<String>>
+    where
+        Self: Sized,
+    {
+        let value = trimmed(self.into());
+        (!value.is_empty()).then(|| clean_digits(&value))
+    }
 }
 
 impl<'a> ParamValue<'a> for &'a str {
@@ -197,6 +212,30 @@ impl<'a> ParamValue<'a> for &'a str {
 impl<'a> ParamValue<'a> for Encoded<'a> {
     fn plain_time(&self) -> Option<jiff::civil::DateTime> {
         plain_exotel_time(self.raw(), true)
+    }
+
+    /// Read from the decoded bytes, without decoding the text (Exotel sends `%228%22`): the
+    /// same as decoding, trimming and cleaning while every byte is ASCII, where a byte's
+    /// being white space is its character's.
+    fn digits(self) -> Option<Option<String>> {
+        let mut digits = String::new();
+        let mut blank = true;
+        for byte in self.decoded_bytes() {
+            if !byte.is_ascii() {
+                return ParamValue::digits(self.decoded());
+            }
+            blank &= matches!(byte, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ');
+            if byte.is_ascii_digit() || byte == b'*' || byte == b'#' {
+                digits.push(char::from(byte));
+            }
+        }
+        (!blank).then(|| (!digits.is_empty()).then_some(digits))
+    }
+}
+
+impl<'a> ParamValue<'a> for Cow<'a, str> {
+    fn plain_time(&self) -> Option<jiff::civil::DateTime> {
+        plain_exotel_time(self, false)
     }
 }
 
@@ -367,6 +406,22 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Digits read from a form's part as it stands are those of its decoded text.
+        #[test]
+        fn digits_read_undecoded_are_the_decoded_texts(
+            part in "(%2[0-9A-Fa-f]|%0[9-9A-Da-d]|%C2%A0|%E3%80%80|%ff|%[0-9]|[0-9*#+ \"x%])*"
+        ) {
+            let form = format!("digits={part}");
+            let (_, encoded) = params::raw_pairs(&form).next().unwrap();
+            let decoded = encoded.decoded();
+            proptest::prop_assert_eq!(
+                ParamValue::digits(encoded),
+                ParamValue::digits(decoded.clone()),
+                "{:?}",
+                decoded
+            );
+        }
+
         /// What the plain reader reads, jiff reads the same from the decoded text.
         #[test]
         fn a_plain_time_reads_as_jiff_reads_it(

@@ -73,6 +73,29 @@ impl<'a> Encoded<'a> {
         self.raw
     }
 
+    /// The part's bytes decoded (`+` as a space, `%XX` as its byte, a `%` not followed by two
+    /// hex digits as itself), before any UTF-8 check: for a reader that needs a few bytes of
+    /// it, not the text.
+    pub fn decoded_bytes(self) -> impl Iterator<Item = u8> + 'a {
+        let bytes = self.raw.as_bytes();
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            let (byte, next) = match *bytes.get(at)? {
+                b'+' => (b' ', at + 1),
+                b'%' => match bytes
+                    .get(at + 1..at + 3)
+                    .and_then(|h| Some(hex(h[0])? * 16 + hex(h[1])?))
+                {
+                    Some(byte) => (byte, at + 3),
+                    None => (b'%', at + 1),
+                },
+                byte => (byte, at + 1),
+            };
+            at = next;
+            Some(byte)
+        })
+    }
+
     pub fn decoded(self) -> Cow<'a, str> {
         if self.escaped {
             decode(self.raw)
