@@ -96,6 +96,8 @@ impl<'a> Encoded<'a> {
         })
     }
 
+    // Inline: most parts need no decoding, and the call cost more than the check.
+    #[inline]
     pub fn decoded(self) -> Cow<'a, str> {
         if self.escaped {
             decode(self.raw)
@@ -176,6 +178,7 @@ fn first_special(bytes: &[u8]) -> Option<usize> {
 
 /// One part with a `%` or a `+`: `+` as a space, `%XX` as its byte (a `%` not followed by
 /// two hex digits as itself), then UTF-8, with U+FFFD for what is not.
+#[inline(never)]
 fn decode(part: &str) -> Cow<'_, str> {
     let bytes = part.as_bytes();
     // Runs between escapes are copied whole; while every escape is ASCII the text stays

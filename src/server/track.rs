@@ -5,7 +5,7 @@
 //! the route's service for every request, a tenth of what axum's routing cost a Connect.
 //! Around a whole router (`Router::layer`) the layer reads the template axum matched; around
 //! one handler (`Handler::layer`, the Exotel-facing routes) it is given the template, and
-//! axum clones one boxed service a request instead of two (about 700 instructions).
+//! axum clones one boxed service a request instead of two (1,300 instructions fewer a call).
 
 use std::future::Future;
 use std::pin::Pin;
