@@ -77,8 +77,11 @@ const DEBOUNCE: Duration = Duration::from_millis(250);
 
 /// Reloads when what `dir` holds looks different from the last look, every `every`.
 fn poll(state: Arc<AppState>, dir: PathBuf, every: Duration) {
+    // The first look is taken here, before the listener opens, not when the task first runs:
+    // on a busy machine that could come after a change made once the server answered, and
+    // the change would never be seen.
+    let mut last = fingerprint(&dir);
     tokio::spawn(async move {
-        let mut last = fingerprint(&dir);
         loop {
             tokio::time::sleep(every).await;
             let now = fingerprint(&dir);
