@@ -96,7 +96,7 @@ fn days_to_date(days: i64) -> Option<(i64, i64, i64)> {
 }
 
 /// `value` as decimal digits filling `into`, zero-padded (its lowest digits if it is longer).
-fn digits(into: &mut [u8], mut value: i64) {
+pub fn digits(into: &mut [u8], mut value: i64) {
     for digit in into.iter_mut().rev() {
         *digit = b'0' + (value % 10) as u8;
         value /= 10;

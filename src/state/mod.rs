@@ -262,17 +262,10 @@ impl Day {
         let year = i64::from(date.year());
         if (0..=9999).contains(&year) {
             let text = &mut day.text;
-            let mut put = |at: usize, width: usize, mut value: i64| {
-                for i in (at..at + width).rev() {
-                    text[i] = b'0' + (value % 10) as u8;
-                    value /= 10;
-                }
-            };
-            put(0, 4, year);
-            put(5, 2, i64::from(date.month()));
-            put(8, 2, i64::from(date.day()));
-            text[4] = b'-';
-            text[7] = b'-';
+            text[..10].copy_from_slice(b"0000-00-00");
+            crate::json_text::digits(&mut text[0..4], year);
+            crate::json_text::digits(&mut text[5..7], i64::from(date.month()));
+            crate::json_text::digits(&mut text[8..10], i64::from(date.day()));
         } else {
             // Years jiff writes with a sign and six digits: at most 14 bytes.
             let mut rest = &mut day.text[..];
@@ -583,7 +576,7 @@ impl StateStore {
         match self {
             StateStore::Memory(m) if facts_wait => m.decided_before(ctx),
             StateStore::Memory(_) => Prior::New(Unknown::default()),
-            // Boxed: inline, the Redis step's future (over a kilobyte) would make every
+            // Boxed: inline, the Redis step's future (over two kilobytes) would make every
             // request's future that large, the memory store's too.
             StateStore::Redis(r) => Box::pin(r.decided_before(ctx)).await,
         }
