@@ -100,6 +100,9 @@ impl Anchor {
 #[derive(Debug, Clone)]
 pub struct Table {
     pub subject: Subject,
+    /// The first rule filed here: no list of the table holds an earlier one. Tables are in
+    /// this order, so that evaluation reads a subject only once the walk reaches its rules.
+    pub first_rule: u32,
     /// Equality on text and phone numbers, looked up by `&str`.
     /// foldhash, not SipHash: every decision looks its call's values up here.
     pub text: foldhash::HashMap<String, Vec<u32>>,
@@ -136,6 +139,7 @@ impl RangeTable {
 pub struct RuleIndex {
     /// Rules with no anchor: tried for every call.
     pub always: Vec<u32>,
+    /// In the order of their first rule.
     pub tables: Vec<Table>,
 }
 
@@ -155,6 +159,7 @@ impl RuleIndex {
                 let t = *table_of.entry(subject).or_insert_with(|| {
                     index.tables.push(Table {
                         subject,
+                        first_rule: rule_id,
                         text: foldhash::HashMap::default(),
                         keys: foldhash::HashMap::default(),
                         variants: Vec::new(),

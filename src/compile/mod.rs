@@ -8,7 +8,7 @@ mod trie;
 
 use std::sync::Arc;
 
-pub use index::{Anchor, DispatchKey, RuleIndex, Subject};
+pub use index::{Anchor, DispatchKey, RuleIndex, Subject, Table};
 pub use schedule::CompiledSchedule;
 pub use trie::PrefixTrie;
 

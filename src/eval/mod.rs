@@ -2,6 +2,7 @@
 //! I/O, no clock, no randomness but a seed taken from the call.
 
 mod agents;
+mod candidates;
 mod decision;
 mod strategy;
 
@@ -9,7 +10,7 @@ use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::sync::Arc;
 
-use smallvec::SmallVec;
+use candidates::{Merge, RuleSet};
 
 pub use agents::{AgentSnapshot, AgentState, Status};
 pub use decision::{
@@ -23,14 +24,10 @@ use crate::check::model::{
     AgentFilter, AgentId, CallField, CompareOp, Cond, Literal, NowField, RuleDef, RuleId,
     ScheduleId, Target, Truth, Value,
 };
-use crate::compile::Subject;
-use crate::compile::{DispatchKey, Policy};
+use crate::compile::Policy;
 use crate::degraded::Degraded;
 use crate::facts::{FactValue, Facts};
 use crate::phone;
-
-/// The sorted rule lists a call's values select, to merge: inline up to 8.
-type Candidates<'a> = SmallVec<[&'a [u32]; 8]>;
 
 /// A value read during evaluation.
 #[derive(Debug, Clone, PartialEq)]
@@ -510,72 +507,6 @@ fn literal(l: &Literal) -> Val<'_> {
 }
 
 impl<'a> Context<'a> {
-    /// The rules worth trying for this call, as sorted lists to merge: those the dispatch
-    /// index files under this call's values, and those with no anchor.
-    fn candidates(&self) -> Candidates<'a> {
-        let index = &self.policy.index;
-        let mut out = Candidates::new();
-        out.push(&index.always);
-        for table in &index.tables {
-            let subject = match table.subject {
-                Subject::Schedule(_) => None,
-                Subject::Call(f) => Some(Value::Call(f)),
-                Subject::Fact(group, field) => Some(Value::Fact { group, field }),
-                Subject::Map(m) => Some(Value::Map(m)),
-                Subject::Now(f) => Some(Value::Now(f)),
-                Subject::LastAgent => Some(Value::LastAgent),
-            };
-            let value = match (&subject, table.subject) {
-                (_, Subject::Schedule(id)) => Val::Bool(self.schedule_open(id)),
-                (Some(v), _) => match self.read(v) {
-                    Some(v) => v,
-                    None => continue,
-                },
-                (None, _) => continue,
-            };
-            let text = match &value {
-                Val::Str(t) => Some(t.as_ref()),
-                Val::Phone(t, true) => Some(*t),
-                _ => None,
-            };
-            if let Some(text) = text {
-                if let Some(list) = table.text.get(text) {
-                    out.push(list);
-                }
-                if table.has_prefixes {
-                    out.extend(table.prefixes.matches(text).map(Vec::as_slice));
-                }
-                continue;
-            }
-            let key = match &value {
-                Val::Num(n) => {
-                    if let Some(ranges) = &table.ranges {
-                        out.push(ranges.lookup(*n));
-                    }
-                    DispatchKey::number(*n)
-                }
-                Val::Bool(b) => DispatchKey::Bool(*b),
-                Val::Enum(v) => {
-                    if let Some(list) = table.variants.get(*v as usize) {
-                        out.push(list);
-                    }
-                    continue;
-                }
-                Val::AgentRef(r) => match self.resolve_agent(r) {
-                    Some(a) => DispatchKey::Agent(a),
-                    None => continue,
-                },
-                Val::Agent(a) => DispatchKey::Agent(*a),
-                Val::Str(_) | Val::Phone(..) => continue,
-            };
-            if let Some(list) = table.keys.get(&key) {
-                out.push(list);
-            }
-        }
-        out.retain(|l| !l.is_empty());
-        out
-    }
-
     /// A rule's condition, and for a false or unknown top-level `and`, which item made it so.
     fn rule_truth(&self, cond: &Cond) -> (Truth, Option<u16>) {
         let Cond::And(items) = cond else {
@@ -630,39 +561,19 @@ pub fn eval(
 ) -> Decision {
     let ctx = Context::new(policy, call, facts, now, agents);
     let mut d = Decision::empty();
-    let mut rules = Merge {
-        lists: ctx.candidates(),
-        last: None,
-    };
-    ctx.first_match(&mut rules, &mut d);
-    d
-}
-
-/// Merges sorted rule lists lazily, without duplicates: evaluation stops at the first rule
-/// that fires, so most of a long list is never read.
-struct Merge<'a> {
-    lists: Candidates<'a>,
-    last: Option<u32>,
-}
-
-impl Iterator for Merge<'_> {
-    type Item = u32;
-
-    fn next(&mut self) -> Option<u32> {
-        loop {
-            let (i, head) = self
-                .lists
-                .iter()
-                .enumerate()
-                .filter_map(|(i, l)| l.first().map(|&h| (i, h)))
-                .min_by_key(|&(_, h)| h)?;
-            self.lists[i] = &self.lists[i][1..];
-            if self.last != Some(head) {
-                self.last = Some(head);
-                return Some(head);
-            }
-        }
+    let index = &policy.index;
+    if policy.checked.rules.len() <= RuleSet::RULES {
+        let mut rules = RuleSet {
+            ctx: &ctx,
+            pending: RuleSet::of(&index.always),
+            unread: &index.tables,
+        };
+        ctx.first_match(&mut rules, &mut d);
+    } else {
+        let mut rules = Merge::new(&ctx, &index.always, &index.tables);
+        ctx.first_match(&mut rules, &mut d);
     }
+    d
 }
 
 /// The reference interpreter: a plain first-match walk over every rule, no index. The

@@ -155,9 +155,9 @@ fn targets(r: &mut Rng) -> String {
     (0..n).map(|_| target(r)).collect::<Vec<_>>().join(" or ")
 }
 
-fn policy_text(r: &mut Rng) -> String {
+fn policy_text(r: &mut Rng, rules: usize) -> String {
     let mut text = PREAMBLE.to_string();
-    for i in 0..(1 + r.below(25)) {
+    for i in 0..rules {
         text.push_str(&format!(
             "rule r{i}: when {} -> {}\n",
             condition(r, 3),
@@ -262,9 +262,15 @@ fn outcome(d: &Decision) -> Decision {
     }
 }
 
+/// Policies of up to 25 rules: eval takes the rules to try from a bit set.
 fn run_seed(seed: u64, calls: usize) {
     let mut r = Rng(seed);
-    let text = policy_text(&mut r);
+    let rules = 1 + r.below(25);
+    run_policy(seed, &mut r, rules, calls);
+}
+
+fn run_policy(seed: u64, r: &mut Rng, rules: usize, calls: usize) {
+    let text = policy_text(r, rules);
     let files = SourceFiles::single("random.route", text.clone());
     let (policy, diagnostics) = routec::load(&files);
     let Some(policy) = policy else {
@@ -274,7 +280,7 @@ fn run_seed(seed: u64, calls: usize) {
         );
     };
     for i in 0..calls {
-        let case = random_case(&mut r, &policy.checked);
+        let case = random_case(r, &policy.checked);
         let at = case.at.unwrap();
         let tree = eval(&policy, &case.call, &case.facts, at, &case.agents);
         let reference = eval_reference(&policy, &case.call, &case.facts, at, &case.agents);
@@ -299,5 +305,15 @@ proptest! {
 fn fixed_seeds_agree() {
     for seed in 0..20 {
         run_seed(seed, 200);
+    }
+}
+
+/// Policies past 128 rules: eval merges the index's sorted rule lists instead of a bit set.
+#[test]
+fn large_policies_agree() {
+    for seed in 0..10 {
+        let mut r = Rng(seed);
+        let rules = 129 + r.below(200);
+        run_policy(seed, &mut r, rules, 200);
     }
 }

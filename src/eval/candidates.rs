@@ -1,0 +1,167 @@
+//! The rules worth trying for a call, lowest first: the dispatch index's rule lists for the
+//! call's values, merged, each table read only once the walk reaches its first rule.
+
+use smallvec::SmallVec;
+
+use super::{Context, Val};
+use crate::check::model::Value;
+use crate::compile::{DispatchKey, Subject, Table};
+
+/// The sorted rule lists a call's values select, to merge: inline up to 8.
+type Candidates<'a> = SmallVec<[&'a [u32]; 8]>;
+
+/// Adds a rule list to merge; an empty one would only take a place.
+fn add<'a>(lists: &mut Candidates<'a>, list: &'a [u32]) {
+    if !list.is_empty() {
+        lists.push(list);
+    }
+}
+
+impl<'a> Context<'a> {
+    /// Gives `add` the rule lists `table` files under this call's value of its subject.
+    fn table_lists(&self, table: &'a Table, mut add: impl FnMut(&'a [u32])) {
+        let subject = match table.subject {
+            Subject::Schedule(id) => {
+                return self.key_list(table, DispatchKey::Bool(self.schedule_open(id)), add);
+            }
+            Subject::Call(f) => Value::Call(f),
+            Subject::Fact(group, field) => Value::Fact { group, field },
+            Subject::Map(m) => Value::Map(m),
+            Subject::Now(f) => Value::Now(f),
+            Subject::LastAgent => Value::LastAgent,
+        };
+        let Some(value) = self.read(&subject) else {
+            return;
+        };
+        let text = match &value {
+            Val::Str(t) => Some(t.as_ref()),
+            Val::Phone(t, true) => Some(*t),
+            _ => None,
+        };
+        if let Some(text) = text {
+            if let Some(list) = table.text.get(text) {
+                add(list);
+            }
+            if table.has_prefixes {
+                for list in table.prefixes.matches(text) {
+                    add(list);
+                }
+            }
+            return;
+        }
+        let key = match &value {
+            Val::Num(n) => {
+                if let Some(ranges) = &table.ranges {
+                    add(ranges.lookup(*n));
+                }
+                DispatchKey::number(*n)
+            }
+            Val::Bool(b) => DispatchKey::Bool(*b),
+            Val::Enum(v) => {
+                if let Some(list) = table.variants.get(*v as usize) {
+                    add(list);
+                }
+                return;
+            }
+            Val::AgentRef(r) => match self.resolve_agent(r) {
+                Some(a) => DispatchKey::Agent(a),
+                None => return,
+            },
+            Val::Agent(a) => DispatchKey::Agent(*a),
+            Val::Str(_) | Val::Phone(..) => return,
+        };
+        self.key_list(table, key, add);
+    }
+
+    fn key_list(&self, table: &'a Table, key: DispatchKey, mut add: impl FnMut(&'a [u32])) {
+        if let Some(list) = table.keys.get(&key) {
+            add(list);
+        }
+    }
+}
+
+/// The rules to try for a small policy, as a set of bits, taken lowest first: merging the
+/// index's lists is a bitwise or. A table's subject is read only once the walk reaches the
+/// table's first rule, so a call decided by the first rules does not look up the values
+/// only later rules test.
+pub(super) struct RuleSet<'c, 'a> {
+    pub(super) ctx: &'c Context<'a>,
+    pub(super) pending: u128,
+    /// The tables not read yet, in the order of their first rule.
+    pub(super) unread: &'a [Table],
+}
+
+impl RuleSet<'_, '_> {
+    /// The most rules a set holds.
+    pub(super) const RULES: usize = 128;
+
+    pub(super) fn of(list: &[u32]) -> u128 {
+        list.iter()
+            .fold(0, |set, &rule| set | 1u128.checked_shl(rule).unwrap_or(0))
+    }
+}
+
+impl Iterator for RuleSet<'_, '_> {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        loop {
+            // 128 when the set is empty: any unread table comes first.
+            let head = self.pending.trailing_zeros();
+            match self.unread.split_first() {
+                Some((table, unread)) if table.first_rule <= head => {
+                    self.unread = unread;
+                    let pending = &mut self.pending;
+                    self.ctx
+                        .table_lists(table, |list| *pending |= RuleSet::of(list));
+                }
+                _ => {
+                    if self.pending == 0 {
+                        return None;
+                    }
+                    self.pending &= self.pending - 1;
+                    return Some(head);
+                }
+            }
+        }
+    }
+}
+
+/// Merges the sorted rule lists of the dispatch index without duplicates, for a policy too
+/// large for a [`RuleSet`]: every table is read first, and the lists are merged lazily.
+/// Evaluation stops at the first rule that fires, so most of a long list is never read.
+pub(super) struct Merge<'a> {
+    lists: Candidates<'a>,
+    last: Option<u32>,
+}
+
+impl<'a> Merge<'a> {
+    pub(super) fn new(ctx: &Context<'a>, always: &'a [u32], tables: &'a [Table]) -> Merge<'a> {
+        let mut lists = Candidates::new();
+        add(&mut lists, always);
+        for table in tables {
+            ctx.table_lists(table, |list| add(&mut lists, list));
+        }
+        Merge { lists, last: None }
+    }
+}
+
+impl Iterator for Merge<'_> {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        loop {
+            let (i, head) = self
+                .lists
+                .iter()
+                .enumerate()
+                .filter_map(|(i, l)| l.first().map(|&h| (i, h)))
+                .min_by_key(|&(_, h)| h)?;
+            self.lists[i] = &self.lists[i][1..];
+            if self.last != Some(head) {
+                self.last = Some(head);
+                return Some(head);
+            }
+        }
+    }
+}
