@@ -106,8 +106,10 @@ pub struct Table {
     /// Equality on text and phone numbers, looked up by `&str`.
     /// foldhash, not SipHash: every decision looks its call's values up here.
     pub text: foldhash::HashMap<String, Vec<u32>>,
-    /// Equality on numbers, bools and agents.
+    /// Equality on numbers and agents.
     pub keys: foldhash::HashMap<DispatchKey, Vec<u32>>,
+    /// Equality on bools and schedules: the rules for `false`, then for `true`.
+    pub truth: [Vec<u32>; 2],
     /// Enum jump table: rules per variant index.
     pub variants: Vec<Vec<u32>>,
     pub prefixes: PrefixTrie<Vec<u32>>,
@@ -162,6 +164,7 @@ impl RuleIndex {
                         first_rule: rule_id,
                         text: foldhash::HashMap::default(),
                         keys: foldhash::HashMap::default(),
+                        truth: Default::default(),
                         variants: Vec::new(),
                         prefixes: PrefixTrie::default(),
                         has_prefixes: false,
@@ -177,6 +180,7 @@ impl RuleIndex {
                                 DispatchKey::Str(s) | DispatchKey::Phone(s) => {
                                     table.text.entry(s).or_default()
                                 }
+                                DispatchKey::Bool(b) => &mut table.truth[usize::from(b)],
                                 other => table.keys.entry(other).or_default(),
                             };
                             push_unique(list, rule_id);
@@ -239,6 +243,7 @@ impl RuleIndex {
                                     }
                             })
                             .sum::<usize>()
+                        + t.truth.iter().map(lists).sum::<usize>()
                         + t.variants.iter().map(lists).sum::<usize>()
                         + t.prefixes.heap_size()
                         + t.ranges.as_ref().map_or(0, |r| {

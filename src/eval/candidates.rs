@@ -22,7 +22,7 @@ impl<'a> Context<'a> {
     fn table_lists(&self, table: &'a Table, mut add: impl FnMut(&'a [u32])) {
         let subject = match table.subject {
             Subject::Schedule(id) => {
-                return self.key_list(table, DispatchKey::Bool(self.schedule_open(id)), add);
+                return add(&table.truth[usize::from(self.schedule_open(id))]);
             }
             Subject::Call(f) => Value::Call(f),
             Subject::Fact(group, field) => Value::Fact { group, field },
@@ -56,7 +56,7 @@ impl<'a> Context<'a> {
                 }
                 DispatchKey::number(*n)
             }
-            Val::Bool(b) => DispatchKey::Bool(*b),
+            Val::Bool(b) => return add(&table.truth[usize::from(*b)]),
             Val::Enum(v) => {
                 if let Some(list) = table.variants.get(*v as usize) {
                     add(list);
@@ -70,10 +70,6 @@ impl<'a> Context<'a> {
             Val::Agent(a) => DispatchKey::Agent(*a),
             Val::Str(_) | Val::Phone(..) => return,
         };
-        self.key_list(table, key, add);
-    }
-
-    fn key_list(&self, table: &'a Table, key: DispatchKey, mut add: impl FnMut(&'a [u32])) {
         if let Some(list) = table.keys.get(&key) {
             add(list);
         }
@@ -85,17 +81,25 @@ impl<'a> Context<'a> {
 /// table's first rule, so a call decided by the first rules does not look up the values
 /// only later rules test.
 pub(super) struct RuleSet<'c, 'a> {
-    pub(super) ctx: &'c Context<'a>,
-    pub(super) pending: u128,
+    ctx: &'c Context<'a>,
+    pending: u128,
     /// The tables not read yet, in the order of their first rule.
-    pub(super) unread: &'a [Table],
+    unread: &'a [Table],
 }
 
-impl RuleSet<'_, '_> {
+impl<'c, 'a> RuleSet<'c, 'a> {
     /// The most rules a set holds.
     pub(super) const RULES: usize = 128;
 
-    pub(super) fn of(list: &[u32]) -> u128 {
+    pub(super) fn new(ctx: &'c Context<'a>, always: &'a [u32], tables: &'a [Table]) -> Self {
+        RuleSet {
+            ctx,
+            pending: RuleSet::of(always),
+            unread: tables,
+        }
+    }
+
+    fn of(list: &[u32]) -> u128 {
         list.iter()
             .fold(0, |set, &rule| set | 1u128.checked_shl(rule).unwrap_or(0))
     }

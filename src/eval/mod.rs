@@ -563,11 +563,7 @@ pub fn eval(
     let mut d = Decision::empty();
     let index = &policy.index;
     if policy.checked.rules.len() <= RuleSet::RULES {
-        let mut rules = RuleSet {
-            ctx: &ctx,
-            pending: RuleSet::of(&index.always),
-            unread: &index.tables,
-        };
+        let mut rules = RuleSet::new(&ctx, &index.always, &index.tables);
         ctx.first_match(&mut rules, &mut d);
     } else {
         let mut rules = Merge::new(&ctx, &index.always, &index.tables);
