@@ -298,8 +298,9 @@ impl<'a> Context<'a> {
                 d.team = Some(*id);
                 d.parallel = team.strategy == crate::check::model::Strategy::RingAll;
                 d.set_agents(self.policy, list);
-                d.updates
-                    .extend(step.map(|s| s.update(&plan.key, members, weights)));
+                if let Some(step) = step {
+                    d.updates.push(step.update(&plan.key, members, weights));
+                }
             }
             Target::Agent(id) => {
                 if !self
@@ -378,8 +379,9 @@ impl<'a> Context<'a> {
                 d.target = TargetKind::Agents;
                 d.parallel = *strategy == crate::check::model::Strategy::RingAll;
                 d.set_agents(self.policy, list);
-                d.updates
-                    .extend(step.map(|s| s.update(&plan.key, members, weights)));
+                if let Some(step) = step {
+                    d.updates.push(step.update(&plan.key, members, weights));
+                }
             }
             Target::Number(n) => {
                 d.target = TargetKind::Number;
