@@ -4,9 +4,10 @@
 //! "1"` in `call.digits == "1" and caller.tier == enterprise`). Rules are filed under their
 //! anchor's value and key: equality tests in a hash table, enum tests in a jump table, prefix
 //! tests in a trie, number ranges in an interval table. For a call, the evaluator looks each
-//! tested value up once, merges the rule lists it finds with the rules that have no anchor,
-//! and tries only those, in source order: the first whose whole condition is true wins, as in
-//! a plain first-match walk, but the walk is over a handful of candidates.
+//! tested value up at most once (in a small policy, only when the walk reaches the first rule
+//! filed under it), merges the rule lists it finds with the rules that have no anchor, and
+//! tries only those, in source order: the first whose whole condition is true wins, as in a
+//! plain first-match walk, but the walk is over a handful of candidates.
 
 use std::collections::HashMap;
 
