@@ -11,7 +11,7 @@ use crate::compile::{DispatchKey, Subject, Table};
 type Candidates<'a> = SmallVec<[&'a [u32]; 8]>;
 
 /// Adds a rule list to merge; an empty one would only take a place.
-fn add<'a>(lists: &mut Candidates<'a>, list: &'a [u32]) {
+fn push_nonempty<'a>(lists: &mut Candidates<'a>, list: &'a [u32]) {
     if !list.is_empty() {
         lists.push(list);
     }
@@ -142,9 +142,9 @@ pub(super) struct Merge<'a> {
 impl<'a> Merge<'a> {
     pub(super) fn new(ctx: &Context<'a>, always: &'a [u32], tables: &'a [Table]) -> Merge<'a> {
         let mut lists = Candidates::new();
-        add(&mut lists, always);
+        push_nonempty(&mut lists, always);
         for table in tables {
-            ctx.table_lists(table, |list| add(&mut lists, list));
+            ctx.table_lists(table, |list| push_nonempty(&mut lists, list));
         }
         Merge { lists, last: None }
     }
