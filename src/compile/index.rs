@@ -102,7 +102,8 @@ impl Anchor {
 pub struct Table {
     pub subject: Subject,
     /// The first rule filed here: no list of the table holds an earlier one. Tables are in
-    /// this order, so that evaluation reads a subject only once the walk reaches its rules.
+    /// this order, so that evaluation of a small policy reads a subject only once the walk
+    /// reaches its rules.
     pub first_rule: u32,
     /// Equality on text and phone numbers, looked up by `&str`.
     /// foldhash, not SipHash: every decision looks its call's values up here.

@@ -1,5 +1,6 @@
 //! The rules worth trying for a call, lowest first: the dispatch index's rule lists for the
-//! call's values, merged, each table read only once the walk reaches its first rule.
+//! call's values, merged; in a small policy, each table read only once the walk reaches its
+//! first rule.
 
 use smallvec::SmallVec;
 
