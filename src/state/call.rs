@@ -12,7 +12,7 @@ use crate::eval::Decision;
 /// How long a call is remembered at least, whatever the reservations last: longer than any
 /// call rings.
 pub const KEEP_CALL_MS: i64 = 3600 * 1000;
-/// The most calls remembered; past it, calls past their time go, then the oldest.
+/// The most calls remembered; past it, the call decided first goes for each new one.
 pub const MAX_CALLS: usize = 100_000;
 
 /// What a store keeps of one call. Kept small: every routed call has one (up to
@@ -262,9 +262,8 @@ impl StoredState {
     }
 
     /// Remembers a call decided now, in place of what was known of it.
-    pub fn record_call(&mut self, sid: &str, record: CallRecord, now_ms: i64) {
-        super::bound(&mut self.calls, MAX_CALLS, now_ms, |c| c.until);
-        self.calls.insert(sid.into(), record);
+    pub fn record_call(&mut self, sid: &str, record: CallRecord) {
+        self.calls.insert(sid.into(), record, MAX_CALLS);
     }
 }
 

@@ -5,10 +5,11 @@ pub mod call;
 pub mod memory;
 pub mod redis;
 
-pub use crate::bounded::bound;
+pub use crate::bounded::{Recent, bound};
 pub use call::{Ask, CallRecord, KnownAnswer};
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -51,9 +52,9 @@ pub struct StoredState {
     /// Caller (E.164) → the agent they last spoke with, and when (ms).
     pub last_agent: Keyed<String, (String, i64)>,
     /// Events already applied (`CallSid`/kind/agent) and when (ms): a repeat changes nothing.
-    pub events: Keyed<String, i64>,
+    pub events: Recent<Arc<str>, i64>,
     /// Calls decided, by `CallSid`: a repeated request gets the same answer.
-    pub calls: Keyed<Box<str>, CallRecord>,
+    pub calls: Recent<Arc<str>, CallRecord>,
 }
 
 /// A map by keys callers send (numbers, `CallSid`s), looked up on every decision: foldhash
@@ -63,9 +64,7 @@ pub type Keyed<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
 
 /// How long a caller's last agent is remembered.
 pub const LAST_AGENT_DAYS: i64 = 30;
-/// How long an applied event is remembered against repeats.
-const EVENT_MEMORY_MS: i64 = 24 * 3600 * 1000;
-/// The most events remembered against repeats; past it, the oldest go first.
+/// The most events remembered against repeats; past it, the first applied go first.
 pub const MAX_EVENTS: usize = 200_000;
 /// The most callers whose last agent is remembered; past it, those heard from longest ago go.
 pub const MAX_CALLERS: usize = 200_000;
@@ -137,7 +136,7 @@ mod tests {
                 until: at + 3_600_000,
                 ..CallRecord::default()
             };
-            state.record_call(&format!("c{i}"), record, at);
+            state.record_call(&format!("c{i}"), record);
         }
         assert!(state.events.len() <= MAX_EVENTS, "{}", state.events.len());
         assert!(
@@ -334,7 +333,7 @@ impl DecideContext<'_> {
     pub fn record(&self, state: &mut StoredState, decision: &Decision) {
         if let Some(ask) = self.ask() {
             let record = CallRecord::new(decision, &ask, self.call_until());
-            state.record_call(ask.call_sid, record, self.now_ms);
+            state.record_call(ask.call_sid, record);
         }
     }
 }
@@ -464,16 +463,10 @@ impl StoredState {
     /// Applies an event once: `false` when it was applied before.
     pub fn event(&mut self, event: &AgentEvent) -> bool {
         let key = event.key();
-        if self.events.contains_key(&key) {
+        if self.events.contains_key(key.as_str()) {
             return false;
         }
-        bound(
-            &mut self.events,
-            MAX_EVENTS,
-            event.at - EVENT_MEMORY_MS,
-            |at| *at,
-        );
-        self.events.insert(key, event.at);
+        self.events.insert(key.into(), event.at, MAX_EVENTS);
         let agent = self.agents.entry(event.agent.clone()).or_default();
         match event.kind {
             EventKind::Completed => {

@@ -5,14 +5,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use crate::bounded::bound;
+use crate::bounded::Recent;
 use crate::state::EventKind;
 
 /// Minutes kept: a day, the longest window shown ("today").
 const MINUTES: usize = 24 * 60;
-/// Calls remembered for their outcome, and for how long.
+/// Calls remembered for their outcome; past it, the call decided first goes for each new one.
 const MAX_CALLS: usize = 100_000;
-const CALL_MEMORY_MS: i64 = 6 * 3600 * 1000;
 
 /// The outcomes counted, as `routec_outcomes_total`'s `outcome` label.
 pub const OUTCOMES: [&str; 2] = ["answered", "missed"];
@@ -29,10 +28,10 @@ struct Counts {
     minutes: VecDeque<(i64, Vec<Hits>)>,
     /// Outcomes by rule position: answered, missed.
     outcomes: Vec<[u64; 2]>,
-    /// The rule (position) that decided each call, and when (ms), by its `CallSid`'s hash
+    /// The rule (position) that decided each call, by its `CallSid`'s hash
     /// ([`Counts::call`]): a hundred thousand `CallSid`s as text would take 5 MB more, and
     /// two calls sharing a 64-bit hash is not to be expected.
-    decided_by: foldhash::HashMap<u64, (u32, i64)>,
+    decided_by: Recent<u64, u32, foldhash::fast::RandomState>,
     /// Hashes `CallSid`s for `decided_by`, with this process's own seed.
     sids: foldhash::quality::RandomState,
 }
@@ -78,7 +77,8 @@ impl RuleStats {
     }
 
     /// Counts a decision by `rule` at `now_ms`, and remembers the call for its outcome. On
-    /// every decision's path: one short lock, and one allocation (the call's id).
+    /// every decision's path: one short lock, and no allocation once the calls remembered are
+    /// at their cap.
     pub fn decided(&self, rule: &str, no_agent: bool, call_sid: Option<&str>, now_ms: i64) {
         let minute = now_ms.div_euclid(60_000);
         let mut counts = self.counts();
@@ -97,10 +97,8 @@ impl RuleStats {
             rules[at][1] += u64::from(no_agent);
         }
         if let Some(sid) = call_sid {
-            let horizon = now_ms - CALL_MEMORY_MS;
-            bound(&mut counts.decided_by, MAX_CALLS, horizon, |(_, at)| *at);
             let call = counts.call(sid);
-            counts.decided_by.insert(call, (at as u32, now_ms));
+            counts.decided_by.insert(call, at as u32, MAX_CALLS);
         }
     }
 
@@ -109,7 +107,7 @@ impl RuleStats {
     pub fn outcome(&self, call_sid: &str, kind: EventKind) -> bool {
         let mut counts = self.counts();
         let call = counts.call(call_sid);
-        let Some(&(rule, _)) = counts.decided_by.get(&call) else {
+        let Some(&rule) = counts.decided_by.get(&call) else {
             return false;
         };
         let which = match kind {
