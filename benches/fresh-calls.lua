@@ -2,10 +2,19 @@
 -- `CallSid`, as every call of a day is new. Without it, wrk sends the same call again and
 -- again, and a server that keeps a call's record answers all but the first from it.
 -- Usage: wrk -s benches/fresh-calls.lua http://HOST:PORT
+-- With PACE_MS set, each connection waits that long after an answer before its next request
+-- (wrk's `delay`), so that a number of connections paces the load instead of saturating.
 local threads = 0
 function setup(thread)
   thread:set("id", threads)
   threads = threads + 1
+end
+
+local pace = tonumber(os.getenv("PACE_MS") or "")
+if pace then
+  function delay()
+    return pace
+  end
 end
 
 local sent = 0

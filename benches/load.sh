@@ -9,7 +9,7 @@
 #    the first answered from the call's record); with each server's CPU a request, in user
 #    space and in the kernel (/proc/PID/stat), and wrk's, which shares the machine's cores;
 # 2. half of routec's saturation rate, paced evenly by hey: p50/p99 latency (target
-#    p99 <= 0.5 ms);
+#    p99 <= 0.5 ms); then about half of its saturation with new calls, paced by wrk;
 # 3. routec's peak RSS (VmHWM; target <= 64 MB).
 #
 # Needs wrk and hey (Debian: apt-get install wrk hey). Usage: benches/load.sh [DURATION_SECONDS]
@@ -60,6 +60,7 @@ saturate() { # LABEL WRK_ARGS… : the baseline, then routec, the same way
   echo "routec:   $routec_rps req/s ($(awk -v a="$routec_rps" -v b="$base_rps" 'BEGIN {printf "%.2f", a/b}')x the baseline; target >= 0.85x); CPU a request: $cpu"
 }
 saturate "a new call each request" -s benches/fresh-calls.lua
+routec_new_rps=$routec_rps
 saturate "the same call asked again"
 
 # Half of routec's saturation (of the same call asked again: hey sends one request), paced by
@@ -85,5 +86,21 @@ paced() { # LABEL PID PORT
 paced "baseline" "$baseline_pid" 18081
 paced "routec  " "$routec" 18080
 echo "(target: routec's p99 <= 0.5 ms)"
+
+# The same half with a new call each request, as Exotel sends them: hey sends one request, so
+# wrk paces here, each connection waiting 1 ms after an answer (benches/fresh-calls.lua), with
+# as many connections as give about half of routec's saturation. A new call is remembered
+# (100,000 at most), which the same call asked again never shows.
+connections=$(awk -v r="$routec_new_rps" 'BEGIN {c = int(r / 2 / 900); print (c < 2 ? 2 : c)}')
+echo "== half of saturation with new calls (wrk, $connections connections each waiting 1 ms after an answer, ${secs}s)"
+paced_new() { # LABEL PORT
+  PACE_MS=1 wrk -t2 -c"$connections" -d"${secs}s" --latency -s benches/fresh-calls.lua \
+    "http://127.0.0.1:$2/exotel/connect?$query" > /tmp/load-half-new.txt
+  echo "$1: $(awk '/Requests\/sec/ {printf "%d", $2}' /tmp/load-half-new.txt) req/s;" \
+    "$(awk '$1 == "50%" || $1 == "90%" || $1 == "99%" {printf "p%s %s, ", substr($1, 1, 2), $2}' /tmp/load-half-new.txt)" \
+    "max $(awk '/Latency/ {print $4; exit}' /tmp/load-half-new.txt)"
+}
+paced_new "baseline" 18081
+paced_new "routec  " 18080
 echo "== memory"
 echo "routec peak RSS: $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/$routec/status) (target <= 64 MB)"
