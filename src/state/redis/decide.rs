@@ -476,11 +476,7 @@ impl RedisStore {
             // Redis went away between the read and the attempt: walk on from what was read.
             Err(_) => {
                 let mut known = self.known();
-                known.state.calls.insert(
-                    ask.call_sid.into(),
-                    record,
-                    super::super::call::MAX_CALLS,
-                );
+                known.state.record_call(ask.call_sid, record);
                 ctx.known_call(&mut known.state)
             }
         }
