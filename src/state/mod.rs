@@ -431,6 +431,12 @@ impl StoredState {
     /// Remembers what a decision changed: cursors, weights, and its offered agents reserved
     /// for `reserve` (the call, until when in ms).
     pub fn apply(&mut self, policy: &Policy, decision: &Decision, reserve: Option<(&str, i64)>) {
+        self.step(policy, decision);
+        self.reserve(policy, decision, reserve);
+    }
+
+    /// Remembers the cursors and weights a decision moved.
+    pub fn step(&mut self, policy: &Policy, decision: &Decision) {
         for update in &decision.updates {
             match update {
                 StateUpdate::Cursor { key, agent, .. } => {
@@ -443,6 +449,11 @@ impl StoredState {
                 }
             }
         }
+    }
+
+    /// Remembers a decision's offered agents reserved for `reserve` (the call, until when in
+    /// ms), in place of what the call held before.
+    pub fn reserve(&mut self, policy: &Policy, decision: &Decision, reserve: Option<(&str, i64)>) {
         if let Some((sid, until)) = reserve {
             // A call decided again gives up what it held before.
             self.reservations.retain(|_, r| r.call_sid != sid);

@@ -556,6 +556,17 @@ async fn ask_store(
     sid: &str,
     tried: Option<&str>,
 ) -> routec::state::Routed {
+    ask_store_for(store, policy, sid, tried, Duration::from_secs(30)).await
+}
+
+/// [`ask_store`], the offered agents reserved for `reserve_for` (zero: not reserved).
+async fn ask_store_for(
+    store: &routec::state::StateStore,
+    policy: &routec::compile::Policy,
+    sid: &str,
+    tried: Option<&str>,
+    reserve_for: Duration,
+) -> routec::state::Routed {
     let call = routec::call::Call {
         sid: Some(sid.to_string()),
         ..routec::call::Call::default()
@@ -571,7 +582,7 @@ async fn ask_store(
         now_ms: now.as_millisecond(),
         today: routec::state::Day::of(jiff::civil::date(2026, 11, 24)),
         deadline: Instant::now() + Duration::from_secs(1),
-        reserve_for: Duration::from_secs(30),
+        reserve_for,
         commit: true,
     };
     let eval = |agents: &routec::eval::AgentSnapshot| {
@@ -708,6 +719,72 @@ otherwise -> team RR or queue waiting
             (1, 1),
             "C's mirror took its own attempt"
         );
+    });
+}
+
+/// Decisions of one replica made at once, each written while others are in flight: every one
+/// takes one round trip (the mirror's cursor never moves back when an earlier decision's answer
+/// comes in), and the rotation stays even.
+#[test]
+fn decisions_made_at_once_on_one_replica_each_take_one_round_trip() {
+    use routec::state::StateStore;
+    use routec::state::redis::RedisStore;
+    let Some(url) = redis_url("at_once") else {
+        return;
+    };
+    let files = routec::policy_files::SourceFiles::single(
+        "p.route",
+        r#"
+agent a1 "+919800000001"
+agent a2 "+919800000002"
+agent a3 "+919800000003"
+agent a4 "+919800000004"
+team RR [a1, a2, a3, a4] strategy round_robin
+otherwise -> team RR or queue waiting
+"#,
+    );
+    let policy = Arc::new(routec::load(&files).0.unwrap());
+    let prefix = unique_prefix("at-once");
+    runtime().block_on(async {
+        let redis = RedisStore::connect(&url, &prefix).unwrap();
+        let store = Arc::new(StateStore::Redis(Arc::clone(&redis)));
+        // The first decision finds the mirror empty and reads the state in its reply.
+        let _ = ask_store_for(&store, &policy, "warm", None, Duration::ZERO).await;
+        let before = redis.fast_path();
+        let tasks: Vec<_> = (0..4)
+            .map(|t| {
+                let (store, policy) = (Arc::clone(&store), Arc::clone(&policy));
+                tokio::spawn(async move {
+                    let mut firsts = Vec::new();
+                    for i in 0..50 {
+                        let sid = format!("t{t}-{i}");
+                        let routed =
+                            ask_store_for(&store, &policy, &sid, None, Duration::ZERO).await;
+                        let routec::state::Routed::Decided(d, _) = routed else {
+                            panic!("{sid} is new")
+                        };
+                        assert!(d.degraded.is_empty(), "{:?}", d.degraded);
+                        firsts.push(d.numbers[0].to_string());
+                    }
+                    firsts
+                })
+            })
+            .collect();
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for task in tasks {
+            for number in task.await.unwrap() {
+                *counts.entry(number).or_default() += 1;
+            }
+        }
+        let after = redis.fast_path();
+        assert_eq!(
+            (after.0 - before.0, after.1 - before.1),
+            (200, 200),
+            "every decision in one round trip"
+        );
+        let mut spread: Vec<usize> = counts.values().copied().collect();
+        spread.sort();
+        assert_eq!(spread, [50, 50, 50, 50], "{counts:?}");
     });
 }
 

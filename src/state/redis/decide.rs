@@ -5,7 +5,7 @@
 use ::redis::Value;
 
 use super::record::{parse_record, split_list};
-use super::{RedisStore, agent_names, availability, exchange_limit, within};
+use super::{Mirror, RedisStore, agent_names, availability, exchange_limit, within};
 use crate::degraded::Degraded;
 use crate::eval::{Decision, StateUpdate};
 use crate::state::{
@@ -38,6 +38,8 @@ struct Basis {
     version: String,
     /// The caller's last agent in the mirror, as Redis keeps it (`agent|ms`), or empty.
     last_agent: String,
+    /// Which decision on the mirror this was (`Mirror::decided`).
+    made: u64,
 }
 
 impl RedisStore {
@@ -95,22 +97,28 @@ impl RedisStore {
         // Round trips before the decision script's.
         let mut before = unknown.round_trips;
         for round in 0..=FRESH_ROUNDS {
-            let mut basis = self.decide_on_mirror(ctx, eval, round == FRESH_ROUNDS);
-            let reply = within(
-                exchange_limit(ctx.deadline),
-                self.run_decide(ctx, &basis, anew),
-            )
-            .await;
+            let (mut basis, reply) = self
+                .decide_and_send(ctx, eval, round == FRESH_ROUNDS, anew)
+                .await;
             match reply {
                 Ok(Reply::Written { prevs, taken }) => {
                     let alone = before == 0;
-                    let settled = self
+                    let (made_again, settled) = self
                         .settle(ctx, eval, &mut basis, prevs, taken, alone)
                         .await;
                     let mut known = self.known();
-                    known
-                        .state
-                        .apply(ctx.policy, &basis.decision, ctx.reservation());
+                    // The mirror took the decision's steps when it was made. Made again, it
+                    // takes the steps Redis took, unless a later decision took its own there
+                    // since (Redis takes those after these): taking these again would move
+                    // its cursors back, and every decision in flight would find them moved.
+                    if made_again {
+                        if known.decided == basis.made {
+                            known.state.step(ctx.policy, &basis.decision);
+                        }
+                        known
+                            .state
+                            .reserve(ctx.policy, &basis.decision, ctx.reservation());
+                    }
                     ctx.record(&mut known.state, &basis.decision);
                     if settled.is_err() {
                         basis.decision.degraded.push(Degraded::StateUnavailable);
@@ -146,45 +154,49 @@ impl RedisStore {
         self.decide_known(ctx, eval)
     }
 
-    /// Decides on the mirror and takes the decision's steps in it at once, so that the next
-    /// decision of this replica, made before this one is written, starts from them.
-    fn decide_on_mirror(
+    /// Decides on the mirror, takes the decision's steps in it at once (so that this replica's
+    /// next decision, made before this one is written, starts from them), and hands the script
+    /// to the connection before the mirror's lock is let go. So this replica's decisions reach
+    /// Redis in the order the mirror took their steps: two decided on two threads at once
+    /// would otherwise often arrive the other way round, and each would find the cursor moved
+    /// and take more round trips.
+    async fn decide_and_send(
         &self,
         ctx: &DecideContext<'_>,
         eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
         any_version: bool,
-    ) -> Basis {
-        let mut known = self.known();
-        let snapshot =
-            known
-                .state
-                .snapshot(ctx.policy, ctx.caller, ctx.call_sid, &ctx.today, ctx.now_ms);
-        let decision = eval(&snapshot);
-        known.state.apply(ctx.policy, &decision, ctx.reservation());
-        let last_agent = ctx
-            .caller
-            .and_then(|c| known.state.last_agent.get(c))
-            .map(|(agent, at)| format!("{agent}|{at}"))
-            .unwrap_or_default();
-        let version = if any_version {
-            "*".to_string()
-        } else {
-            known.version.clone()
+        anew: bool,
+    ) -> (Basis, ::redis::RedisResult<Reply>) {
+        let limit = exchange_limit(ctx.deadline);
+        let (basis, sent, first) = std::future::poll_fn(|cx| {
+            let mut known = self.known();
+            let basis = decide_on_mirror(&mut known, ctx, eval, any_version);
+            let script = self.decide_script(ctx, &basis, anew);
+            let mut con = self.connection.clone();
+            let mut sent = Box::pin(within(limit, async move {
+                script.invoke_async::<Vec<Value>>(&mut con).await
+            }));
+            // The first poll queues the script on the connection (it waits only for the
+            // answer, or for room in a full queue).
+            let first = sent.as_mut().poll(cx);
+            drop(known);
+            std::task::Poll::Ready((basis, sent, first))
+        })
+        .await;
+        let reply = match first {
+            std::task::Poll::Ready(reply) => reply,
+            std::task::Poll::Pending => sent.await,
         };
-        Basis {
-            snapshot,
-            decision,
-            version,
-            last_agent,
-        }
+        (basis, reply.and_then(parse_reply))
     }
 
-    async fn run_decide(
-        &self,
+    /// The decision script's invocation for a decision made on `basis`.
+    fn decide_script<'s>(
+        &'s self,
         ctx: &DecideContext<'_>,
         basis: &Basis,
         anew: bool,
-    ) -> ::redis::RedisResult<Reply> {
+    ) -> ::redis::ScriptInvocation<'s> {
         let decision = &basis.decision;
         let ask = ctx.ask();
         let mut script = self.scripts.decide.prepare_invoke();
@@ -249,16 +261,15 @@ impl RedisStore {
                 script.arg(0);
             }
         }
-        let mut con = self.connection.clone();
-        let reply: Vec<Value> = script.invoke_async(&mut con).await?;
-        parse_reply(reply)
+        script
     }
 
     /// After the script (`alone`: the decision's only round trip so far): when another replica
     /// moved a cursor first, the step Redis took is
     /// the one that counts, so the decision is made again from the cursor Redis had (which
     /// gives that step); when other calls hold its agents, again without them. Its agents are
-    /// then reserved and its record written again (more round trips, only then).
+    /// then reserved and its record written again (more round trips, only then). Answers
+    /// whether the decision was made again, and whether what followed was written.
     async fn settle(
         &self,
         ctx: &DecideContext<'_>,
@@ -267,7 +278,7 @@ impl RedisStore {
         prevs: Vec<String>,
         taken: Vec<String>,
         alone: bool,
-    ) -> Result<(), ::redis::RedisError> {
+    ) -> (bool, Result<(), ::redis::RedisError>) {
         let Basis {
             snapshot, decision, ..
         } = basis;
@@ -300,6 +311,7 @@ impl RedisStore {
             .reservation()
             .map(|_| agent_names(ctx.policy, decision.offered()))
             .filter(|w| !w.is_empty() && taken.is_empty());
+        let made_again = moved || !taken.is_empty();
         if moved {
             *decision = eval(snapshot);
         }
@@ -323,9 +335,11 @@ impl RedisStore {
                 .arg(&key)
                 .arg(until)
                 .ignore();
-            within::<()>(exchange_limit(ctx.deadline), pipe.query_async(&mut con)).await?;
+            let written =
+                within::<()>(exchange_limit(ctx.deadline), pipe.query_async(&mut con)).await;
+            return (made_again, reserved.and(written));
         }
-        reserved
+        (made_again, reserved)
     }
 
     /// Agents other calls hold, as far as this replica knows until the state is read again.
@@ -480,6 +494,39 @@ impl RedisStore {
                 ctx.known_call(&mut known.state)
             }
         }
+    }
+}
+
+/// A decision made on the mirror, its steps taken in it.
+fn decide_on_mirror(
+    known: &mut Mirror,
+    ctx: &DecideContext<'_>,
+    eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
+    any_version: bool,
+) -> Basis {
+    let snapshot =
+        known
+            .state
+            .snapshot(ctx.policy, ctx.caller, ctx.call_sid, &ctx.today, ctx.now_ms);
+    let decision = eval(&snapshot);
+    known.state.apply(ctx.policy, &decision, ctx.reservation());
+    let last_agent = ctx
+        .caller
+        .and_then(|c| known.state.last_agent.get(c))
+        .map(|(agent, at)| format!("{agent}|{at}"))
+        .unwrap_or_default();
+    let version = if any_version {
+        "*".to_string()
+    } else {
+        known.version.clone()
+    };
+    known.decided += 1;
+    Basis {
+        snapshot,
+        decision,
+        version,
+        last_agent,
+        made: known.decided,
     }
 }
 

@@ -67,6 +67,8 @@ struct Mirror {
     state: StoredState,
     /// The version of the state in Redis the mirror has all the changes of; empty: none.
     version: String,
+    /// How many decisions were made on the mirror: which one was made last.
+    decided: u64,
 }
 
 /// The scripts, invoked by their hash (`EVALSHA`; loaded again when Redis answers `NOSCRIPT`).
@@ -121,6 +123,7 @@ impl RedisStore {
             known: Mutex::new(Mirror {
                 state: StoredState::default(),
                 version: String::new(),
+                decided: 0,
             }),
             pending: Mutex::new(VecDeque::new()),
             fast_path: FastPath::default(),
