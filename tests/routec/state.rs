@@ -724,7 +724,7 @@ otherwise -> team RR or queue waiting
 
 /// Decisions of one replica made at once, each written while others are in flight: every one
 /// takes one round trip (the mirror's cursor never moves back when an earlier decision's answer
-/// comes in), and the rotation stays even.
+/// comes in), and the rotation stays even. Alone, it publishes none of its steps.
 #[test]
 fn decisions_made_at_once_on_one_replica_each_take_one_round_trip() {
     use routec::state::StateStore;
@@ -748,6 +748,16 @@ otherwise -> team RR or queue waiting
     runtime().block_on(async {
         let redis = RedisStore::connect(&url, &prefix).unwrap();
         let store = Arc::new(StateStore::Redis(Arc::clone(&redis)));
+        // A replica alone publishes no steps: no other replica follows them.
+        let mut steps = ::redis::Client::open(url.as_str())
+            .unwrap()
+            .get_async_pubsub()
+            .await
+            .unwrap();
+        steps
+            .subscribe(format!("{{{prefix}}}:steps"))
+            .await
+            .unwrap();
         // The first decision finds the mirror empty and reads the state in its reply.
         let _ = ask_store_for(&store, &policy, "warm", None, Duration::ZERO).await;
         let before = redis.fast_path();
@@ -785,6 +795,13 @@ otherwise -> team RR or queue waiting
         let mut spread: Vec<usize> = counts.values().copied().collect();
         spread.sort();
         assert_eq!(spread, [50, 50, 50, 50], "{counts:?}");
+        let mut published = steps.on_message();
+        let message = tokio::time::timeout(
+            Duration::from_millis(100),
+            futures_util::StreamExt::next(&mut published),
+        )
+        .await;
+        assert!(message.is_err(), "published alone: {message:?}");
     });
 }
 

@@ -216,7 +216,12 @@ impl RedisStore {
             .arg(ctx.now_ms)
             .arg(ctx.reservation().map_or(0, |(_, until)| until))
             .arg(if anew { "1" } else { "0" })
-            .arg(&self.origin)
+            // Alone, no replica follows the steps channel: nothing to publish.
+            .arg(if self.others.load(std::sync::atomic::Ordering::Relaxed) {
+                self.origin.as_str()
+            } else {
+                ""
+            })
             .arg(decision.updates.len());
         for update in &decision.updates {
             match update {

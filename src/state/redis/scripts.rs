@@ -38,12 +38,13 @@ end
 /// another call holds one), writes the call's record, and answers `{'ok', the cursors and
 /// weights as they were, the agents another call holds}`. What it changed in the cursors, the
 /// weights and the reservations it publishes on the steps channel, for the other replicas'
-/// mirrors: the replica's name, then a line each of kind, field and value apart by tabs.
+/// mirrors: the replica's name, then a line each of kind, field and value apart by tabs. A
+/// replica that knows of no other sends no name, and nothing is published: no one follows.
 ///
 /// KEYS: version, cursors, weights, reserved, call, status, calls, day, ended, missed, last,
 /// steps channel.
 /// ARGV: expected version (`*`: any, and any last agent), last agent seen, sid, now, reserved
-/// until, decided anew (`1`), origin, then the steps (`r` key n names… mask, or `w` key mask
+/// until, decided anew (`1`), origin (empty: publish nothing), then the steps (`r` key n names… mask, or `w` key mask
 /// n weights…) after their count, the agents to reserve after theirs, the record's fields
 /// after theirs, and its expiry.
 pub(super) const DECIDE: &str = concat!(
@@ -62,6 +63,7 @@ if expected ~= '*' and (current ~= expected or last ~= seen) then
 end
 local i = 8
 local prevs = {}
+local publish = ARGV[7] ~= ''
 local changes = {ARGV[7]}
 for s = 1, tonumber(ARGV[i]) do
   local kind, field = ARGV[i + 1], ARGV[i + 2]
@@ -77,7 +79,7 @@ for s = 1, tonumber(ARGV[i]) do
       local k = ((start + j) % n) + 1
       if string.sub(mask, k, k) == '1' then
         redis.call('HSET', KEYS[2], field, ARGV[i + 3 + k])
-        table.insert(changes, 'c\t' .. field .. '\t' .. ARGV[i + 3 + k])
+        if publish then table.insert(changes, 'c\t' .. field .. '\t' .. ARGV[i + 3 + k]) end
         break
       end
     end
@@ -110,7 +112,7 @@ for s = 1, tonumber(ARGV[i]) do
       for k = 1, n do out[k] = string.format('%d', cur[k]) end
       local weights = table.concat(out, ',')
       redis.call('HSET', KEYS[3], field, weights)
-      table.insert(changes, 'w\t' .. field .. '\t' .. weights)
+      if publish then table.insert(changes, 'w\t' .. field .. '\t' .. weights) end
     end
     prevs[s] = prev
     i = i + 4 + n
@@ -138,10 +140,10 @@ if wanted > 0 and #taken == 0 then
   end
   for k = i + 1, i + wanted do
     redis.call('HSET', KEYS[4], ARGV[k], sid .. '|' .. untl)
-    table.insert(changes, 'r\t' .. ARGV[k] .. '\t' .. sid .. '|' .. untl)
+    if publish then table.insert(changes, 'r\t' .. ARGV[k] .. '\t' .. sid .. '|' .. untl) end
   end
 end
-if #changes > 1 then redis.call('PUBLISH', KEYS[12], table.concat(changes, '\n')) end
+if publish and #changes > 1 then redis.call('PUBLISH', KEYS[12], table.concat(changes, '\n')) end
 i = i + wanted + 1
 local fields = tonumber(ARGV[i])
 if fields > 0 then
