@@ -44,9 +44,9 @@ end
 /// KEYS: version, cursors, weights, reserved, call, status, calls, day, ended, missed, last,
 /// steps channel.
 /// ARGV: expected version (`*`: any, and any last agent), last agent seen, sid, now, reserved
-/// until, decided anew (`1`), origin (empty: publish nothing), then the steps (`r` key n names… mask, or `w` key mask
-/// n weights…) after their count, the agents to reserve after theirs, the record's fields
-/// after theirs, and its expiry.
+/// until, decided anew (`1`), origin (empty: publish nothing), then the steps (`r` key n
+/// names… mask, or `w` key mask n weights…) after their count, the agents to reserve after
+/// theirs, the record's fields after theirs, and its expiry.
 pub(super) const DECIDE: &str = concat!(
     version_lua!(),
     r"
