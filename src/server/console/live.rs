@@ -2,7 +2,7 @@
 //! of them out as server-sent events, until the server stops.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -27,6 +27,9 @@ pub struct Live {
     shown: AtomicU64,
     /// Decisions left out since the start, for every feed to report its share of.
     left_out: Arc<AtomicU64>,
+    /// Pages watching. Read on every decision's path: an atomic read, where the broadcast's
+    /// own count takes its lock.
+    watching: Arc<AtomicUsize>,
 }
 
 impl Default for Live {
@@ -37,6 +40,7 @@ impl Default for Live {
             window: AtomicU64::new(0),
             shown: AtomicU64::new(0),
             left_out: Arc::new(AtomicU64::new(0)),
+            watching: Arc::new(AtomicUsize::new(0)),
         }
     }
 }
@@ -45,7 +49,7 @@ impl Live {
     /// Whether this decision is to be shown: a console watches, and this batch window has
     /// room. The decision path traces and sends a decision only then.
     pub fn take_slot(&self) -> bool {
-        if self.decisions.receiver_count() == 0 {
+        if self.watching.load(Ordering::Relaxed) == 0 {
             return false;
         }
         let now = std::time::SystemTime::now()
@@ -87,7 +91,9 @@ impl Live {
     ) -> Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>> + use<>>
     {
         let hello = Event::default().event("hello").data("{}");
+        self.watching.fetch_add(1, Ordering::Relaxed);
         let feed = Feed {
+            watching: Arc::clone(&self.watching),
             receiver: self.decisions.subscribe(),
             closing: self.closing.subscribe(),
             seen_left_out: self.left_out.load(Ordering::Relaxed),
@@ -112,6 +118,14 @@ struct Feed {
     left_out: Arc<AtomicU64>,
     /// `left_out` when this page last heard.
     seen_left_out: u64,
+    /// [`Live::watching`], which this page leaves when it goes.
+    watching: Arc<AtomicUsize>,
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.watching.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Feed {
@@ -145,5 +159,23 @@ impl Feed {
                 return Some(Event::default().event("decisions").data(data));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_decision_is_shown_only_while_a_page_watches() {
+        let live = Live::default();
+        assert!(!live.take_slot());
+        let page = live.feed();
+        let other = live.feed();
+        assert!(live.take_slot());
+        drop(page);
+        assert!(live.take_slot());
+        drop(other);
+        assert!(!live.take_slot());
     }
 }
