@@ -24,6 +24,10 @@ per_request() {
     'BEGIN {printf "%." d "f", t / hz * 1e6 / n}'
 }
 
+# The machine's CPU ticks so far, busy and in all, over every core (/proc/stat's first line:
+# idle and iowait are not busy).
+machine_ticks() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t}' /proc/stat; }
+
 # hey's latency percentile $1 (50, 99) in ms, from its report on stdin.
 hey_pct() { awk -v p="$1%" '$1 == p {printf "%.2f", $3 * 1000}'; }
 

@@ -67,21 +67,26 @@ saturate "the same call asked again"
 # hey (wrk cannot pace evenly): 20 workers, each sending at an even 1/20 of the rate. hey
 # prints latency in 0.1 ms steps. The bare handler is paced at the same rate, so that the p99
 # this machine gives any answer is beside routec's, and each server's CPU time over its run
-# (/proc/PID/stat) gives its CPU per request.
+# (/proc/PID/stat) gives its CPU per request; hey's own, and how busy both cores were
+# (/proc/stat), show what the load generator leaves the servers.
 half=$(awk -v r="$routec_rps" 'BEGIN {printf "%d", r/2}')
 per_worker=$(( half / 20 ))
 echo "== half of saturation (~$half req/s: hey, 20 workers at $per_worker req/s each)"
 paced() { # LABEL PID PORT
-  local before after
+  local before after machine_before machine_after
   before=$(cpu_ticks "$2")
-  hey -z "${secs}s" -c 20 -q "$per_worker" "http://127.0.0.1:$3/exotel/connect?$query" > /tmp/load-half.txt
+  machine_before=$(machine_ticks)
+  { TIMEFORMAT='%U %S'; time hey -z "${secs}s" -c 20 -q "$per_worker" "http://127.0.0.1:$3/exotel/connect?$query" > /tmp/load-half.txt; } 2> /tmp/load-hey-time.txt
   after=$(cpu_ticks "$2")
+  machine_after=$(machine_ticks)
   grep -A3 "Status code" /tmp/load-half.txt | grep -v "\[200\]" | grep "\[" && { echo "$1 answered non-200"; exit 1; }
   local done_
   done_=$(awk '/\[200\]/ {print $2}' /tmp/load-half.txt)
   echo "$1: $(awk '/Requests\/sec/ {printf "%d", $2}' /tmp/load-half.txt) req/s;" \
     "p50 $(hey_pct 50 < /tmp/load-half.txt) ms, p90 $(hey_pct 90 < /tmp/load-half.txt) ms," \
-    "p99 $(hey_pct 99 < /tmp/load-half.txt) ms; server CPU $(per_request $((after - before)) "$done_") µs a request"
+    "p99 $(hey_pct 99 < /tmp/load-half.txt) ms; server CPU $(per_request $((after - before)) "$done_") µs a request;" \
+    "hey's $(awk -v n="$done_" '{printf "%.1f", ($1 + $2) * 1e6 / n}' /tmp/load-hey-time.txt) µs;" \
+    "the machine busy $(echo "$machine_before $machine_after" | awk '{printf "%d", ($3 - $1) * 100 / ($4 - $2)}')%"
 }
 paced "baseline" "$baseline_pid" 18081
 paced "routec  " "$routec" 18080
