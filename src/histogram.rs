@@ -43,20 +43,37 @@ impl Histogram {
     }
 
     pub fn read(&self) -> Reading {
+        Reading::sum([self])
+    }
+}
+
+impl Reading {
+    /// The figures of histograms counted apart (by thread, say), as one.
+    pub fn sum<'a>(histograms: impl IntoIterator<Item = &'a Histogram>) -> Reading {
+        let mut count = 0;
+        let mut sum_nanos = 0u64;
+        let mut per_bucket = [0u64; BUCKETS.len()];
+        for h in histograms {
+            count += h.count();
+            sum_nanos = sum_nanos.saturating_add(h.sum_nanos.load(Ordering::Relaxed));
+            for (total, n) in per_bucket.iter_mut().zip(&h.buckets) {
+                *total += n.load(Ordering::Relaxed);
+            }
+        }
         let mut running = 0;
         let buckets = BUCKETS
             .iter()
-            .zip(&self.buckets)
+            .zip(per_bucket)
             .map(|(bound, n)| {
-                running += n.load(Ordering::Relaxed);
+                running += n;
                 (*bound, running)
             })
             .collect();
         Reading {
             // At least the buckets' total: a scrape between two of `observe`'s additions
             // must not show a count below a bucket.
-            count: self.count().max(running),
-            sum_seconds: self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+            count: count.max(running),
+            sum_seconds: sum_nanos as f64 / 1e9,
             buckets,
         }
     }
@@ -78,5 +95,23 @@ mod tests {
         assert_eq!(r.buckets[0], (0.0001, 1));
         assert_eq!(r.buckets[5], (0.005, 2));
         assert_eq!(r.buckets.last(), Some(&(5.0, 2)));
+    }
+
+    #[test]
+    fn histograms_counted_apart_read_as_one() {
+        let (a, b) = (Histogram::default(), Histogram::default());
+        a.observe(Duration::from_micros(50));
+        b.observe(Duration::from_millis(3));
+        b.observe(Duration::from_secs(60));
+        let both = Reading::sum([&a, &b]);
+        assert_eq!(both.count, 3);
+        assert!(
+            (both.sum_seconds - 60.00305).abs() < 1e-9,
+            "{}",
+            both.sum_seconds
+        );
+        assert_eq!(both.buckets[0], (0.0001, 1));
+        assert_eq!(both.buckets[5], (0.005, 2));
+        assert_eq!(both.buckets.last(), Some(&(5.0, 2)));
     }
 }

@@ -167,7 +167,7 @@ async fn decide_call(
         });
     }
     let decided = Decided {
-        serving: Some(Arc::clone(&serving)),
+        serving: Some(serving),
         call,
         at: now,
         decision,

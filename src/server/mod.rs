@@ -11,6 +11,7 @@ pub mod listen;
 mod log;
 pub mod logging;
 mod metrics;
+mod per_thread;
 mod request;
 pub mod shadow;
 mod track;

@@ -336,12 +336,17 @@ fn a_lead_watches_adjusts_and_experiments_in_a_real_browser() {
     );
     shot("live");
     // A burst of 1,504 Passthrus (they move no state) from 8 threads: the page keeps up,
-    // draws at most 200 rows, and counts every decision, shown or sampled out.
+    // draws at most 200 rows, and counts every decision, shown or sampled out. In two halves
+    // 250 ms apart: at most 100 decisions are shown each 100 ms, and a fast machine sends a
+    // half within one such window.
     std::thread::scope(|scope| {
         for t in 0..8 {
             let server = &server;
             scope.spawn(move || {
                 for i in 0..188 {
+                    if i == 94 {
+                        std::thread::sleep(std::time::Duration::from_millis(250));
+                    }
                     server.get(&format!(
                         "/exotel/passthru?CallSid=burst{t}-{i}&CallFrom=08040000001&digits=%229%22"
                     ));

@@ -2,15 +2,17 @@
 //! outcomes from Exotel's events (attributed to the rule that decided each call) out, for the
 //! console's Rules page and `routec_outcomes_total`.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
 
 use crate::bounded::Recent;
+use crate::server::per_thread::PerThread;
 use crate::state::EventKind;
 
 /// Minutes kept: a day, the longest window shown ("today").
 const MINUTES: usize = 24 * 60;
-/// Calls remembered for their outcome; past it, the call decided first goes for each new one.
+/// Calls remembered for their outcome, across the threads (each its share); past it, the
+/// call its thread decided first goes for each new one.
 const MAX_CALLS: usize = 100_000;
 
 /// The outcomes counted, as `routec_outcomes_total`'s `outcome` label.
@@ -29,18 +31,12 @@ struct Counts {
     /// Outcomes by rule position: answered, missed.
     outcomes: Vec<[u64; 2]>,
     /// The rule (position) that decided each call, by its `CallSid`'s hash
-    /// ([`Counts::call`]): a hundred thousand `CallSid`s as text would take 5 MB more, and
+    /// ([`RuleStats::call`]): a hundred thousand `CallSid`s as text would take 5 MB more, and
     /// two calls sharing a 64-bit hash is not to be expected.
     decided_by: Recent<u64, u32, foldhash::fast::RandomState>,
-    /// Hashes `CallSid`s for `decided_by`, with this process's own seed.
-    sids: foldhash::quality::RandomState,
 }
 
 impl Counts {
-    fn call(&self, call_sid: &str) -> u64 {
-        std::hash::BuildHasher::hash_one(&self.sids, call_sid)
-    }
-
     /// The position of `rule`, added the first time it is seen (a reload adds its new rules).
     fn position(&mut self, rule: &str) -> u32 {
         if let Some(&i) = self.by_name.get(rule) {
@@ -53,10 +49,20 @@ impl Counts {
     }
 }
 
-/// Taken once per decision and per event, never across an `.await`.
-#[derive(Default)]
+/// Each lock taken once per decision or event, never across an `.await`.
 pub struct RuleStats {
-    counts: Mutex<Counts>,
+    /// A decision counts in its thread's: two workers counting into one lock waited for it
+    /// and moved its cache line between the cores at every call (10% of the decisions a
+    /// second, saturated). Readers add them up; an outcome looks for its call in each.
+    counts: PerThread<Mutex<Counts>>,
+    /// Hashes `CallSid`s for `decided_by`, with this process's own seed.
+    sids: foldhash::quality::RandomState,
+}
+
+impl Default for RuleStats {
+    fn default() -> RuleStats {
+        RuleStats::with(PerThread::new(Mutex::default))
+    }
 }
 
 /// One rule's figures over the windows the console shows.
@@ -72,16 +78,28 @@ pub struct RuleFigures {
 }
 
 impl RuleStats {
-    fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
-        self.counts.lock().unwrap_or_else(|e| e.into_inner())
+    fn with(counts: PerThread<Mutex<Counts>>) -> RuleStats {
+        RuleStats {
+            counts,
+            sids: foldhash::quality::RandomState::default(),
+        }
+    }
+
+    fn lock(counts: &Mutex<Counts>) -> MutexGuard<'_, Counts> {
+        counts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn call(&self, call_sid: &str) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.sids, call_sid)
     }
 
     /// Counts a decision by `rule` at `now_ms`, and remembers the call for its outcome. On
-    /// every decision's path: one short lock, and no allocation once the calls remembered are
-    /// at their cap.
+    /// every decision's path: one short lock, this thread's, and no allocation once the calls
+    /// remembered are at their cap (a hundred thousand across the threads).
     pub fn decided(&self, rule: &str, no_agent: bool, call_sid: Option<&str>, now_ms: i64) {
         let minute = now_ms.div_euclid(60_000);
-        let mut counts = self.counts();
+        let call = call_sid.map(|sid| self.call(sid));
+        let mut counts = Self::lock(self.counts.mine());
         let at = counts.position(rule) as usize;
         if counts.minutes.back().is_none_or(|(m, _)| *m != minute) {
             counts.minutes.push_back((minute, Vec::new()));
@@ -96,72 +114,79 @@ impl RuleStats {
             rules[at][0] += 1;
             rules[at][1] += u64::from(no_agent);
         }
-        if let Some(sid) = call_sid {
-            let call = counts.call(sid);
-            counts.decided_by.insert(call, at as u32, MAX_CALLS);
+        if let Some(call) = call {
+            let cap = MAX_CALLS.div_ceil(self.counts.len());
+            counts.decided_by.insert(call, at as u32, cap);
         }
     }
 
     /// Counts an event's outcome for the rule that decided its call, if this server decided
     /// it; `false` when the call is unknown here.
     pub fn outcome(&self, call_sid: &str, kind: EventKind) -> bool {
-        let mut counts = self.counts();
-        let call = counts.call(call_sid);
-        let Some(&rule) = counts.decided_by.get(&call) else {
-            return false;
-        };
+        let call = self.call(call_sid);
         let which = match kind {
             EventKind::Completed => 0,
             EventKind::Missed => 1,
         };
-        let rule = rule as usize;
-        if counts.outcomes.len() <= rule {
-            counts.outcomes.resize(rule + 1, [0, 0]);
+        for counts in self.counts.all() {
+            let mut counts = Self::lock(counts);
+            let Some(&rule) = counts.decided_by.get(&call) else {
+                continue;
+            };
+            let rule = rule as usize;
+            if counts.outcomes.len() <= rule {
+                counts.outcomes.resize(rule + 1, [0, 0]);
+            }
+            counts.outcomes[rule][which] += 1;
+            return true;
         }
-        counts.outcomes[rule][which] += 1;
-        true
+        false
     }
 
     /// Outcomes by rule: (rule, [answered, missed]).
     pub fn outcomes(&self) -> Vec<(String, [u64; 2])> {
-        let counts = self.counts();
-        let mut all: Vec<_> = counts
-            .outcomes
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| **n != [0, 0])
-            .map(|(i, n)| (counts.names[i].to_string(), *n))
-            .collect();
-        all.sort();
-        all
+        let mut by_rule: BTreeMap<String, [u64; 2]> = BTreeMap::new();
+        for counts in self.counts.all() {
+            let counts = Self::lock(counts);
+            for (i, [answered, missed]) in counts.outcomes.iter().enumerate() {
+                if [*answered, *missed] != [0, 0] {
+                    let sum = by_rule.entry(counts.names[i].to_string()).or_default();
+                    sum[0] += answered;
+                    sum[1] += missed;
+                }
+            }
+        }
+        by_rule.into_iter().collect()
     }
 
     /// Each rule's figures at `now_ms`; "today" starts at `midnight_ms` (the policy's).
     pub fn figures(&self, now_ms: i64, midnight_ms: i64) -> HashMap<String, RuleFigures> {
         let now_minute = now_ms.div_euclid(60_000);
         let midnight_minute = midnight_ms.div_euclid(60_000);
-        let counts = self.counts();
         let mut out: HashMap<String, RuleFigures> = HashMap::new();
-        for (minute, rules) in &counts.minutes {
-            let age = now_minute - minute;
-            for (i, [hits, no_agent]) in rules.iter().enumerate() {
-                let f = out.entry(counts.names[i].to_string()).or_default();
-                if age < 15 {
-                    f.last_15m += hits;
-                }
-                if age < 60 {
-                    f.last_hour += hits;
-                }
-                if *minute >= midnight_minute {
-                    f.today += hits;
-                    f.no_agent += no_agent;
+        for counts in self.counts.all() {
+            let counts = Self::lock(counts);
+            for (minute, rules) in &counts.minutes {
+                let age = now_minute - minute;
+                for (i, [hits, no_agent]) in rules.iter().enumerate() {
+                    let f = out.entry(counts.names[i].to_string()).or_default();
+                    if age < 15 {
+                        f.last_15m += hits;
+                    }
+                    if age < 60 {
+                        f.last_hour += hits;
+                    }
+                    if *minute >= midnight_minute {
+                        f.today += hits;
+                        f.no_agent += no_agent;
+                    }
                 }
             }
-        }
-        for (i, [answered, missed]) in counts.outcomes.iter().enumerate() {
-            let f = out.entry(counts.names[i].to_string()).or_default();
-            f.answered = *answered;
-            f.missed = *missed;
+            for (i, [answered, missed]) in counts.outcomes.iter().enumerate() {
+                let f = out.entry(counts.names[i].to_string()).or_default();
+                f.answered += answered;
+                f.missed += missed;
+            }
         }
         out
     }
@@ -190,5 +215,34 @@ mod tests {
         assert_eq!(figures["b"].last_15m, 1);
         // Past midnight, yesterday's calls leave "today".
         assert_eq!(stats.figures(t, t - 90 * 60_000)["a"].today, 2);
+    }
+
+    #[test]
+    fn decisions_on_several_threads_add_up_and_each_call_finds_its_outcome() {
+        let stats = RuleStats::with(PerThread::with(4, Mutex::default));
+        let t = 10 * 3_600_000;
+        std::thread::scope(|s| {
+            for thread in 0..4 {
+                let stats = &stats;
+                s.spawn(move || {
+                    for call in 0..10 {
+                        let rule = if call % 2 == 0 { "even" } else { "odd" };
+                        stats.decided(rule, false, Some(&format!("{thread}-{call}")), t);
+                    }
+                });
+            }
+        });
+        for thread in 0..4 {
+            for call in 0..10 {
+                assert!(stats.outcome(&format!("{thread}-{call}"), EventKind::Completed));
+            }
+        }
+        let figures = stats.figures(t, t - 3_600_000);
+        assert_eq!((figures["even"].today, figures["even"].answered), (20, 20));
+        assert_eq!((figures["odd"].last_15m, figures["odd"].answered), (20, 20));
+        assert_eq!(
+            stats.outcomes(),
+            [("even".to_string(), [20, 0]), ("odd".to_string(), [20, 0])]
+        );
     }
 }

@@ -10,7 +10,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use super::process;
-use crate::histogram::Histogram;
+use crate::histogram::Reading;
 use crate::server::AppState;
 
 /// Renders every metric as Prometheus text (format 0.0.4). `store_up` is asked of the store
@@ -47,17 +47,16 @@ fn gauge<V: prometheus_client::encoding::EncodeGaugeValue>(
     encoder.encode_gauge(&v)
 }
 
-fn histogram(mut encoder: MetricEncoder<'_>, h: &Histogram) -> Result<(), Error> {
-    let r = h.read();
+fn histogram(mut encoder: MetricEncoder<'_>, r: &Reading) -> Result<(), Error> {
     encoder.encode_histogram::<NoLabelSet>(r.sum_seconds, r.count, &r.buckets, None)
 }
 
 /// A family's samples, one per label set.
-fn family<'a, L: EncodeLabelSet>(
+fn family<L: EncodeLabelSet>(
     encoder: &mut DescriptorEncoder<'_>,
     [name, help]: [&str; 2],
     kind: MetricType,
-    samples: impl IntoIterator<Item = (L, Sample<'a>)>,
+    samples: impl IntoIterator<Item = (L, Sample)>,
 ) -> Result<(), Error> {
     let mut metric = encoder.encode_descriptor(name, help, None, kind)?;
     for (labels, sample) in samples {
@@ -65,7 +64,7 @@ fn family<'a, L: EncodeLabelSet>(
         match sample {
             Sample::Counter(n) => counter(each, n)?,
             Sample::Gauge(v) => gauge(each, v)?,
-            Sample::Histogram(h) => histogram(each, h)?,
+            Sample::Histogram(r) => histogram(each, &r)?,
         }
     }
     Ok(())
@@ -74,10 +73,10 @@ fn family<'a, L: EncodeLabelSet>(
 /// The label set of a family without labels.
 type NoLabels = [(&'static str, &'static str); 0];
 
-enum Sample<'a> {
+enum Sample {
     Counter(u64),
     Gauge(f64),
-    Histogram(&'a Histogram),
+    Histogram(Reading),
 }
 
 impl Collector for Scrape {
@@ -293,7 +292,7 @@ impl Scrape {
                     .map(move |(outcome, h)| {
                         (
                             [("source", source.as_str()), ("outcome", *outcome)],
-                            Sample::Histogram(h),
+                            Sample::Histogram(h.read()),
                         )
                     })
             }),
