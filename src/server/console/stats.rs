@@ -30,10 +30,11 @@ struct Counts {
     minutes: VecDeque<(i64, Vec<Hits>)>,
     /// Outcomes by rule position: answered, missed.
     outcomes: Vec<[u64; 2]>,
-    /// The rule (position) that decided each call, by its `CallSid`'s hash
+    /// The rule (position) that decided each call, and when (ms), by its `CallSid`'s hash
     /// ([`RuleStats::call`]): a hundred thousand `CallSid`s as text would take 5 MB more, and
-    /// two calls sharing a 64-bit hash is not to be expected.
-    decided_by: Recent<u64, u32, foldhash::fast::RandomState>,
+    /// two calls sharing a 64-bit hash is not to be expected. When, because a call decided
+    /// twice (a Passthru, then its Connect) may be in two threads' copies: the later counts.
+    decided_by: Recent<u64, (u32, i64), foldhash::fast::RandomState>,
 }
 
 impl Counts {
@@ -97,9 +98,21 @@ impl RuleStats {
     /// every decision's path: one short lock, this thread's, and no allocation once the calls
     /// remembered are at their cap (a hundred thousand across the threads).
     pub fn decided(&self, rule: &str, no_agent: bool, call_sid: Option<&str>, now_ms: i64) {
+        self.decided_in(self.counts.mine(), rule, no_agent, call_sid, now_ms);
+    }
+
+    /// [`RuleStats::decided`], in the copy `counts`.
+    fn decided_in(
+        &self,
+        counts: &Mutex<Counts>,
+        rule: &str,
+        no_agent: bool,
+        call_sid: Option<&str>,
+        now_ms: i64,
+    ) {
         let minute = now_ms.div_euclid(60_000);
         let call = call_sid.map(|sid| self.call(sid));
-        let mut counts = Self::lock(self.counts.mine());
+        let mut counts = Self::lock(counts);
         let at = counts.position(rule) as usize;
         if counts.minutes.back().is_none_or(|(m, _)| *m != minute) {
             counts.minutes.push_back((minute, Vec::new()));
@@ -116,7 +129,7 @@ impl RuleStats {
         }
         if let Some(call) = call {
             let cap = MAX_CALLS.div_ceil(self.counts.len());
-            counts.decided_by.insert(call, at as u32, cap);
+            counts.decided_by.insert(call, (at as u32, now_ms), cap);
         }
     }
 
@@ -128,19 +141,29 @@ impl RuleStats {
             EventKind::Completed => 0,
             EventKind::Missed => 1,
         };
-        for counts in self.counts.all() {
-            let mut counts = Self::lock(counts);
-            let Some(&rule) = counts.decided_by.get(&call) else {
-                continue;
-            };
-            let rule = rule as usize;
-            if counts.outcomes.len() <= rule {
-                counts.outcomes.resize(rule + 1, [0, 0]);
-            }
-            counts.outcomes[rule][which] += 1;
-            return true;
+        // The copy that decided the call last.
+        let latest = self
+            .counts
+            .all()
+            .filter_map(|counts| {
+                let (_, at) = *Self::lock(counts).decided_by.get(&call)?;
+                Some((at, counts))
+            })
+            .max_by_key(|(at, _)| *at);
+        let Some((_, counts)) = latest else {
+            return false;
+        };
+        let mut counts = Self::lock(counts);
+        let Some(&(rule, _)) = counts.decided_by.get(&call) else {
+            // Forgotten in between, for a newer call: as if not found.
+            return false;
+        };
+        let rule = rule as usize;
+        if counts.outcomes.len() <= rule {
+            counts.outcomes.resize(rule + 1, [0, 0]);
         }
-        false
+        counts.outcomes[rule][which] += 1;
+        true
     }
 
     /// Outcomes by rule: (rule, [answered, missed]).
@@ -243,6 +266,27 @@ mod tests {
         assert_eq!(
             stats.outcomes(),
             [("even".to_string(), [20, 0]), ("odd".to_string(), [20, 0])]
+        );
+    }
+
+    #[test]
+    fn a_call_decided_on_two_threads_counts_its_outcome_for_the_later_decision() {
+        let stats = RuleStats::with(PerThread::with(2, Mutex::default));
+        let copies: Vec<_> = stats.counts.all().collect();
+        let t = 10 * 3_600_000;
+        // A Passthru on one worker, then the call's Connect on the other; and the other way.
+        stats.decided_in(copies[0], "menu", false, Some("c1"), t);
+        stats.decided_in(copies[1], "sales", false, Some("c1"), t + 40);
+        stats.decided_in(copies[1], "menu", false, Some("c2"), t);
+        stats.decided_in(copies[0], "support", false, Some("c2"), t + 40);
+        assert!(stats.outcome("c1", EventKind::Completed));
+        assert!(stats.outcome("c2", EventKind::Missed));
+        assert_eq!(
+            stats.outcomes(),
+            [
+                ("sales".to_string(), [1, 0]),
+                ("support".to_string(), [0, 1])
+            ]
         );
     }
 }
