@@ -6,10 +6,11 @@
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Duration;
 
-/// How long the thread sleeps between drains while items keep coming.
-const DRAIN_EVERY: Duration = Duration::from_millis(2);
+/// How long the thread sleeps between drains while items keep coming (the decision log's
+/// writer keeps the same pace).
+pub(super) const DRAIN_EVERY: Duration = Duration::from_millis(2);
 /// Empty drains in a row (about 100 ms) before the thread blocks until the next item.
-const IDLE_DRAINS: u32 = 50;
+pub(super) const IDLE_DRAINS: u32 = 50;
 
 /// Runs until every sender is gone: `handle(Some(item))` for every item, then `handle(None)`
 /// after a batch that had any. `handle` returns `false` to stop.

@@ -8,16 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::drain::{DRAIN_EVERY, IDLE_DRAINS};
+
 /// Bytes waiting for the writer at most: 16,384 lines of 256 bytes, a few seconds of a busy
 /// server.
 pub const CAPACITY: usize = 16_384 * 256;
-
-/// How long the writer sleeps between batches while lines keep coming: a sender on the
-/// answer's path never has to wake it (at tens of thousands of lines a second the wake-ups
-/// cost more than the writing).
-const WRITE_EVERY: Duration = Duration::from_millis(2);
-/// Empty turns in a row (about 100 ms) before the writer waits for the next line.
-const IDLE_TURNS: u32 = 50;
 
 pub struct DecisionLog {
     shared: Arc<Shared>,
@@ -153,16 +148,17 @@ impl Drop for DecisionLog {
     }
 }
 
-/// The writer's loop: every [`WRITE_EVERY`] while lines keep coming, takes what was added and
-/// writes it in one write, then flushes; idle, waits for the next line. A write that fails
-/// drops its batch.
+/// The writer's loop, at the shadow's worker's pace ([`super::drain`]): every
+/// [`DRAIN_EVERY`] while lines keep coming (a sender on the answer's path never wakes it),
+/// takes what was added and writes it in one write, then flushes; after [`IDLE_DRAINS`] empty
+/// turns, waits for the next line. A write that fails drops its batch.
 fn write_all(mut out: impl Write, shared: &Shared) {
     let mut batch = Vec::new();
     let mut idle = 0;
     loop {
         let (added, closed) = {
             let mut lines = shared.lines();
-            if lines.bytes.is_empty() && !lines.closed && idle >= IDLE_TURNS {
+            if lines.bytes.is_empty() && !lines.closed && idle >= IDLE_DRAINS {
                 lines.waiting = true;
                 while lines.waiting && !lines.closed {
                     lines = match shared.arrived.wait(lines) {
@@ -187,7 +183,7 @@ fn write_all(mut out: impl Write, shared: &Shared) {
         if closed {
             return;
         }
-        std::thread::sleep(WRITE_EVERY);
+        std::thread::sleep(DRAIN_EVERY);
     }
 }
 
