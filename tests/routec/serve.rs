@@ -819,6 +819,63 @@ fn limits_answer_large_slow_and_too_many_clients_with_a_4xx() {
     assert!(server.stop().success());
 }
 
+/// The head timeout counts only while a connection waits for a head: a connection asking
+/// again and again for longer than the timeout keeps its place, and is closed once it has
+/// waited the timeout after its last answer.
+#[test]
+fn a_kept_alive_connection_is_closed_once_it_waits_the_head_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.route"), POLICY).unwrap();
+    let server = Server::start_with(
+        dir.path(),
+        &["p.route"],
+        &[
+            ("ROUTEC_LIMITS_HEADER_READ_TIMEOUT_MS", "300"),
+            ("ROUTEC_LOG_DECISIONS", "false"),
+        ],
+    );
+    let mut stream = std::net::TcpStream::connect(&server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    // One answer at a time, by its length: the connection stays open.
+    let ask = |stream: &mut std::net::TcpStream| {
+        write!(stream, "GET /exotel/connect?digits=1 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap();
+        let mut body = vec![0; length];
+        stream.read_exact(&mut body).unwrap();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    };
+    let started = Instant::now();
+    for _ in 0..8 {
+        ask(&mut stream);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(started.elapsed() > Duration::from_millis(800));
+    ask(&mut stream);
+    let answered = Instant::now();
+    let mut rest = Vec::new();
+    let read = stream.read_to_end(&mut rest);
+    let waited = answered.elapsed();
+    assert!(matches!(read, Ok(0)), "{read:?} {rest:?}");
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(3),
+        "closed after {waited:?}"
+    );
+    assert!(server.stop().success());
+}
+
 /// The OpenAPI description is served on the admin listener and names every route both
 /// listeners serve (the secret-in-path forms are the same operations).
 #[test]
