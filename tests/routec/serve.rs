@@ -840,7 +840,11 @@ fn a_kept_alive_connection_is_closed_once_it_waits_the_head_timeout() {
         .unwrap();
     // One answer at a time, by its length: the connection stays open.
     let ask = |stream: &mut std::net::TcpStream| {
-        write!(stream, "GET /exotel/connect?digits=1 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        write!(
+            stream,
+            "GET /exotel/connect?digits=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        .unwrap();
         let mut head = Vec::new();
         let mut byte = [0u8];
         while !head.ends_with(b"\r\n\r\n") {
