@@ -68,12 +68,14 @@ impl<K, V, S: Default> Default for Recent<K, V, S> {
 
 impl<K: Hash + Eq, V, S: BuildHasher> Recent<K, V, S> {
     /// Inserts or replaces `key`'s value; a new key past `cap` entries makes the first
-    /// inserted go.
-    pub fn insert(&mut self, key: K, value: V, cap: usize) {
+    /// inserted go. That entry is handed back, for a caller under a lock to drop it after: its
+    /// memory was last touched a hundred thousand inserts ago.
+    pub fn insert(&mut self, key: K, value: V, cap: usize) -> Option<(K, V)> {
         // Room first, whether or not the key is new: one lookup of `key`, not two. A key
         // written again at the cap leaves one entry fewer than the cap, no harm.
+        let mut gone = None;
         while self.entries.len() >= cap.max(1) {
-            let Some((hash, _, _)) = self.entries.pop_front() else {
+            let Some((hash, key, value)) = self.entries.pop_front() else {
                 break;
             };
             let first = self.first;
@@ -81,6 +83,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> Recent<K, V, S> {
                 found.remove();
             }
             self.first = first.wrapping_add(1);
+            gone = Some((key, value));
         }
         let hash = self.hasher.hash_one(&key);
         let Recent {
@@ -92,11 +95,12 @@ impl<K: Hash + Eq, V, S: BuildHasher> Recent<K, V, S> {
         let at = |n: u32| n.wrapping_sub(*first) as usize;
         if let Some(&n) = index.find(hash, |&n| entries[at(n)].1 == key) {
             entries[at(n)].2 = value;
-            return;
+            return gone;
         }
         let n = first.wrapping_add(entries.len() as u32);
         entries.push_back((hash, key, value));
         index.insert_unique(hash, n, |&n| entries[at(n)].0);
+        gone
     }
 
     /// Where `key`'s entry is in `entries`.
@@ -209,7 +213,8 @@ mod tests {
     fn past_its_cap_the_first_inserted_goes_one_for_one() {
         let mut recent = Small::default();
         for i in 0..10_000 {
-            recent.insert(i, i, 1000);
+            let gone = recent.insert(i, i, 1000);
+            assert_eq!(gone, i.checked_sub(1000).map(|first| (first, first)));
             assert_eq!(recent.len(), (i as usize + 1).min(1000));
             assert_eq!(recent.index.len(), recent.len());
         }

@@ -9,6 +9,9 @@ use super::{AgentEvent, EventKind, Reservation, Status, StoredState};
 use crate::compile::Policy;
 use crate::eval::Decision;
 
+/// A call's record forgotten to make room for a new one.
+pub type ForgottenCall = (Arc<str>, CallRecord);
+
 /// How long a call is remembered at least, whatever the reservations last: longer than any
 /// call rings.
 pub const KEEP_CALL_MS: i64 = 3600 * 1000;
@@ -262,8 +265,10 @@ impl StoredState {
     }
 
     /// Remembers a call decided now, in place of what was known of it.
-    pub fn record_call(&mut self, sid: &str, record: CallRecord) {
-        self.calls.insert(sid.into(), record, MAX_CALLS);
+    /// Remembers a call's record; the call forgotten to make room, if one was, is handed back
+    /// ([`crate::bounded::Recent::insert`]).
+    pub fn record_call(&mut self, sid: &str, record: CallRecord) -> Option<ForgottenCall> {
+        self.calls.insert(sid.into(), record, MAX_CALLS)
     }
 }
 

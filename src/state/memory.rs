@@ -105,8 +105,12 @@ impl MemoryStore {
         let decision = eval(&snapshot);
         if ctx.commit {
             stored.state.apply(ctx.policy, &decision, ctx.reservation());
-            ctx.record(&mut stored.state, &decision);
+            let forgotten = ctx.record(&mut stored.state, &decision);
             stored.dirty = true;
+            // The other worker waits for the lock, not for the oldest call's memory to be
+            // freed.
+            drop(stored);
+            drop(forgotten);
         }
         Routed::Decided(decision, snapshot)
     }

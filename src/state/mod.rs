@@ -6,7 +6,7 @@ pub mod memory;
 pub mod redis;
 
 pub use crate::bounded::{Recent, bound};
-pub use call::{Ask, CallRecord, KnownAnswer};
+pub use call::{Ask, CallRecord, ForgottenCall, KnownAnswer};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -329,12 +329,12 @@ impl DecideContext<'_> {
         state.known_call(self.policy, &ask, self.now_ms, until, &self.today)
     }
 
-    /// Records a call decided now (its reservations are [`StoredState::apply`]'s).
-    pub fn record(&self, state: &mut StoredState, decision: &Decision) {
-        if let Some(ask) = self.ask() {
-            let record = CallRecord::new(decision, &ask, self.call_until());
-            state.record_call(ask.call_sid, record);
-        }
+    /// Records a call decided now (its reservations are [`StoredState::apply`]'s); hands back
+    /// the call forgotten to make room, to be dropped out of the store's lock.
+    pub fn record(&self, state: &mut StoredState, decision: &Decision) -> Option<ForgottenCall> {
+        let ask = self.ask()?;
+        let record = CallRecord::new(decision, &ask, self.call_until());
+        state.record_call(ask.call_sid, record)
     }
 }
 
