@@ -34,8 +34,8 @@ pub async fn serve(
     let head_timeout = Duration::from_millis(limits.header_read_timeout_ms.max(1));
     let mut http = hyper::server::conn::http1::Builder::new();
     // The head timeout is [`head_overdue`]'s, one timer a connection: hyper's own armed a
-    // timer in tokio's wheel for every request and took it out again, 3.5% of a saturated
-    // server's time (README, "Where the time goes").
+    // timer in tokio's wheel for every request and took it out again, 700 instructions a
+    // request and 3.5% of a saturated server's profile (README, "Load").
     http.header_read_timeout(None)
         // hyper's least is 8 KB; a head past it is answered 431.
         .max_buf_size(limits.max_header_bytes.max(8192))
@@ -121,8 +121,8 @@ impl Waiting {
 }
 
 /// Completes once a connection has waited `timeout` for a request head: a head that does not
-/// end, or a connection kept open with no request. The clock starts when an answer is made,
-/// not when its last byte is sent: an answer is sent long before a timeout of seconds.
+/// end, or a connection kept open with no request. The clock starts when an answer's body has
+/// been sent (or dropped): a Live page's stream of events is one answer, however long.
 async fn head_overdue(waiting: &Waiting, timeout: Duration) {
     loop {
         let now = Instant::now();
@@ -140,8 +140,11 @@ struct Watched<S> {
     waiting: Arc<Waiting>,
 }
 
-impl<S: hyper::service::Service<R>, R> hyper::service::Service<R> for Watched<S> {
-    type Response = S::Response;
+impl<S, R, B> hyper::service::Service<R> for Watched<S>
+where
+    S: hyper::service::Service<R, Response = hyper::Response<B>>,
+{
+    type Response = hyper::Response<WatchedBody<B>>;
     type Error = S::Error;
     type Future = Answering<S::Future>;
 
@@ -149,30 +152,72 @@ impl<S: hyper::service::Service<R>, R> hyper::service::Service<R> for Watched<S>
         self.waiting.since_ms.store(ANSWERING, Ordering::Relaxed);
         Answering {
             inner: self.inner.call(request),
-            waiting: Arc::clone(&self.waiting),
+            answered: Some(Answered(Arc::clone(&self.waiting))),
         }
     }
 }
 
-pin_project_lite::pin_project! {
-    /// A request's answer; once made, the connection waits for its next head.
-    struct Answering<F> {
-        #[pin]
-        inner: F,
-        waiting: Arc<Waiting>,
+/// Dropped with an answer's body, once sent (or with the answer, if it fails): from then on,
+/// the connection waits for its next head.
+struct Answered(Arc<Waiting>);
+
+impl Drop for Answered {
+    fn drop(&mut self) {
+        let waiting = &self.0;
+        let since = waiting.start.elapsed().as_millis() as u64;
+        waiting.since_ms.store(since, Ordering::Relaxed);
     }
 }
 
-impl<F: Future> Future for Answering<F> {
-    type Output = F::Output;
+pin_project_lite::pin_project! {
+    /// A request's answer, its body carrying the [`Answered`] along.
+    struct Answering<F> {
+        #[pin]
+        inner: F,
+        answered: Option<Answered>,
+    }
+}
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+impl<F, B, E> Future for Answering<F>
+where
+    F: Future<Output = Result<hyper::Response<B>, E>>,
+{
+    type Output = Result<hyper::Response<WatchedBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let answer = std::task::ready!(this.inner.poll(cx));
-        let waiting = &this.waiting;
-        let since = waiting.start.elapsed().as_millis() as u64;
-        waiting.since_ms.store(since, Ordering::Relaxed);
-        Poll::Ready(answer)
+        let answered = this.answered.take();
+        Poll::Ready(answer.map(|response| response.map(|body| WatchedBody { body, answered })))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// An answer's body as it was, and the [`Answered`] dropped with it.
+    struct WatchedBody<B> {
+        #[pin]
+        body: B,
+        answered: Option<Answered>,
+    }
+}
+
+impl<B: hyper::body::Body> hyper::body::Body for WatchedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<B::Data>, B::Error>>> {
+        self.project().body.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 

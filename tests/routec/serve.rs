@@ -880,6 +880,52 @@ fn a_kept_alive_connection_is_closed_once_it_waits_the_head_timeout() {
     assert!(server.stop().success());
 }
 
+/// An answer that streams (the console's Live feed) is one answer however long it lasts: the
+/// head timeout does not cut it off, and its events keep coming.
+#[test]
+fn a_stream_of_events_outlives_the_head_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.route"), POLICY).unwrap();
+    let server = Server::start_with(
+        dir.path(),
+        &["p.route"],
+        &[
+            ("ROUTEC_LIMITS_HEADER_READ_TIMEOUT_MS", "300"),
+            ("ROUTEC_LOG_DECISIONS", "false"),
+        ],
+    );
+    let mut stream = std::net::TcpStream::connect(&server.admin_addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /console/api/events HTTP/1.1\r\nHost: {}\r\n\r\n",
+        server.admin_addr
+    )
+    .unwrap();
+    // What the stream has sent, read until `text` is in it.
+    fn read_until(stream: &mut std::net::TcpStream, seen: &mut String, text: &str) {
+        let mut chunk = [0u8; 4096];
+        while !seen.contains(text) {
+            match stream.read(&mut chunk) {
+                Ok(0) => panic!("closed before {text:?}: {seen}"),
+                Ok(n) => seen.push_str(&String::from_utf8_lossy(&chunk[..n])),
+                Err(e) => panic!("{e} before {text:?}: {seen}"),
+            }
+        }
+    }
+    let mut seen = String::new();
+    read_until(&mut stream, &mut seen, "\r\n\r\n");
+    assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
+    // Three times the head timeout, then a decision: it reaches the stream.
+    std::thread::sleep(Duration::from_millis(900));
+    let (status, _) = server.get(&format!("/exotel/connect?{EXOTEL_QUERY}"));
+    assert_eq!(status, 200);
+    read_until(&mut stream, &mut seen, "9953099079d70b89bbc1aa43ae6d1893");
+    assert!(server.stop().success());
+}
+
 /// The OpenAPI description is served on the admin listener and names every route both
 /// listeners serve (the secret-in-path forms are the same operations).
 #[test]
