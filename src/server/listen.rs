@@ -4,7 +4,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -94,29 +94,48 @@ pub async fn serve(
 }
 
 /// Since when a connection has waited for a request head (ms after its start: it waits from
-/// its start, then from each answer), or [`ANSWERING`].
+/// its start, then from each answer sent), unless answers are under way.
+///
+/// Only the connection's task touches it (its service, its answers' bodies and
+/// [`head_overdue`] are all polled there), so plain loads and stores do; atomics only because
+/// the task moves between threads.
 struct Waiting {
     start: Instant,
     since_ms: AtomicU64,
+    /// Answers under way: one at a time as hyper serves HTTP/1.1 today, but an answer
+    /// overlapping the next must not let its end start the clock while the next is made.
+    answering: AtomicU32,
 }
-
-/// [`Waiting::since_ms`] while a request is answered: no head is awaited.
-const ANSWERING: u64 = u64::MAX;
 
 impl Waiting {
     fn new() -> Waiting {
         Waiting {
             start: Instant::now(),
             since_ms: AtomicU64::new(0),
+            answering: AtomicU32::new(0),
         }
     }
 
-    /// When the head awaited is overdue; `None` while a request is answered.
+    fn answer_started(&self) {
+        let answering = self.answering.load(Ordering::Relaxed);
+        self.answering.store(answering + 1, Ordering::Relaxed);
+    }
+
+    fn answer_sent(&self) {
+        let since = self.start.elapsed().as_millis() as u64;
+        self.since_ms.store(since, Ordering::Relaxed);
+        let answering = self.answering.load(Ordering::Relaxed);
+        self.answering
+            .store(answering.saturating_sub(1), Ordering::Relaxed);
+    }
+
+    /// When the head awaited is overdue; `None` while answers are under way.
     fn overdue_at(&self, timeout: Duration) -> Option<Instant> {
-        match self.since_ms.load(Ordering::Relaxed) {
-            ANSWERING => None,
-            since => Some(self.start + Duration::from_millis(since) + timeout),
+        if self.answering.load(Ordering::Relaxed) > 0 {
+            return None;
         }
+        let since = self.since_ms.load(Ordering::Relaxed);
+        Some(self.start + Duration::from_millis(since) + timeout)
     }
 }
 
@@ -149,7 +168,7 @@ where
     type Future = Answering<S::Future>;
 
     fn call(&self, request: R) -> Self::Future {
-        self.waiting.since_ms.store(ANSWERING, Ordering::Relaxed);
+        self.waiting.answer_started();
         Answering {
             inner: self.inner.call(request),
             answered: Some(Answered(Arc::clone(&self.waiting))),
@@ -163,9 +182,7 @@ struct Answered(Arc<Waiting>);
 
 impl Drop for Answered {
     fn drop(&mut self) {
-        let waiting = &self.0;
-        let since = waiting.start.elapsed().as_millis() as u64;
-        waiting.since_ms.store(since, Ordering::Relaxed);
+        self.0.answer_sent();
     }
 }
 
@@ -226,5 +243,29 @@ fn say_at_most_every_second(last: &AtomicI64, line: &str) {
     let now = jiff::Timestamp::now().as_second();
     if last.swap(now, Ordering::Relaxed) != now {
         tracing::warn!("{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clock_starts_when_the_last_answer_under_way_is_sent() {
+        let waiting = Waiting::new();
+        let timeout = Duration::from_secs(10);
+        assert_eq!(waiting.overdue_at(timeout), Some(waiting.start + timeout));
+        waiting.answer_started();
+        waiting.answer_started();
+        assert_eq!(waiting.overdue_at(timeout), None);
+        waiting.answer_sent();
+        assert_eq!(waiting.overdue_at(timeout), None);
+        std::thread::sleep(Duration::from_millis(5));
+        waiting.answer_sent();
+        let at = waiting.overdue_at(timeout).unwrap();
+        assert!(
+            at >= waiting.start + timeout + Duration::from_millis(5),
+            "{at:?}"
+        );
     }
 }
