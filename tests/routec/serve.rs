@@ -819,11 +819,8 @@ fn limits_answer_large_slow_and_too_many_clients_with_a_4xx() {
     assert!(server.stop().success());
 }
 
-/// The head timeout counts only while a connection waits for a head: a connection asking
-/// again and again for longer than the timeout keeps its place, and is closed once it has
-/// waited the timeout after its last answer.
-#[test]
-fn a_kept_alive_connection_is_closed_once_it_waits_the_head_timeout() {
+/// A server of [`POLICY`] whose head timeout is 300 ms (and its directory, to keep).
+fn head_timeout_server() -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("p.route"), POLICY).unwrap();
     let server = Server::start_with(
@@ -834,10 +831,25 @@ fn a_kept_alive_connection_is_closed_once_it_waits_the_head_timeout() {
             ("ROUTEC_LOG_DECISIONS", "false"),
         ],
     );
-    let mut stream = std::net::TcpStream::connect(&server.addr).unwrap();
+    (dir, server)
+}
+
+/// A connection to `addr` whose reads wait 5 s at most.
+fn connected(addr: &str) -> std::net::TcpStream {
+    let stream = std::net::TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
+    stream
+}
+
+/// The head timeout counts only while a connection waits for a head: a connection asking
+/// again and again for longer than the timeout keeps its place, and is closed once it has
+/// waited the timeout after its last answer.
+#[test]
+fn a_kept_alive_connection_is_closed_once_it_waits_the_head_timeout() {
+    let (_dir, server) = head_timeout_server();
+    let mut stream = connected(&server.addr);
     // One answer at a time, by its length: the connection stays open.
     let ask = |stream: &mut std::net::TcpStream| {
         write!(
@@ -884,20 +896,8 @@ fn a_kept_alive_connection_is_closed_once_it_waits_the_head_timeout() {
 /// head timeout does not cut it off, and its events keep coming.
 #[test]
 fn a_stream_of_events_outlives_the_head_timeout() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("p.route"), POLICY).unwrap();
-    let server = Server::start_with(
-        dir.path(),
-        &["p.route"],
-        &[
-            ("ROUTEC_LIMITS_HEADER_READ_TIMEOUT_MS", "300"),
-            ("ROUTEC_LOG_DECISIONS", "false"),
-        ],
-    );
-    let mut stream = std::net::TcpStream::connect(&server.admin_addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
+    let (_dir, server) = head_timeout_server();
+    let mut stream = connected(&server.admin_addr);
     write!(
         stream,
         "GET /console/api/events HTTP/1.1\r\nHost: {}\r\n\r\n",
