@@ -41,8 +41,8 @@ pub fn bound<K: Hash + Eq, V, T: Ord + Copy, S: BuildHasher>(
 /// to its entry's number. A new key is written at the ring's end and the first goes from its
 /// start, both where the last were; only the index, 4 bytes an entry, is touched at random
 /// places. As a hash map of the entries with a queue of their keys, every new call's insert
-/// touched four places in 10 MB at random, the largest share of a new call's time (README,
-/// "Where the time goes").
+/// touched four places in 10 MB at random, the largest share of a new call's time (README:
+/// Load, and Agent state, "Bounded").
 #[derive(Debug, Clone)]
 pub struct Recent<K, V, S = foldhash::quality::RandomState> {
     /// The entries with their keys' hashes, first inserted first.
@@ -92,7 +92,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> Recent<K, V, S> {
             first,
             ..
         } = self;
-        let at = |n: u32| n.wrapping_sub(*first) as usize;
+        let at = |n: u32| slot(*first, n);
         if let Some(&n) = index.find(hash, |&n| entries[at(n)].1 == key) {
             entries[at(n)].2 = value;
             return gone;
@@ -109,7 +109,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> Recent<K, V, S> {
         K: Borrow<Q>,
     {
         let hash = self.hasher.hash_one(key);
-        let at = |n: u32| n.wrapping_sub(self.first) as usize;
+        let at = |n: u32| slot(self.first, n);
         let n = self
             .index
             .find(hash, |&n| self.entries[at(n)].1.borrow() == key)?;
@@ -151,6 +151,11 @@ impl<K: Hash + Eq, V, S: BuildHasher> Recent<K, V, S> {
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.entries.iter().map(|(_, k, v)| (k, v))
     }
+}
+
+/// Where the entry numbered `n` is in a ring whose first entry is numbered `first`.
+fn slot(first: u32, n: u32) -> usize {
+    n.wrapping_sub(first) as usize
 }
 
 /// Equal when they hold the same entries, whatever their order.
