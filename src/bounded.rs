@@ -37,20 +37,20 @@ pub fn bound<K: Hash + Eq, V, T: Ord + Copy, S: BuildHasher>(
 /// behind it. A key inserted again keeps its first place (it is as old as its first insert);
 /// entries past their time stay until their turn, so readers check the time themselves.
 ///
-/// The entries lie in a ring, first inserted first, and a small index maps each key's hash
-/// to its entry's number. A new key is written at the ring's end and the first goes from its
-/// start, both where the last were; only the index, 4 bytes an entry, is touched at random
-/// places. As a hash map of the entries with a queue of their keys, every new call's insert
-/// touched four places in 10 MB at random, the largest share of a new call's time (README:
-/// Load, and Agent state, "Bounded").
+/// The entries lie in a ring, first inserted first, and an [`Index`] maps each key's hash to
+/// its entry's number. A new key is written at the ring's end and the first goes from its
+/// start, both where the last were; only the index, 8 bytes an entry, is touched at random
+/// places, one cache line for the new key and one for the key that goes. As a hash map of
+/// the entries with a queue of their keys, every new call's insert touched four places in
+/// 10 MB at random, the largest share of a new call's time (README: Load, and Agent state,
+/// "Bounded").
 #[derive(Debug, Clone)]
 pub struct Recent<K, V, S = foldhash::quality::RandomState> {
-    /// The entries with their keys' hashes, first inserted first.
-    entries: VecDeque<(u64, K, V)>,
-    /// Each entry's number, by its key's hash. Numbers count inserts from the first ever
-    /// (wrapping), so that the first going moves no other's.
-    index: hashbrown::HashTable<u32>,
-    /// The number of the first entry.
+    /// The entries with the hashes the index files them by, first inserted first.
+    entries: VecDeque<(u32, K, V)>,
+    index: Index,
+    /// The number of the first entry. Numbers count inserts from the first ever (wrapping),
+    /// so that the first going moves no other's.
     first: u32,
     hasher: S,
 }
@@ -59,7 +59,7 @@ impl<K, V, S: Default> Default for Recent<K, V, S> {
     fn default() -> Self {
         Recent {
             entries: VecDeque::new(),
-            index: hashbrown::HashTable::new(),
+            index: Index::default(),
             first: 0,
             hasher: S::default(),
         }
@@ -79,13 +79,11 @@ impl<K: Hash + Eq, V, S: BuildHasher> Recent<K, V, S> {
                 break;
             };
             let first = self.first;
-            if let Ok(found) = self.index.find_entry(hash, |&n| n == first) {
-                found.remove();
-            }
+            self.index.remove(hash, |n| n == first);
             self.first = first.wrapping_add(1);
             gone = Some((key, value));
         }
-        let hash = self.hasher.hash_one(&key);
+        let hash = self.hasher.hash_one(&key) as u32;
         let Recent {
             entries,
             index,
@@ -93,13 +91,13 @@ impl<K: Hash + Eq, V, S: BuildHasher> Recent<K, V, S> {
             ..
         } = self;
         let at = |n: u32| slot(*first, n);
-        if let Some(&n) = index.find(hash, |&n| entries[at(n)].1 == key) {
+        if let Some(n) = index.find(hash, |n| entries[at(n)].1 == key) {
             entries[at(n)].2 = value;
             return gone;
         }
         let n = first.wrapping_add(entries.len() as u32);
         entries.push_back((hash, key, value));
-        index.insert_unique(hash, n, |&n| entries[at(n)].0);
+        index.insert(hash, n);
         gone
     }
 
@@ -108,12 +106,12 @@ impl<K: Hash + Eq, V, S: BuildHasher> Recent<K, V, S> {
     where
         K: Borrow<Q>,
     {
-        let hash = self.hasher.hash_one(key);
+        let hash = self.hasher.hash_one(key) as u32;
         let at = |n: u32| slot(self.first, n);
         let n = self
             .index
-            .find(hash, |&n| self.entries[at(n)].1.borrow() == key)?;
-        Some(at(*n))
+            .find(hash, |n| self.entries[at(n)].1.borrow() == key)?;
+        Some(at(n))
     }
 
     pub fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<&V>
@@ -156,6 +154,113 @@ impl<K: Hash + Eq, V, S: BuildHasher> Recent<K, V, S> {
 /// Where the entry numbered `n` is in a ring whose first entry is numbered `first`.
 fn slot(first: u32, n: u32) -> usize {
     n.wrapping_sub(first) as usize
+}
+
+/// [`Recent`]'s index: entry numbers by 32 bits of their keys' hashes, in an open-addressed
+/// table probed linearly, at most half full. A slot holds the hash and the number side by
+/// side, so that a key is found, or found absent, on one cache line, and the entry that goes
+/// is found by its number without reading its key. A slot taken out pulls the slots after
+/// it back (backward-shift deletion): no tombstones, so no rehash once the table has grown
+/// to its cap. hashbrown's table, used before, kept its tags apart from its entries: two
+/// cache lines at random for each lookup that finds something, and tombstones that made it
+/// rehash or grow now and then (README: Agent state, "Bounded", with the figures).
+#[derive(Debug, Clone, Default)]
+struct Index {
+    /// Empty (0), or [`Index::TAKEN`] with the hash in the high half and the number in the low.
+    slots: Vec<u64>,
+    len: usize,
+}
+
+impl Index {
+    /// Marks a slot taken, in place of the hash's top bit, which is dropped.
+    const TAKEN: u64 = 1 << 63;
+
+    fn filed(hash: u32, n: u32) -> u64 {
+        Index::TAKEN | (u64::from(hash) << 32) | u64::from(n)
+    }
+
+    /// The slot a hash is filed from, or where a filed slot would be with no others.
+    fn home(&self, filed: u64) -> usize {
+        (filed >> 32) as usize & (self.slots.len() - 1)
+    }
+
+    /// The number of the slot filed under `hash` for which `is` holds.
+    fn find(&self, hash: u32, mut is: impl FnMut(u32) -> bool) -> Option<u32> {
+        self.find_slot(hash, |s| is(s as u32))
+            .map(|i| self.slots[i] as u32)
+    }
+
+    fn find_slot(&self, hash: u32, mut is: impl FnMut(u64) -> bool) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let tag = Index::filed(hash, 0) >> 32;
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(Index::filed(hash, 0));
+        loop {
+            let s = self.slots[i];
+            if s == 0 {
+                return None;
+            }
+            if s >> 32 == tag && is(s) {
+                return Some(i);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Files number `n` under `hash`; the number must not be filed already.
+    fn insert(&mut self, hash: u32, n: u32) {
+        if 2 * (self.len + 1) > self.slots.len() {
+            self.grow();
+        }
+        let filed = Index::filed(hash, n);
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(filed);
+        while self.slots[i] != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = filed;
+        self.len += 1;
+    }
+
+    /// Takes out the slot filed under `hash` whose number `is` picks, if there is one.
+    fn remove(&mut self, hash: u32, mut is: impl FnMut(u32) -> bool) {
+        let Some(mut hole) = self.find_slot(hash, |s| is(s as u32)) else {
+            return;
+        };
+        let mask = self.slots.len() - 1;
+        let mut next = hole;
+        loop {
+            next = (next + 1) & mask;
+            let s = self.slots[next];
+            if s == 0 {
+                break;
+            }
+            // A slot may move back into the hole when the hole is no nearer than it to its
+            // home: it is then still found by probing from its home.
+            if (next.wrapping_sub(self.home(s)) & mask) >= (next.wrapping_sub(hole) & mask) {
+                self.slots[hole] = s;
+                hole = next;
+            }
+        }
+        self.slots[hole] = 0;
+        self.len -= 1;
+    }
+
+    /// Twice the slots (16 at first), every slot filed again from the hash it keeps.
+    fn grow(&mut self) {
+        let larger = vec![0; (2 * self.slots.len()).max(16)];
+        let old = std::mem::replace(&mut self.slots, larger);
+        let mask = self.slots.len() - 1;
+        for s in old.into_iter().filter(|&s| s != 0) {
+            let mut i = self.home(s);
+            while self.slots[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = s;
+        }
+    }
 }
 
 /// Equal when they hold the same entries, whatever their order.
@@ -221,7 +326,7 @@ mod tests {
             let gone = recent.insert(i, i, 1000);
             assert_eq!(gone, i.checked_sub(1000).map(|first| (first, first)));
             assert_eq!(recent.len(), (i as usize + 1).min(1000));
-            assert_eq!(recent.index.len(), recent.len());
+            assert_eq!(recent.index.len, recent.len());
         }
         assert!(recent.contains_key(&9_999) && recent.contains_key(&9_000));
         assert!(!recent.contains_key(&8_999));
@@ -239,7 +344,7 @@ mod tests {
         }
         assert_eq!(keys(&roomy), [4, 5, 6]);
         assert_eq!(roomy.get(&4), Some(&4));
-        assert_eq!((roomy.index.len(), roomy.len()), (3, 3));
+        assert_eq!((roomy.index.len, roomy.len()), (3, 3));
         // At the cap, the first goes to make room, though the key written is not new.
         let mut full = Small::default();
         for i in 0..3 {
@@ -278,7 +383,69 @@ mod tests {
             recent.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
             [97, 98, 99, 100]
         );
-        assert_eq!(recent.index.len(), 4);
+        assert_eq!(recent.index.len, 4);
+    }
+
+    /// Hashes a number to itself modulo a few: long runs of slots filed at one home, and
+    /// runs that wrap past the index's end, for the backward shift to get wrong.
+    #[derive(Default, Clone)]
+    struct Crowded;
+
+    impl BuildHasher for Crowded {
+        type Hasher = CrowdedHasher;
+        fn build_hasher(&self) -> CrowdedHasher {
+            CrowdedHasher(0)
+        }
+    }
+
+    struct CrowdedHasher(u64);
+
+    impl std::hash::Hasher for CrowdedHasher {
+        fn finish(&self) -> u64 {
+            // Homes near the end of a small index, so that runs wrap.
+            (self.0 % 5) + 11
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for &b in bytes {
+                self.0 = self.0.wrapping_mul(31).wrapping_add(u64::from(b));
+            }
+        }
+    }
+
+    #[test]
+    fn it_holds_what_a_plain_map_and_queue_hold() {
+        use std::collections::HashMap;
+        let mut recent: Recent<u32, u32, Crowded> = Recent::default();
+        let mut order: VecDeque<u32> = VecDeque::new();
+        let mut values: HashMap<u32, u32> = HashMap::new();
+        let mut seed = 7u64;
+        let mut next = |below: u64| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((seed >> 33) % below) as u32
+        };
+        for step in 0..20_000 {
+            let cap = [3, 8, 20][step / 7_000] as usize;
+            let key = next(40);
+            let value = next(1_000);
+            let mut gone = None;
+            while order.len() >= cap {
+                let first = order.pop_front().unwrap();
+                gone = Some((first, values.remove(&first).unwrap()));
+            }
+            if let std::collections::hash_map::Entry::Vacant(v) = values.entry(key) {
+                order.push_back(key);
+                v.insert(value);
+            } else {
+                values.insert(key, value);
+            }
+            assert_eq!(recent.insert(key, value, cap), gone, "step {step}");
+            assert_eq!(recent.index.len, order.len());
+            for k in 0..40 {
+                assert_eq!(recent.get(&k), values.get(&k), "step {step}, key {k}");
+            }
+            let kept: Vec<u32> = recent.iter().map(|(k, _)| *k).collect();
+            assert_eq!(kept, Vec::from(order.clone()));
+        }
     }
 
     #[test]
