@@ -420,7 +420,9 @@ mod tests {
         let mut values: HashMap<u32, u32> = HashMap::new();
         let mut seed = 7u64;
         let mut next = |below: u64| {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((seed >> 33) % below) as u32
         };
         for step in 0..20_000 {

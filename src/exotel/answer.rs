@@ -88,51 +88,48 @@ impl NumberFormat {
 ///
 /// Written by hand, keys as they stand, in the order and shape serde gave the answer's struct
 /// (kept in the tests as `ConnectAnswer`, and held equal): serde escaped every fixed key, a
-/// tenth of a Connect's instructions in all with the structure it built first.
+/// tenth of a Connect's instructions in all with the structure it built first. Appended to
+/// `out`.
 pub fn connect_answer_json(
+    out: &mut Vec<u8>,
     connect: &ConnectSettings,
     call: &Call,
     numbers: &[impl AsRef<str>],
     parallel: bool,
-) -> Vec<u8> {
+) {
     let country = crate::phone::india();
-    let mut out = Vec::with_capacity(200 + 20 * numbers.len());
     out.extend_from_slice(b"{\"fetch_after_attempt\":");
-    json_text::boolean(&mut out, connect.fetch_after_attempt);
+    json_text::boolean(out, connect.fetch_after_attempt);
     out.extend_from_slice(b",\"destination\":{\"numbers\":");
     let formatted = numbers
         .iter()
         .map(|n| connect.number_format.formatted(n.as_ref(), country));
-    json_text::strings(&mut out, formatted);
+    json_text::strings(out, formatted);
     out.push(b'}');
     if let Some(caller_id) = caller_id(connect, call) {
         out.extend_from_slice(b",\"outgoing_phone_number\":");
-        json_text::string(
-            &mut out,
-            &connect.number_format.formatted(caller_id, country),
-        );
+        json_text::string(out, &connect.number_format.formatted(caller_id, country));
     }
     out.extend_from_slice(b",\"record\":");
-    json_text::boolean(&mut out, connect.record);
+    json_text::boolean(out, connect.record);
     out.extend_from_slice(match connect.recording_channels {
         RecordingChannels::Single => b",\"recording_channels\":\"single\"",
         RecordingChannels::Dual => b",\"recording_channels\":\"dual\"",
     });
     if let Some(seconds) = connect.max_ringing_duration {
         out.extend_from_slice(b",\"max_ringing_duration\":");
-        json_text::number(&mut out, seconds);
+        json_text::number(out, seconds);
     }
     if let Some(seconds) = connect.max_conversation_duration {
         out.extend_from_slice(b",\"max_conversation_duration\":");
-        json_text::number(&mut out, seconds);
+        json_text::number(out, seconds);
     }
     out.extend_from_slice(b",\"parallel_ringing\":{\"activate\":");
-    json_text::boolean(&mut out, parallel);
+    json_text::boolean(out, parallel);
     out.extend_from_slice(b",\"max_parallel_attempts\":");
     let attempts = max_parallel_attempts(connect, numbers.len(), parallel);
-    json_text::number(&mut out, attempts);
+    json_text::number(out, attempts);
     out.extend_from_slice(b"}}");
-    out
 }
 
 /// The caller id the agent sees, unformatted: `call.to` (when it is a number) or the
@@ -257,7 +254,8 @@ mod tests {
                 to: to.map(|(value, e164)| PhoneValue { value: value.to_string(), e164 }),
                 ..Call::default()
             };
-            let ours = connect_answer_json(&connect, &call, &numbers, parallel);
+            let mut ours = Vec::new();
+            connect_answer_json(&mut ours, &connect, &call, &numbers, parallel);
             let ours = String::from_utf8(ours).expect("UTF-8");
             proptest::prop_assert_eq!(ours, through_serde(&connect, &call, &numbers, parallel));
         }

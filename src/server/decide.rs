@@ -2,9 +2,11 @@
 //! asked, the decision logged; the Connect answer, the Passthru branch or the decision JSON out.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -361,8 +363,16 @@ fn mask(number: &str) -> String {
 
 /// The Connect answer as JSON.
 fn answer(config: &Config, call: &Call, numbers: &[impl AsRef<str>], parallel: bool) -> Response {
-    let answer =
-        crate::exotel::answer::connect_answer_json(&config.connect, call, numbers, parallel);
+    thread_local! {
+        static ANSWER: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(512));
+    }
+    // Written into this thread's buffer and copied out at its length: a body with room to
+    // spare costs `Bytes` an allocation more to share it.
+    let answer = ANSWER.with_borrow_mut(|out| {
+        out.clear();
+        crate::exotel::answer::connect_answer_json(out, &config.connect, call, numbers, parallel);
+        Bytes::copy_from_slice(out)
+    });
     // Static: a `&str` would be copied into a header value every answer.
     let json = [(
         header::CONTENT_TYPE,
