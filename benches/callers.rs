@@ -67,7 +67,7 @@ fn main() {
                     for caller in (start + lane..start + step).step_by(at_once) {
                         let call = Call {
                             from: Some(PhoneValue {
-                                value: format!("+9198{caller:08}"),
+                                value: format!("+9198{caller:08}").into(),
                                 e164: true,
                             }),
                             ..Call::default()

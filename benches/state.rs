@@ -48,7 +48,7 @@ async fn decide_for(
     reserve: bool,
 ) -> (Duration, routec::eval::Decision) {
     let call = Call {
-        sid: Some(sid.to_string()),
+        sid: Some(sid.into()),
         ..Call::default()
     };
     let facts = Facts::none(&policy.checked);

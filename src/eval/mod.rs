@@ -95,7 +95,9 @@ impl<'a> Context<'a> {
         match value {
             Value::Call(field) => {
                 let c = self.call;
-                let text = |v: &'b Option<String>| v.as_deref().map(|s| Val::Str(Cow::Borrowed(s)));
+                let text = |v: &'b Option<smol_str::SmolStr>| {
+                    v.as_deref().map(|s| Val::Str(Cow::Borrowed(s)))
+                };
                 let phone =
                     |p: &'b Option<PhoneValue>| p.as_ref().map(|p| Val::Phone(&p.value, p.e164));
                 match field {

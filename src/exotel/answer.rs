@@ -251,7 +251,7 @@ mod tests {
                 max_parallel_attempts,
             };
             let call = Call {
-                to: to.map(|(value, e164)| PhoneValue { value: value.to_string(), e164 }),
+                to: to.map(|(value, e164)| PhoneValue { value: value.into(), e164 }),
                 ..Call::default()
             };
             let mut ours = Vec::new();

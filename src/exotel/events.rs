@@ -73,7 +73,7 @@ pub fn read_event(
     }
     let agent = numbers
         .iter()
-        .find_map(|n| policy.agent_by_number.get(&n.value).copied());
+        .find_map(|n| policy.agent_by_number.get(n.value.as_str()).copied());
     let Some(agent) = agent else {
         return Reported::Ignored(match numbers.first() {
             Some(n) => format!("`{}` is no agent's number", n.value),
@@ -81,14 +81,14 @@ pub fn read_event(
         });
     };
     Reported::Event(AgentEvent {
-        call_sid: sid.clone(),
+        call_sid: sid.to_string(),
         agent: policy.checked.agents[agent].name.clone(),
         kind,
         caller: call
             .from
             .as_ref()
             .filter(|p| p.e164)
-            .map(|p| p.value.clone()),
+            .map(|p| p.value.to_string()),
         at: at.as_millisecond(),
         today: policy.checked.timezone.to_datetime(at).date().to_string(),
     })

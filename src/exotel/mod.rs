@@ -7,14 +7,16 @@ pub mod params;
 
 use std::borrow::Cow;
 
+use smol_str::{SmolStr, SmolStrBuilder};
+
 use crate::call::{Call, PhoneValue};
 use crate::phone::Country;
 use params::Encoded;
 
 /// Keeps what a caller can key in (`0-9 * #`) from Exotel's `digits`, which arrives wrapped in
 /// double quotes (`"1"`); nothing left means no digits.
-pub fn clean_digits(raw: &str) -> Option<String> {
-    let digits: String = raw
+pub fn clean_digits(raw: &str) -> Option<SmolStr> {
+    let digits: SmolStr = raw
         .chars()
         .filter(|c| c.is_ascii_digit() || *c == '*' || *c == '#')
         .collect();
@@ -63,14 +65,14 @@ impl Call {
                 continue;
             }
             match field {
-                Field::Sid => call.sid = Some(value.into_owned()),
+                Field::Sid => call.sid = Some(SmolStr::new(value)),
                 Field::CallFrom => from.0 = Some(value),
                 Field::From => from.1 = Some(value),
                 Field::CallTo => to.0 = Some(value),
                 Field::To => to.1 = Some(value),
-                Field::Direction => call.direction = Some(value.into_owned()),
-                Field::Custom => call.custom = Some(value.into_owned()),
-                Field::FlowId => call.flow_id = Some(value.into_owned()),
+                Field::Direction => call.direction = Some(SmolStr::new(value)),
+                Field::Custom => call.custom = Some(SmolStr::new(value)),
+                Field::FlowId => call.flow_id = Some(SmolStr::new(value)),
                 Field::DialWhom => call.dial_whom = Some(PhoneValue::read(&value, country)),
                 // Read above.
                 Field::Digits | Field::CurrentTime | Field::StartTime | Field::Created => {}
@@ -196,7 +198,7 @@ pub trait ParamValue<'a>: Into<Cow<'a, str>> {
     fn plain_time(&self) -> Option<jiff::civil::DateTime>;
 
     /// The IVR digits in the value ([`clean_digits`]); `None` when it is empty once trimmed.
-    fn digits(self) -> Option<Option<String>>
+    fn digits(self) -> Option<Option<SmolStr>>
     where
         Self: Sized,
     {
@@ -219,8 +221,8 @@ impl<'a> ParamValue<'a> for Encoded<'a> {
     /// Read from the decoded bytes, without decoding the text (Exotel sends `%228%22`): the
     /// same as decoding, trimming and cleaning while every byte is ASCII, where a byte's
     /// being white space is its character's.
-    fn digits(self) -> Option<Option<String>> {
-        let mut digits = String::new();
+    fn digits(self) -> Option<Option<SmolStr>> {
+        let mut digits = SmolStrBuilder::new();
         let mut blank = true;
         for byte in self.decoded_bytes() {
             if !byte.is_ascii() {
@@ -231,7 +233,7 @@ impl<'a> ParamValue<'a> for Encoded<'a> {
                 digits.push(char::from(byte));
             }
         }
-        (!blank).then(|| (!digits.is_empty()).then_some(digits))
+        (!blank).then(|| (!digits.is_empty()).then(|| digits.finish()))
     }
 }
 
@@ -541,7 +543,7 @@ mod tests {
             }
         }
         let get = |name: &str| last.get(name).map(String::as_str);
-        let text = |name: &str| get(name).map(str::to_string);
+        let text = |name: &str| get(name).map(SmolStr::new);
         let phone = |v: &str| PhoneValue::read(v, phone::india());
         Call {
             sid: text("callsid"),

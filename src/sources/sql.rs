@@ -114,7 +114,7 @@ impl SqlSource {
         let Some(from) = &call.from else {
             return Answer::NotFound;
         };
-        let key = from.value.clone();
+        let key = from.value.to_string();
         let source = Arc::clone(self);
         let param = key.clone();
         self.guard

@@ -568,7 +568,7 @@ async fn ask_store_for(
     reserve_for: Duration,
 ) -> routec::state::Routed {
     let call = routec::call::Call {
-        sid: Some(sid.to_string()),
+        sid: Some(sid.into()),
         ..routec::call::Call::default()
     };
     let facts = routec::facts::Facts::none(&policy.checked);
