@@ -215,13 +215,19 @@ impl Index {
             self.grow();
         }
         let filed = Index::filed(hash, n);
+        let i = self.vacant_from(filed);
+        self.slots[i] = filed;
+        self.len += 1;
+    }
+
+    /// The first empty slot from `filed`'s home on.
+    fn vacant_from(&self, filed: u64) -> usize {
         let mask = self.slots.len() - 1;
         let mut i = self.home(filed);
         while self.slots[i] != 0 {
             i = (i + 1) & mask;
         }
-        self.slots[i] = filed;
-        self.len += 1;
+        i
     }
 
     /// Takes out the slot filed under `hash` whose number `is` picks, if there is one.
@@ -252,12 +258,8 @@ impl Index {
     fn grow(&mut self) {
         let larger = vec![0; (2 * self.slots.len()).max(16)];
         let old = std::mem::replace(&mut self.slots, larger);
-        let mask = self.slots.len() - 1;
         for s in old.into_iter().filter(|&s| s != 0) {
-            let mut i = self.home(s);
-            while self.slots[i] != 0 {
-                i = (i + 1) & mask;
-            }
+            let i = self.vacant_from(s);
             self.slots[i] = s;
         }
     }
@@ -386,8 +388,8 @@ mod tests {
         assert_eq!(recent.index.len, 4);
     }
 
-    /// Hashes a number to itself modulo a few: long runs of slots filed at one home, and
-    /// runs that wrap past the index's end, for the backward shift to get wrong.
+    /// Hashes every key to one of five homes at the end of a 16-slot index: long runs of
+    /// slots, and runs that wrap past the index's end, for the backward shift to get wrong.
     #[derive(Default, Clone)]
     struct Crowded;
 
