@@ -5,7 +5,8 @@
 //! (target ≤ 200 ms) and the compiled policy's memory.
 //!
 //! Run: `cargo bench --bench eval`. `ROUTEC_BENCH_QUICK=1` runs one small round (CI smoke);
-//! `ROUTEC_BENCH_RULES_ONLY=1` stops after the `rules/` policy (to profile it).
+//! `ROUTEC_BENCH_RULES_ONLY=1` stops after the `rules/` policy, and times each of its cases
+//! alone beside the if-chain; `ROUTEC_BENCH_CASE=N` times case N only (to profile it).
 
 mod generate;
 
@@ -190,6 +191,26 @@ fn main() {
     );
 
     if std::env::var_os("ROUTEC_BENCH_RULES_ONLY").is_some() {
+        // Case by case: which calls cost more than the floor, and by how much.
+        let rounds = if quick { 2_000 } else { 200_000 };
+        let only: Option<usize> = std::env::var("ROUTEC_BENCH_CASE")
+            .ok()
+            .and_then(|v| v.parse().ok());
+        for (i, c) in cases.iter().enumerate() {
+            if only.is_some_and(|n| n != i + 1) {
+                continue;
+            }
+            let one = std::slice::from_ref(c);
+            let (routec, _, _) = measure(decide, one, rounds);
+            let floor = |c: &Case| {
+                black_box(if_chain::decide(&policy, c, at(c)));
+            };
+            let (if_chain, _, _) = measure(floor, one, rounds);
+            println!(
+                "case {:>2}: p50 {routec:>4} ns, if-chain {if_chain:>4} ns",
+                i + 1
+            );
+        }
         return;
     }
     // 2. Scaling with the rule count, and compile time and memory.

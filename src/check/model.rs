@@ -352,7 +352,7 @@ pub enum Target {
         ring: Option<u32>,
     },
     /// E.164. Shared, not copied, into each decision that dials it.
-    Number(std::sync::Arc<str>),
+    Number(smol_str::SmolStr),
     Queue {
         name: std::sync::Arc<str>,
         priority: Option<i64>,

@@ -6,6 +6,7 @@ mod index;
 mod schedule;
 mod trie;
 
+use smol_str::SmolStr;
 use std::sync::Arc;
 
 pub use index::{Anchor, DispatchKey, RuleIndex, Subject, Table};
@@ -35,8 +36,8 @@ pub struct Policy {
     /// foldhash, not SipHash: decisions look agents up by the policy's own names.
     pub agent_by_name: foldhash::HashMap<String, AgentId>,
     pub agent_by_number: foldhash::HashMap<String, AgentId>,
-    /// Each agent's number, shared with every decision that dials it.
-    numbers: Vec<Arc<str>>,
+    /// Each agent's number, copied into every decision that dials it (inline, no count).
+    numbers: Vec<SmolStr>,
     /// What a team or `agents where` target needs for its strategy, by rule index
     /// (`otherwise` last) and target position: computed once, shared by every decision.
     plans: Vec<Vec<Option<TargetPlan>>>,
@@ -61,8 +62,8 @@ impl Policy {
     }
 
     /// An agent's number, E.164.
-    pub fn number(&self, agent: AgentId) -> Arc<str> {
-        Arc::clone(&self.numbers[agent.index()])
+    pub fn number(&self, agent: AgentId) -> SmolStr {
+        self.numbers[agent.index()].clone()
     }
 
     /// The plan of a team or `agents where` target of rule `rule` (the index of a rule, or the
@@ -199,7 +200,7 @@ pub fn compile_with(checked: CheckedPolicy, data: &FileData) -> (Policy, Diagnos
     let numbers = checked
         .agents
         .iter()
-        .map(|a| Arc::from(a.number.as_str()))
+        .map(|a| SmolStr::from(a.number.as_str()))
         .collect();
     let index = RuleIndex::build(&checked);
     let warnings = analysis::unreachable_rules(&checked);

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use smallvec::SmallVec;
+use smol_str::SmolStr;
 
 use super::strategy::StateUpdate;
 use crate::check::model::{
@@ -116,8 +117,9 @@ impl TraceStep {
 
 /// The agents of a decision: inline up to 8, so that most decisions allocate nothing.
 pub type Agents = SmallVec<[AgentId; 8]>;
-/// The numbers of a decision, shared with the policy (no copies): inline up to 4.
-pub type Numbers = SmallVec<[Arc<str>; 4]>;
+/// The numbers of a decision: inline up to 4. A number is a `SmolStr`, its text inline, so
+/// that copying one from the policy is a plain copy, with no reference count to touch.
+pub type Numbers = SmallVec<[SmolStr; 4]>;
 /// The rules tried: inline up to 8.
 pub type Trace = SmallVec<[TraceStep; 8]>;
 /// Strategy state to remember: at most one step per decision.
@@ -191,7 +193,11 @@ impl Decision {
     }
 
     pub(super) fn set_agents(&mut self, policy: &Policy, agents: Agents) {
-        self.numbers = agents.iter().map(|&a| policy.number(a)).collect();
+        // Pushed in place: collecting a new list and moving it in copied it twice.
+        self.numbers.clear();
+        for &a in &agents {
+            self.numbers.push(policy.number(a));
+        }
         self.agents = agents;
     }
 

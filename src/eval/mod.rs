@@ -6,6 +6,7 @@ mod candidates;
 mod decision;
 mod strategy;
 
+use smol_str::SmolStr;
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::sync::Arc;
@@ -339,7 +340,7 @@ impl<'a> Context<'a> {
                     // A number that is no agent's is dialled as it is.
                     None => {
                         let number = phone::normalize(&reference, checked.country)?;
-                        d.numbers = smallvec::smallvec![Arc::from(number)];
+                        d.numbers = smallvec::smallvec![SmolStr::from(number)];
                     }
                 }
             }
@@ -387,7 +388,7 @@ impl<'a> Context<'a> {
             }
             Target::Number(n) => {
                 d.target = TargetKind::Number;
-                d.numbers = smallvec::smallvec![Arc::clone(n)];
+                d.numbers = smallvec::smallvec![n.clone()];
             }
             Target::Queue { name, priority } => {
                 d.target = TargetKind::Queue;

@@ -10,6 +10,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use smol_str::SmolStr;
 
 use super::{AppState, Config, ExotelRequest, Serving, exotel_refusal};
 use crate::call::Call;
@@ -192,7 +193,7 @@ fn static_fallback(config: &Config, reason: Degraded) -> Decision {
         .fallback
         .numbers
         .iter()
-        .map(|n| Arc::from(crate::phone::normalize(n, india).unwrap_or_else(|| n.clone())))
+        .map(|n| SmolStr::from(crate::phone::normalize(n, india).unwrap_or_else(|| n.clone())))
         .collect();
     d.flow = config.fallback.branch.as_deref().map(Arc::from);
     d.degraded.push(reason);
@@ -298,7 +299,7 @@ struct DecisionLine<'a> {
     version: Option<&'a str>,
     rule: &'a str,
     target: &'a str,
-    numbers: &'a [Arc<str>],
+    numbers: &'a [SmolStr],
     queue: Option<&'a str>,
     flow: Option<&'a str>,
     degraded: &'a [Degraded],
@@ -513,7 +514,7 @@ mod tests {
             let ts = jiff::Timestamp::new(seconds, nanos).expect("in range");
             let at = jiff::Timestamp::new(seconds / 2, 0).expect("in range");
             let text = |i: usize| texts[i].as_deref();
-            let numbers: Vec<Arc<str>> = numbers.iter().map(|n| Arc::from(n.as_str())).collect();
+            let numbers: Vec<SmolStr> = numbers.iter().map(|n| SmolStr::from(n.as_str())).collect();
             let degraded: Vec<Degraded> = degraded
                 .iter()
                 .map(|d| match d {

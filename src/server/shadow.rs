@@ -86,7 +86,7 @@ pub struct Shadow {
 /// Where a decision sends the call: what "the same" compares besides the rule.
 type Destination<'a> = (
     &'a str,
-    &'a [Arc<str>],
+    &'a [smol_str::SmolStr],
     Option<&'a str>,
     Option<i64>,
     Option<&'a str>,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
 
 use super::{AgentEvent, EventKind, Reservation, Status, StoredState};
 use crate::compile::Policy;
@@ -25,7 +26,7 @@ pub const MAX_CALLS: usize = 100_000;
 #[serde(from = "RecordFields")]
 pub struct CallRecord {
     /// The decision's numbers, in order, E.164.
-    pub numbers: Box<[Arc<str>]>,
+    pub numbers: Box<[SmolStr]>,
     /// The request the call was decided for: the number it said was tried last, if any.
     pub first_after: Option<Box<str>>,
     /// What was offered and answered after the first answer, if anything.
@@ -42,16 +43,16 @@ pub struct CallRecord {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Later {
     /// Numbers tried or answered since the first answer.
-    pub offered: Vec<Arc<str>>,
+    pub offered: Vec<SmolStr>,
     /// The answer given after each later attempt, by the number tried.
-    pub answers: Vec<(String, Vec<Arc<str>>)>,
+    pub answers: Vec<(String, Vec<SmolStr>)>,
 }
 
 impl Later {
     /// What attempts added, boxed; `None` when they added nothing.
     pub fn boxed(
-        offered: Vec<Arc<str>>,
-        answers: Vec<(String, Vec<Arc<str>>)>,
+        offered: Vec<SmolStr>,
+        answers: Vec<(String, Vec<SmolStr>)>,
     ) -> Option<Box<Later>> {
         let added = !(offered.is_empty() && answers.is_empty());
         added.then(|| Box::new(Later { offered, answers }))
@@ -61,7 +62,7 @@ impl Later {
 /// A record as the snapshot file writes it: its fields side by side.
 #[derive(Default, Serialize, Deserialize)]
 #[serde(default)]
-struct RecordFields<N = Vec<Arc<str>>, O = Vec<Arc<str>>, A = Vec<(String, Vec<Arc<str>>)>> {
+struct RecordFields<N = Vec<SmolStr>, O = Vec<SmolStr>, A = Vec<(String, Vec<SmolStr>)>> {
     numbers: N,
     parallel: bool,
     first_after: Option<Box<str>>,
@@ -114,7 +115,7 @@ pub struct Ask<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownAnswer {
     /// Shared with the record: answering a repeat copies no number.
-    pub numbers: Vec<Arc<str>>,
+    pub numbers: Vec<SmolStr>,
     pub parallel: bool,
 }
 
@@ -133,7 +134,7 @@ impl CallRecord {
     }
 
     /// The numbers the first request was answered with.
-    pub fn first_answer(&self) -> &[Arc<str>] {
+    pub fn first_answer(&self) -> &[SmolStr] {
         &self.numbers[..(self.first as usize).min(self.numbers.len())]
     }
 
@@ -161,7 +162,7 @@ impl CallRecord {
 
 /// The numbers a call's first Connect request is answered with: the first alone when Exotel
 /// asks again after each attempt (unless they ring together), else all of them.
-pub fn first_answer(decision: &Decision, one_at_a_time: bool) -> &[Arc<str>] {
+pub fn first_answer(decision: &Decision, one_at_a_time: bool) -> &[SmolStr] {
     if one_at_a_time && !decision.parallel {
         &decision.numbers[..decision.numbers.len().min(1)]
     } else {
@@ -237,7 +238,7 @@ impl StoredState {
             .numbers
             .iter()
             .filter(|n| ***n != *at.tried && !record.was_offered(n) && free(n));
-        let numbers: Vec<Arc<str>> = if record.parallel {
+        let numbers: Vec<SmolStr> = if record.parallel {
             untried.cloned().collect()
         } else {
             untried.next().cloned().into_iter().collect()
@@ -256,7 +257,7 @@ impl StoredState {
             let tried_first = !record.was_offered(at.tried);
             let later = record.later.get_or_insert_default();
             if tried_first {
-                later.offered.push(Arc::from(at.tried));
+                later.offered.push(SmolStr::from(at.tried));
             }
             later.offered.extend(numbers.iter().cloned());
             later.answers.push((at.tried.to_string(), numbers.clone()));
@@ -295,7 +296,7 @@ mod tests {
 
     #[test]
     fn a_record_reads_back_as_the_snapshot_file_wrote_it() {
-        let n = |s: &str| Arc::<str>::from(s);
+        let n = |s: &str| SmolStr::from(s);
         let fresh = CallRecord {
             numbers: Box::new([n("+919800000001"), n("+919800000002")]),
             first: 1,

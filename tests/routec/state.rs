@@ -705,7 +705,7 @@ otherwise -> team RR or queue waiting
         else {
             panic!("an attempt of a call decided before is answered from its record")
         };
-        assert_eq!(next.numbers, [Arc::from("+919800000002")], "{next:?}");
+        assert_eq!(next.numbers, ["+919800000002"], "{next:?}");
         let before = c.fast_path();
         let d = decide_on(&store_c, &policy, "h2").await;
         assert_eq!(

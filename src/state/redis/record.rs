@@ -1,6 +1,6 @@
 //! A call's record as a Redis hash: what the attempt script reads, and back.
 
-use std::sync::Arc;
+use smol_str::SmolStr;
 
 use crate::state::CallRecord;
 use crate::state::call::Later;
@@ -36,9 +36,9 @@ pub(super) fn parse_record(hash: &std::collections::HashMap<String, String>) -> 
 }
 
 /// A comma-separated list; empty for an empty text.
-pub(super) fn split_list(text: &str) -> Vec<Arc<str>> {
+pub(super) fn split_list(text: &str) -> Vec<SmolStr> {
     text.split(',')
         .filter(|n| !n.is_empty())
-        .map(Arc::from)
+        .map(SmolStr::from)
         .collect()
 }
