@@ -114,7 +114,7 @@ pub struct Ask<'a> {
 /// The answer to one Connect request of a call decided before.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownAnswer {
-    /// Shared with the record: answering a repeat copies no number.
+    /// Copied from the record, inline (`SmolStr`): no number is allocated to answer a repeat.
     pub numbers: Vec<SmolStr>,
     pub parallel: bool,
 }
