@@ -351,7 +351,7 @@ pub enum Target {
         strategy: Strategy,
         ring: Option<u32>,
     },
-    /// E.164. Shared, not copied, into each decision that dials it.
+    /// E.164, copied inline (`SmolStr`) into each decision that dials it.
     Number(smol_str::SmolStr),
     Queue {
         name: std::sync::Arc<str>,
