@@ -46,14 +46,34 @@ pub struct Policy {
 /// Members in rotation order, with their weights; shared by every decision.
 pub type Members = (Arc<[AgentId]>, Arc<[u32]>);
 
+/// What a strategy steps through: its members and their weights, and the key that names its
+/// cursor or weights. One `Arc` for a decision's strategy step to hold, where three
+/// (key, members, weights) cost an atomic count each way for every step.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Rotation {
+    pub key: Arc<str>,
+    pub members: Arc<[AgentId]>,
+    pub weights: Arc<[u32]>,
+}
+
+impl Rotation {
+    pub fn new(key: &Arc<str>, (members, weights): Members) -> Arc<Rotation> {
+        Arc::new(Rotation {
+            key: Arc::clone(key),
+            members,
+            weights,
+        })
+    }
+}
+
 /// A team or `agents where` target, ready for its strategy.
 #[derive(Debug, Clone)]
 pub struct TargetPlan {
     /// Names its round-robin cursor or weights: the team's name, or `RULE#POSITION`.
     pub key: Arc<str>,
-    /// The members, in rotation order, when they are the same for every call (a team, or a
-    /// static filter), with their weights.
-    pub members: Option<Members>,
+    /// Its members in rotation order, their weights and its key, when the members are the
+    /// same for every call (a team, or a static filter).
+    pub rotation: Option<Arc<Rotation>>,
 }
 
 impl Policy {
@@ -168,7 +188,7 @@ pub fn compile_with(checked: CheckedPolicy, data: &FileData) -> (Policy, Diagnos
                         let (key, members) = &teams[id.index()];
                         Some(TargetPlan {
                             key: Arc::clone(key),
-                            members: Some(members.clone()),
+                            rotation: Some(Rotation::new(key, members.clone())),
                         })
                     }
                     Target::Agents { filter, .. } => {
@@ -187,9 +207,10 @@ pub fn compile_with(checked: CheckedPolicy, data: &FileData) -> (Policy, Diagnos
                                 }
                             }
                         });
+                        let key = Arc::from(format!("{name}#{position}"));
                         Some(TargetPlan {
-                            key: Arc::from(format!("{name}#{position}")),
-                            members,
+                            rotation: members.map(|m| Rotation::new(&key, m)),
+                            key,
                         })
                     }
                     _ => None,

@@ -25,7 +25,7 @@ use crate::check::model::{
     AgentFilter, AgentId, CallField, CompareOp, Cond, Literal, NowField, RuleDef, RuleId,
     ScheduleId, Target, Truth, Value,
 };
-use crate::compile::Policy;
+use crate::compile::{Policy, Rotation};
 use crate::degraded::Degraded;
 use crate::facts::{FactValue, Facts};
 use crate::phone;
@@ -282,11 +282,11 @@ impl<'a> Context<'a> {
                 let plan = self
                     .policy
                     .plan(at.position(checked.rules.len()), position)?;
-                let (members, weights) = plan.members.as_ref()?;
+                let rotation = plan.rotation.as_ref()?;
                 let (mut list, step) = strategy::order(
                     team.strategy,
-                    members,
-                    weights,
+                    &rotation.members,
+                    &rotation.weights,
                     self.agents,
                     &plan.key,
                     self.seed(),
@@ -302,7 +302,7 @@ impl<'a> Context<'a> {
                 d.parallel = team.strategy == crate::check::model::Strategy::RingAll;
                 d.set_agents(self.policy, list);
                 if let Some(step) = step {
-                    d.updates.push(step.update(&plan.key, members, weights));
+                    d.updates.push(step.update(rotation));
                 }
             }
             Target::Agent(id) => {
@@ -353,22 +353,22 @@ impl<'a> Context<'a> {
                     .policy
                     .plan(at.position(checked.rules.len()), position)?;
                 // A filter that reads the call picks its members now (and allocates).
-                let picked: crate::compile::Members;
-                let (members, weights) = match &plan.members {
-                    Some((members, weights)) => (members, weights),
+                let picked: Arc<Rotation>;
+                let rotation = match &plan.rotation {
+                    Some(rotation) => rotation,
                     None => {
                         let members: Arc<[AgentId]> = AgentId::all(checked.agents.len())
                             .filter(|&a| self.filter(filter, a) == Truth::True)
                             .collect();
                         let weights = members.iter().map(|&a| checked.agents[a].weight).collect();
-                        picked = (members, weights);
-                        (&picked.0, &picked.1)
+                        picked = Rotation::new(&plan.key, (members, weights));
+                        &picked
                     }
                 };
                 let (mut list, step) = strategy::order(
                     *strategy,
-                    members,
-                    weights,
+                    &rotation.members,
+                    &rotation.weights,
                     self.agents,
                     &plan.key,
                     self.seed(),
@@ -383,7 +383,7 @@ impl<'a> Context<'a> {
                 d.parallel = *strategy == crate::check::model::Strategy::RingAll;
                 d.set_agents(self.policy, list);
                 if let Some(step) = step {
-                    d.updates.push(step.update(&plan.key, members, weights));
+                    d.updates.push(step.update(rotation));
                 }
             }
             Target::Number(n) => {

@@ -7,28 +7,26 @@ use smallvec::SmallVec;
 use super::AgentSnapshot;
 use super::decision::Agents;
 use crate::check::model::{AgentId, Strategy};
+use crate::compile::Rotation;
 
 /// Smooth weighted round-robin weights, by member position: inline up to 8 members.
 pub type Weights = SmallVec<[i64; 8]>;
 
-/// Strategy state a decision changes, applied by whoever keeps the state. The key and the
-/// members are the policy's, shared, not copied.
+/// Strategy state a decision changes, applied by whoever keeps the state. The rotation (its
+/// key, members and weights) is the policy's, shared, not copied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StateUpdate {
-    /// The round-robin cursor of a team (or target) now points at this agent. `members` (in
-    /// rotation order) lets a shared store take the same step atomically.
+    /// The round-robin cursor of a team (or target) now points at this agent. The members (in
+    /// rotation order) let a shared store take the same step atomically.
     Cursor {
-        key: Arc<str>,
+        rotation: Arc<Rotation>,
         agent: AgentId,
-        members: Arc<[AgentId]>,
     },
-    /// The smooth weighted round-robin weights of a team (or target), by member position, and
-    /// the members and their weights the step was taken with.
+    /// The smooth weighted round-robin weights of a team (or target), by member position; the
+    /// rotation holds the members and their weights the step was taken with.
     Weights {
-        key: Arc<str>,
+        rotation: Arc<Rotation>,
         current: Weights,
-        members: Arc<[AgentId]>,
-        weights: Arc<[u32]>,
     },
 }
 
@@ -40,25 +38,12 @@ pub enum Step {
 }
 
 impl Step {
-    /// The update to remember, for the members (and weights) the step was taken with.
-    pub fn update(
-        self,
-        key: &Arc<str>,
-        members: &Arc<[AgentId]>,
-        weights: &Arc<[u32]>,
-    ) -> StateUpdate {
+    /// The update to remember, for the rotation the step was taken in.
+    pub fn update(self, rotation: &Arc<Rotation>) -> StateUpdate {
+        let rotation = Arc::clone(rotation);
         match self {
-            Step::Cursor(agent) => StateUpdate::Cursor {
-                key: Arc::clone(key),
-                agent,
-                members: Arc::clone(members),
-            },
-            Step::Weights(current) => StateUpdate::Weights {
-                key: Arc::clone(key),
-                current,
-                members: Arc::clone(members),
-                weights: Arc::clone(weights),
-            },
+            Step::Cursor(agent) => StateUpdate::Cursor { rotation, agent },
+            Step::Weights(current) => StateUpdate::Weights { rotation, current },
         }
     }
 }

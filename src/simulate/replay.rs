@@ -140,11 +140,13 @@ pub fn replay(policy: &Policy, calls: &[&LoggedCall]) -> Replay {
 fn apply(snapshot: &mut AgentSnapshot, decision: &Decision) {
     for update in &decision.updates {
         match update {
-            StateUpdate::Cursor { key, agent, .. } => {
-                snapshot.cursors.insert(key.to_string(), *agent);
+            StateUpdate::Cursor { rotation, agent } => {
+                snapshot.cursors.insert(rotation.key.to_string(), *agent);
             }
-            StateUpdate::Weights { key, current, .. } => {
-                snapshot.weights.insert(key.to_string(), current.to_vec());
+            StateUpdate::Weights { rotation, current } => {
+                snapshot
+                    .weights
+                    .insert(rotation.key.to_string(), current.to_vec());
             }
         }
     }

@@ -439,13 +439,15 @@ impl StoredState {
     pub fn step(&mut self, policy: &Policy, decision: &Decision) {
         for update in &decision.updates {
             match update {
-                StateUpdate::Cursor { key, agent, .. } => {
+                StateUpdate::Cursor { rotation, agent } => {
                     if let Some(a) = policy.checked.agents.get(agent.index()) {
-                        self.cursors.insert(key.to_string(), a.name.clone());
+                        self.cursors
+                            .insert(rotation.key.to_string(), a.name.clone());
                     }
                 }
-                StateUpdate::Weights { key, current, .. } => {
-                    self.weights.insert(key.to_string(), current.to_vec());
+                StateUpdate::Weights { rotation, current } => {
+                    self.weights
+                        .insert(rotation.key.to_string(), current.to_vec());
                 }
             }
         }

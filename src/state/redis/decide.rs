@@ -229,24 +229,21 @@ impl RedisStore {
             .arg(decision.updates.len());
         for update in &decision.updates {
             match update {
-                StateUpdate::Cursor { key, members, .. } => {
+                StateUpdate::Cursor { rotation, .. } => {
+                    let members = &rotation.members;
                     script
                         .arg("r")
-                        .arg(&**key)
+                        .arg(&*rotation.key)
                         .arg(members.len())
                         .arg(agent_names(ctx.policy, members))
                         .arg(availability(&basis.snapshot, members));
                 }
-                StateUpdate::Weights {
-                    key,
-                    members,
-                    weights,
-                    ..
-                } => {
+                StateUpdate::Weights { rotation, .. } => {
+                    let weights = &rotation.weights;
                     script
                         .arg("w")
-                        .arg(&**key)
-                        .arg(availability(&basis.snapshot, members))
+                        .arg(&*rotation.key)
+                        .arg(availability(&basis.snapshot, &rotation.members))
                         .arg(weights.len())
                         .arg(weights.iter().map(|&w| i64::from(w)).collect::<Vec<i64>>());
                 }
@@ -295,7 +292,8 @@ impl RedisStore {
         let mut moved = false;
         for (update, prev) in decision.updates.iter().zip(prevs) {
             match update {
-                StateUpdate::Cursor { key, .. } => {
+                StateUpdate::Cursor { rotation, .. } => {
+                    let key = &rotation.key;
                     let prev_id = ctx.policy.agent_by_name.get(&prev).copied();
                     if snapshot.cursors.get(&**key).copied() != prev_id {
                         match prev_id {
@@ -305,7 +303,8 @@ impl RedisStore {
                         moved = true;
                     }
                 }
-                StateUpdate::Weights { key, .. } => {
+                StateUpdate::Weights { rotation, .. } => {
+                    let key = &rotation.key;
                     let prev: Vec<i64> = prev.split(',').filter_map(|w| w.parse().ok()).collect();
                     if snapshot.weights.get(&**key).cloned().unwrap_or_default() != prev {
                         snapshot.weights.insert(key.to_string(), prev);
