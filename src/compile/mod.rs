@@ -57,6 +57,7 @@ pub struct Rotation {
 }
 
 impl Rotation {
+    /// The rotation of `members` (with their weights) under the cursor or weights `key`.
     pub fn new(key: &Arc<str>, (members, weights): Members) -> Arc<Rotation> {
         Arc::new(Rotation {
             key: Arc::clone(key),
