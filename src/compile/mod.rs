@@ -43,7 +43,7 @@ pub struct Policy {
     plans: Vec<Vec<Option<TargetPlan>>>,
 }
 
-/// Members in rotation order, with their weights; shared by every decision.
+/// Members in rotation order, with their weights: what a [`Rotation`] shares.
 pub type Members = (Arc<[AgentId]>, Arc<[u32]>);
 
 /// What a strategy steps through: its members and their weights, and the key that names its
