@@ -214,6 +214,15 @@ fn two_replicas_on_redis_answer_a_call_as_one() {
     assert_eq!(numbers(&a, after_a1), json!(["+919800000002"]));
     assert_eq!(reservations(&a), [("a2".to_string(), json!("w1"))]);
     assert_eq!(missed(&b, "a1"), 1);
+    // The attempt rewrote the call's record and kept its expiry (the call's hour).
+    let mut con = ::redis::Client::open(url.as_str())
+        .and_then(|c| c.get_connection())
+        .unwrap();
+    let record = format!("{{{prefix}}}:record:w1");
+    let ttl: i64 = ::redis::cmd("PTTL").arg(&record).query(&mut con).unwrap();
+    assert!(ttl > 0, "the record of `w1` expires in {ttl} ms");
+    let text: String = ::redis::cmd("GET").arg(&record).query(&mut con).unwrap();
+    assert!(text.contains("\na:+919800000001\t+919800000002"), "{text}");
     let second = numbers(&a, "CallSid=w2&digits=3");
     assert_ne!(second, json!(["+919800000002"]));
     let after_a2 = "CallSid=w1&digits=3&DialWhomNumber=%2B919800000002";

@@ -4,7 +4,7 @@
 
 use ::redis::Value;
 
-use super::record::{parse_record, split_list};
+use super::record::{RecordText, parse_record, split_list};
 use super::{Mirror, RedisStore, agent_names, availability, exchange_limit, within};
 use crate::degraded::Degraded;
 use crate::eval::{Decision, StateUpdate};
@@ -59,9 +59,8 @@ impl RedisStore {
         let mut con = self.connection.clone();
         let key = self.call_key(ask.call_sid);
         let read = within(exchange_limit(ctx.deadline), async {
-            let hash: std::collections::HashMap<String, String> =
-                ::redis::AsyncCommands::hgetall(&mut con, &key).await?;
-            Ok(parse_record(&hash))
+            let text: Option<String> = ::redis::AsyncCommands::get(&mut con, &key).await?;
+            Ok(text.as_deref().and_then(parse_record))
         });
         match read.await {
             Ok(Some(record)) => match self.known_call(ctx, &ask, record).await {
@@ -256,15 +255,11 @@ impl RedisStore {
         script.arg(reserved.len()).arg(&reserved);
         match &ask {
             Some(ask) => {
-                let (fields, until) = self.record_fields(ctx, ask, decision);
-                script.arg(fields.len());
-                for (field, value) in &fields {
-                    script.arg(field).arg(value);
-                }
-                script.arg(until);
+                let (text, until) = record_text(ctx, ask, decision);
+                script.arg(text).arg(until);
             }
             None => {
-                script.arg(0);
+                script.arg("");
             }
         }
         script
@@ -332,19 +327,14 @@ impl RedisStore {
             && (decision.numbers.clone(), decision.parallel) != first
         {
             let mut con = self.connection.clone();
-            let (fields, until) = self.record_fields(ctx, ask, decision);
-            let key = self.call_key(ask.call_sid);
-            let mut pipe = ::redis::pipe();
-            pipe.del(&key)
-                .ignore()
-                .hset_multiple(&key, &fields)
-                .ignore()
-                .cmd("PEXPIREAT")
-                .arg(&key)
-                .arg(until)
-                .ignore();
+            let (text, until) = record_text(ctx, ask, decision);
+            let mut set = ::redis::cmd("SET");
+            set.arg(self.call_key(ask.call_sid))
+                .arg(text)
+                .arg("PXAT")
+                .arg(until);
             let written =
-                within::<()>(exchange_limit(ctx.deadline), pipe.query_async(&mut con)).await;
+                within::<()>(exchange_limit(ctx.deadline), set.query_async(&mut con)).await;
             return (made_again, reserved.and(written));
         }
         (made_again, reserved)
@@ -413,41 +403,6 @@ impl RedisStore {
         Ok(())
     }
 
-    /// A call's record, decided now, as the hash's fields and when it expires. The hash spells
-    /// out what the attempt script reads: every number's agent, and all offered.
-    fn record_fields(
-        &self,
-        ctx: &DecideContext<'_>,
-        ask: &Ask<'_>,
-        decision: &Decision,
-    ) -> (Vec<(String, String)>, i64) {
-        let record = CallRecord::new(decision, ask, ctx.call_until());
-        let agents: Vec<&str> = record
-            .numbers
-            .iter()
-            .map(|n| crate::state::call::agent_of(ctx.policy, n).unwrap_or(""))
-            .collect();
-        let first_key = record
-            .first_after
-            .as_deref()
-            .unwrap_or_default()
-            .to_string();
-        let first = record.first_answer().join(",");
-        let fields = vec![
-            ("numbers".to_string(), record.numbers.join(",")),
-            ("agents".to_string(), agents.join(",")),
-            (
-                "parallel".to_string(),
-                u8::from(record.parallel).to_string(),
-            ),
-            ("offered".to_string(), first.clone()),
-            ("first".to_string(), first_key.clone()),
-            (format!("a:{first_key}"), first),
-            ("until".to_string(), record.until.to_string()),
-        ];
-        (fields, record.until)
-    }
-
     /// The answer to a call decided before: a repeat's from its record, the next number after
     /// an attempt from the attempt script; `None`: decide it now.
     pub(super) async fn known_call(
@@ -505,6 +460,28 @@ impl RedisStore {
     }
 }
 
+/// A call's record, decided now, as the text Redis keeps, and when it expires. It spells out
+/// what the attempt script reads: every number's agent, and all offered.
+fn record_text(ctx: &DecideContext<'_>, ask: &Ask<'_>, decision: &Decision) -> (String, i64) {
+    let record = CallRecord::new(decision, ask, ctx.call_until());
+    let agents: Vec<&str> = record
+        .numbers
+        .iter()
+        .map(|n| crate::state::call::agent_of(ctx.policy, n).unwrap_or(""))
+        .collect();
+    let first_key = record.first_after.as_deref().unwrap_or_default();
+    let first = record.first_answer().join(",");
+    let mut text = RecordText::default();
+    text.field("numbers", &record.numbers.join(","))
+        .field("agents", &agents.join(","))
+        .field("parallel", if record.parallel { "1" } else { "0" })
+        .field("offered", &first)
+        .field("first", first_key)
+        .field(&format!("a:{first_key}"), &first)
+        .field("until", &record.until.to_string());
+    (text.into_string(), record.until)
+}
+
 /// A decision made on the mirror, its steps taken in it.
 fn decide_on_mirror(
     known: &mut Mirror,
@@ -546,10 +523,8 @@ fn parse_reply(mut reply: Vec<Value>) -> ::redis::RedisResult<Reply> {
     let tag = String::from_redis_value(reply.remove(0))?;
     match tag.as_str() {
         "known" => {
-            let hash = std::collections::HashMap::<String, String>::from_redis_value(
-                reply.pop().ok_or_else(unexpected)?,
-            )?;
-            parse_record(&hash).map(Reply::Known).ok_or_else(unexpected)
+            let text = String::from_redis_value(reply.pop().ok_or_else(unexpected)?)?;
+            parse_record(&text).map(Reply::Known).ok_or_else(unexpected)
         }
         "stale" if !reply.is_empty() => {
             let version = String::from_redis_value(reply.remove(0))?;

@@ -156,7 +156,7 @@ impl RedisStore {
     }
 
     fn call_key(&self, sid: &str) -> String {
-        self.key(&format!("call:{sid}"))
+        self.key(&format!("record:{sid}"))
     }
 
     /// Reads the whole state and its version in one round trip (the caller's last agent too).
