@@ -9,6 +9,8 @@
 #    sends them: benches/fresh-calls.lua), and the same call asked again and again (all but
 #    the first answered from the call's record); with each server's CPU a request, in user
 #    space and in the kernel (/proc/PID/stat), and wrk's, which shares the machine's cores;
+#    then routec's `/healthz` with the same query, which decides nothing: what routec's
+#    server (its limits, its routes, the request's metrics) costs apart from a decision;
 # 2. half of routec's saturation rate, paced evenly by hey: p50/p99 latency (target
 #    p99 <= 0.5 ms); then about half of its saturation with new calls, paced by wrk;
 # 3. routec's peak RSS (VmHWM; target <= 64 MB).
@@ -37,12 +39,15 @@ rate() { awk '/Requests\/sec/ {print $2}'; }
 baseline_pid=$(pgrep -f "baseline-.*--serve 127.0.0.1:18081" | head -1)
 
 # wrk_against PID PORT OUT WRK_ARGS…: wrk on the port, its report in OUT, then where the CPU
-# went a request: the server's in user space and in the kernel, and wrk's own.
+# went a request: the server's in user space and in the kernel, and wrk's own. routec is
+# asked at $routec_path, the baseline always at its one route.
+routec_path=/exotel/connect
 wrk_against() {
   local pid=$1 port=$2 out=$3; shift 3
-  local before after
+  local before after path=/exotel/connect
+  [ "$port" = 18080 ] && path=$routec_path
   before=$(awk '{print $14, $15}' "/proc/$pid/stat")
-  { TIMEFORMAT='%U %S'; time wrk -t2 -c64 -d"${secs}s" "$@" "http://127.0.0.1:$port/exotel/connect?$query" > "$out"; } 2> /tmp/load-wrk-time.txt
+  { TIMEFORMAT='%U %S'; time wrk -t2 -c64 -d"${secs}s" "$@" "http://127.0.0.1:$port$path?$query" > "$out"; } 2> /tmp/load-wrk-time.txt
   after=$(awk '{print $14, $15}' "/proc/$pid/stat")
   local n
   n=$(awk '/requests in/ {print $1}' "$out")
@@ -77,6 +82,9 @@ saturate() { # LABEL WRK_ARGS… : the baseline and routec the same way, ROUNDS 
 saturate "a new call each request" -s benches/fresh-calls.lua
 routec_new_rps=$routec_rps
 saturate "the same call asked again"
+same_call_rps=$routec_rps
+routec_path=/healthz saturate "routec's /healthz with the same query: no decision"
+routec_rps=$same_call_rps
 
 # Half of routec's saturation (of the same call asked again: hey sends one request), paced by
 # hey (wrk cannot pace evenly): 20 workers, each sending at an even 1/20 of the rate. hey
