@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use routec::call::Call;
 use routec::compile::Policy;
-use routec::eval::AgentSnapshot;
+use routec::eval::AgentStates;
 use routec::facts::Facts;
 use routec::state::memory::MemoryStore;
 use routec::state::redis::RedisStore;
@@ -40,7 +40,7 @@ async fn decide(store: &StateStore, policy: &Policy, sid: &str, reserve: bool) -
     decide_for(store, policy, sid, reserve).await.0
 }
 
-/// A decision, and how long it took.
+/// A decision of a call with `sid` and nothing else, and how long it took.
 async fn decide_for(
     store: &StateStore,
     policy: &Policy,
@@ -51,12 +51,23 @@ async fn decide_for(
         sid: Some(sid.into()),
         ..Call::default()
     };
+    decide_call(store, policy, &call, reserve).await
+}
+
+/// A decision of `call` (which has a `CallSid`), and how long it took.
+async fn decide_call(
+    store: &StateStore,
+    policy: &Policy,
+    call: &Call,
+    reserve: bool,
+) -> (Duration, routec::eval::Decision) {
+    let sid = call.sid.as_deref();
     let facts = Facts::none(&policy.checked);
     let now = jiff::Timestamp::now();
     let started = Instant::now();
     let ctx = DecideContext {
         policy,
-        call_sid: Some(sid),
+        call_sid: sid,
         tried: None,
         one_at_a_time: false,
         caller: None,
@@ -70,8 +81,9 @@ async fn decide_for(
             Duration::ZERO
         },
         commit: true,
+        snapshot: false,
     };
-    let eval = |agents: &AgentSnapshot| routec::eval::eval(policy, &call, &facts, now, agents);
+    let eval = |agents: &dyn AgentStates| routec::eval::eval(policy, call, &facts, now, agents);
     let routec::state::Routed::Decided(decision, _) = store.decide(&ctx, &eval).await else {
         panic!("every call of the bench is new")
     };
@@ -235,6 +247,64 @@ fn percent_of(sorted: &[Duration], p: f64) -> f64 {
     percentile(sorted, p).as_secs_f64() * 1e6
 }
 
+/// A centre of `teams` round-robin teams of ten, every agent with a status, and a rule a team.
+fn centre(teams: usize) -> Policy {
+    let mut text = String::new();
+    for agent in 0..teams * 10 {
+        text += &format!(
+            "agent a{agent} \"+91{:010}\"\n",
+            9_800_000_000u64 + agent as u64
+        );
+    }
+    for team in 0..teams {
+        let members: Vec<String> = (0..10).map(|a| format!("a{}", team * 10 + a)).collect();
+        text += &format!(
+            "team T{team} [{}] strategy round_robin\n",
+            members.join(", ")
+        );
+        text += &format!("rule r{team}: when call.digits == \"{team}\" -> team T{team}\n");
+    }
+    text += "otherwise -> queue waiting\n";
+    let files = routec::policy_files::SourceFiles::single("centre.route", text.as_str());
+    routec::load(&files).0.expect("policy")
+}
+
+/// The memory store's decision in centres of 10 to 1,000 agents, each call to the next team
+/// (without reservations, which would soon hold a whole team of one):
+/// a decision reads the agents and cursors it reaches, so its time should not grow with the
+/// centre.
+async fn by_size(n: usize) {
+    println!("memory store, a centre of round-robin teams of ten, every agent with a status:");
+    for teams in [1, 10, 100] {
+        let policy = centre(teams);
+        let store = StateStore::Memory(Box::new(MemoryStore::new(None)));
+        for agent in &policy.checked.agents {
+            store
+                .set_status(&agent.name, routec::state::Status::Available)
+                .await
+                .expect("status");
+        }
+        let mut samples = Vec::with_capacity(n);
+        for i in 0..n {
+            let call = Call {
+                sid: Some(format!("size{i}").into()),
+                digits: Some((i % teams).to_string().into()),
+                ..Call::default()
+            };
+            let (took, decision) = decide_call(&store, &policy, &call, false).await;
+            assert!(!decision.agents.is_empty(), "a team answers");
+            samples.push(took);
+        }
+        samples.sort();
+        println!(
+            "{:>6} agents: p50 {:>5.1} µs  p99 {:>5.1} µs",
+            teams * 10,
+            percent_of(&samples, 0.5),
+            percent_of(&samples, 0.99),
+        );
+    }
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -252,6 +322,7 @@ fn main() {
         );
         let memory = Arc::new(StateStore::Memory(Box::new(MemoryStore::new(None))));
         run("memory", memory, Arc::clone(&policy), n, 16).await;
+        by_size(n).await;
         let url = std::env::var("ROUTEC_TEST_REDIS_URL")
             .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         let prefix = format!("routec-bench-{}", std::process::id());

@@ -1,5 +1,6 @@
-//! Agent state as a decision reads it: each agent's status, counts and reservation, and the
-//! strategies' cursors. Filled by the state store (or a test case); eval only reads it.
+//! Agent state as a decision reads it ([`AgentStates`]): each agent's status, counts and
+//! reservation, and the strategies' cursors. Read from the state store's own maps, or from a
+//! [`AgentSnapshot`] a test case or a replay fills; eval only reads it.
 
 // foldhash, not SipHash: keys are the policy's names, and a decision looks them up.
 use foldhash::HashMap;
@@ -38,7 +39,7 @@ impl Status {
 }
 
 /// One agent's state. Every part is optional: an agent with no recorded status is available.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct AgentState {
     pub status: Option<Status>,
     pub calls_today: u32,
@@ -53,7 +54,22 @@ impl AgentState {
     }
 }
 
-/// The agent state one decision reads, indexed by agent id, plus strategy state.
+/// What a decision reads of the agents' state, for the agents and cursors it reaches. The state
+/// store answers from its own maps, so that a decision costs the same whether the policy has
+/// ten agents or a thousand; an [`AgentSnapshot`] answers from a copy.
+pub trait AgentStates {
+    /// The agent's state; `None` for an id past those known (available, as a default state).
+    fn agent(&self, id: AgentId) -> Option<AgentState>;
+    /// The agent a round-robin cursor (a team's, or an `agents where` target's) picked last.
+    fn cursor(&self, key: &str) -> Option<AgentId>;
+    /// A smooth weighted round robin's current weights, by member position.
+    fn weights(&self, key: &str) -> Option<&[i64]>;
+    /// The agent (name) the caller last spoke with: `caller.last_agent`.
+    fn last_agent(&self) -> Option<&str>;
+}
+
+/// The agent state one decision reads, indexed by agent id, plus strategy state: a copy, for
+/// test cases, replays and a shadow policy, which decide away from the store.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AgentSnapshot {
     pub agents: Vec<AgentState>,
@@ -75,6 +91,24 @@ impl AgentSnapshot {
     }
 
     pub fn agent(&self, id: AgentId) -> AgentState {
-        self.agents.get(id.index()).cloned().unwrap_or_default()
+        self.agents.get(id.index()).copied().unwrap_or_default()
+    }
+}
+
+impl AgentStates for AgentSnapshot {
+    fn agent(&self, id: AgentId) -> Option<AgentState> {
+        self.agents.get(id.index()).copied()
+    }
+
+    fn cursor(&self, key: &str) -> Option<AgentId> {
+        self.cursors.get(key).copied()
+    }
+
+    fn weights(&self, key: &str) -> Option<&[i64]> {
+        self.weights.get(key).map(Vec::as_slice)
+    }
+
+    fn last_agent(&self) -> Option<&str> {
+        self.last_agent.as_deref()
     }
 }

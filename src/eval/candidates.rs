@@ -4,7 +4,7 @@
 
 use smallvec::SmallVec;
 
-use super::{Context, Val};
+use super::{AgentStates, Context, Val};
 use crate::check::model::Value;
 use crate::compile::{DispatchKey, Subject, Table};
 
@@ -18,7 +18,7 @@ fn push_nonempty<'a>(lists: &mut Candidates<'a>, list: &'a [u32]) {
     }
 }
 
-impl<'a> Context<'a> {
+impl<'a, A: AgentStates + ?Sized> Context<'a, A> {
     /// Gives `add` the rule lists `table` files under this call's value of its subject.
     fn table_lists(&self, table: &'a Table, mut add: impl FnMut(&'a [u32])) {
         let subject = match table.subject {
@@ -81,32 +81,33 @@ impl<'a> Context<'a> {
 /// index's lists is a bitwise or. A table's subject is read only once the walk reaches the
 /// table's first rule, so a call decided by the first rules does not look up the values
 /// only later rules test.
-pub(super) struct RuleSet<'c, 'a> {
-    ctx: &'c Context<'a>,
+pub(super) struct RuleSet<'c, 'a, A: AgentStates + ?Sized> {
+    ctx: &'c Context<'a, A>,
     pending: u128,
     /// The tables not read yet, in the order of their first rule.
     unread: &'a [Table],
 }
 
-impl<'c, 'a> RuleSet<'c, 'a> {
-    /// The most rules a set holds.
-    pub(super) const RULES: usize = 128;
+/// The most rules a [`RuleSet`] holds.
+pub(super) const SET_RULES: usize = 128;
 
-    pub(super) fn new(ctx: &'c Context<'a>, always: &'a [u32], tables: &'a [Table]) -> Self {
+impl<'c, 'a, A: AgentStates + ?Sized> RuleSet<'c, 'a, A> {
+    pub(super) fn new(ctx: &'c Context<'a, A>, always: &'a [u32], tables: &'a [Table]) -> Self {
         RuleSet {
             ctx,
-            pending: RuleSet::of(always),
+            pending: set_of(always),
             unread: tables,
         }
     }
-
-    fn of(list: &[u32]) -> u128 {
-        list.iter()
-            .fold(0, |set, &rule| set | 1u128.checked_shl(rule).unwrap_or(0))
-    }
 }
 
-impl Iterator for RuleSet<'_, '_> {
+/// The set of the rules in `list`.
+fn set_of(list: &[u32]) -> u128 {
+    list.iter()
+        .fold(0, |set, &rule| set | 1u128.checked_shl(rule).unwrap_or(0))
+}
+
+impl<A: AgentStates + ?Sized> Iterator for RuleSet<'_, '_, A> {
     type Item = u32;
 
     fn next(&mut self) -> Option<u32> {
@@ -117,8 +118,7 @@ impl Iterator for RuleSet<'_, '_> {
                 Some((table, unread)) if table.first_rule <= head => {
                     self.unread = unread;
                     let pending = &mut self.pending;
-                    self.ctx
-                        .table_lists(table, |list| *pending |= RuleSet::of(list));
+                    self.ctx.table_lists(table, |list| *pending |= set_of(list));
                 }
                 _ => {
                     if self.pending == 0 {
@@ -141,7 +141,11 @@ pub(super) struct Merge<'a> {
 }
 
 impl<'a> Merge<'a> {
-    pub(super) fn new(ctx: &Context<'a>, always: &'a [u32], tables: &'a [Table]) -> Merge<'a> {
+    pub(super) fn new(
+        ctx: &Context<'a, impl AgentStates + ?Sized>,
+        always: &'a [u32],
+        tables: &'a [Table],
+    ) -> Merge<'a> {
         let mut lists = Candidates::new();
         push_nonempty(&mut lists, always);
         for table in tables {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use candidates::{Merge, RuleSet};
 
-pub use agents::{AgentSnapshot, AgentState, Status};
+pub use agents::{AgentSnapshot, AgentState, AgentStates, Status};
 pub use decision::{
     Agents, Decision, Numbers, Outcome, RuleRef, TargetKind, Trace, TraceStep, Updates, describe,
     describe_target,
@@ -44,25 +44,25 @@ enum Val<'a> {
 }
 
 /// What one evaluation reads.
-struct Context<'a> {
+struct Context<'a, A: AgentStates + ?Sized> {
     policy: &'a Policy,
     call: &'a Call,
     facts: &'a Facts,
     now: jiff::Timestamp,
-    agents: &'a AgentSnapshot,
+    agents: &'a A,
     local: OnceCell<jiff::civil::DateTime>,
 }
 
 use crate::vocabulary::WEEKDAYS;
 
-impl<'a> Context<'a> {
+impl<'a, A: AgentStates + ?Sized> Context<'a, A> {
     fn new(
         policy: &'a Policy,
         call: &'a Call,
         facts: &'a Facts,
         now: jiff::Timestamp,
-        agents: &'a AgentSnapshot,
-    ) -> Context<'a> {
+        agents: &'a A,
+    ) -> Context<'a, A> {
         Context {
             policy,
             call,
@@ -111,7 +111,7 @@ impl<'a> Context<'a> {
                     CallField::FlowId => text(&c.flow_id),
                 }
             }
-            Value::LastAgent => self.agents.last_agent.as_deref().map(Val::AgentRef),
+            Value::LastAgent => self.agents.last_agent().map(Val::AgentRef),
             Value::Fact { group, field } => Some(match self.facts.get(*group, *field)? {
                 FactValue::Str(s) => Val::Str(Cow::Borrowed(s)),
                 FactValue::Num(n) => Val::Num(*n),
@@ -306,12 +306,7 @@ impl<'a> Context<'a> {
                 }
             }
             Target::Agent(id) => {
-                if !self
-                    .agents
-                    .agents
-                    .get(id.index())
-                    .is_none_or(|s| s.is_available())
-                {
+                if !self.agents.agent(*id).is_none_or(|s| s.is_available()) {
                     return None;
                 }
                 d.target = TargetKind::Agent;
@@ -327,12 +322,7 @@ impl<'a> Context<'a> {
                 };
                 match self.resolve_agent(&reference) {
                     Some(id) => {
-                        if !self
-                            .agents
-                            .agents
-                            .get(id.index())
-                            .is_none_or(|s| s.is_available())
-                        {
+                        if !self.agents.agent(id).is_none_or(|s| s.is_available()) {
                             return None;
                         }
                         d.set_agents(self.policy, smallvec::smallvec![id]);
@@ -511,7 +501,7 @@ fn literal(l: &Literal) -> Val<'_> {
     }
 }
 
-impl<'a> Context<'a> {
+impl<'a, A: AgentStates + ?Sized> Context<'a, A> {
     /// A rule's condition, and for a false or unknown top-level `and`, which item made it so.
     fn rule_truth(&self, cond: &Cond) -> (Truth, Option<u16>) {
         let Cond::And(items) = cond else {
@@ -562,12 +552,12 @@ pub fn eval(
     call: &Call,
     facts: &Facts,
     now: jiff::Timestamp,
-    agents: &AgentSnapshot,
+    agents: &(impl AgentStates + ?Sized),
 ) -> Decision {
     let ctx = Context::new(policy, call, facts, now, agents);
     let mut d = Decision::empty();
     let index = &policy.index;
-    if policy.checked.rules.len() <= RuleSet::RULES {
+    if policy.checked.rules.len() <= candidates::SET_RULES {
         let mut rules = RuleSet::new(&ctx, &index.always, &index.tables);
         ctx.first_match(&mut rules, &mut d);
     } else {
@@ -584,7 +574,7 @@ pub fn eval_reference(
     call: &Call,
     facts: &Facts,
     now: jiff::Timestamp,
-    agents: &AgentSnapshot,
+    agents: &(impl AgentStates + ?Sized),
 ) -> Decision {
     let ctx = Context::new(policy, call, facts, now, agents);
     let mut d = Decision::empty();
@@ -599,7 +589,7 @@ pub fn eval_explained(
     call: &Call,
     facts: &Facts,
     now: jiff::Timestamp,
-    agents: &AgentSnapshot,
+    agents: &(impl AgentStates + ?Sized),
 ) -> Decision {
     let mut decision = eval(policy, call, facts, now, agents);
     let ctx = Context::new(policy, call, facts, now, agents);

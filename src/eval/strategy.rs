@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-use super::AgentSnapshot;
+use super::AgentStates;
 use super::decision::Agents;
 use crate::check::model::{AgentId, Strategy};
 use crate::compile::Rotation;
@@ -54,24 +54,18 @@ pub fn order(
     strategy: Strategy,
     members: &[AgentId],
     weights: &[u32],
-    agents: &AgentSnapshot,
+    agents: &(impl AgentStates + ?Sized),
     key: &str,
     seed: u64,
 ) -> (Agents, Option<Step>) {
-    let available = |a: &AgentId| {
-        agents
-            .agents
-            .get(a.index())
-            .is_none_or(|s| s.is_available())
-    };
+    let available = |a: &AgentId| agents.agent(*a).is_none_or(|s| s.is_available());
     let open = || -> Agents { members.iter().copied().filter(available).collect() };
     match strategy {
         Strategy::Sequential | Strategy::RingAll => (open(), None),
         Strategy::RoundRobin => {
             let start = agents
-                .cursors
-                .get(key)
-                .and_then(|last| members.iter().position(|m| m == last))
+                .cursor(key)
+                .and_then(|last| members.iter().position(|&m| m == last))
                 .map_or(0, |i| i + 1);
             let n = members.len();
             let list: Agents = (0..n)
@@ -83,13 +77,13 @@ pub fn order(
         }
         Strategy::LeastCalls => {
             let mut list = open();
-            list.sort_by_key(|&a| agents.agents.get(a.index()).map_or(0, |s| s.calls_today));
+            list.sort_by_key(|&a| agents.agent(a).map_or(0, |s| s.calls_today));
             (list, None)
         }
         Strategy::LongestIdle => {
             let mut list = open();
             // Never-called agents (no last call) first, then the oldest last call.
-            list.sort_by_key(|&a| agents.agents.get(a.index()).and_then(|s| s.last_call_ended));
+            list.sort_by_key(|&a| agents.agent(a).and_then(|s| s.last_call_ended));
             (list, None)
         }
         Strategy::Random => {
@@ -111,11 +105,11 @@ pub fn order(
 fn weighted(
     members: &[AgentId],
     weights: &[u32],
-    agents: &AgentSnapshot,
+    agents: &(impl AgentStates + ?Sized),
     key: &str,
     available: impl Fn(&AgentId) -> bool,
 ) -> (Agents, Option<Step>) {
-    let mut current: Weights = match agents.weights.get(key) {
+    let mut current: Weights = match agents.weights(key) {
         Some(w) if w.len() == members.len() => w.iter().copied().collect(),
         _ => SmallVec::from_elem(0, members.len()),
     };
@@ -165,7 +159,7 @@ fn splitmix64(state: &mut u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::{AgentState, Status};
+    use crate::eval::{AgentSnapshot, AgentState, Status};
 
     fn snapshot(n: usize) -> AgentSnapshot {
         AgentSnapshot::fresh(n)

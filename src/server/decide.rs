@@ -15,7 +15,7 @@ use smol_str::SmolStr;
 use super::{AppState, Config, ExotelRequest, Serving, exotel_refusal};
 use crate::call::Call;
 use crate::degraded::Degraded;
-use crate::eval::{AgentSnapshot, Decision};
+use crate::eval::{AgentStates, Decision};
 use crate::exotel::params::Encoded;
 use crate::facts::Facts;
 use crate::state::{DecideContext, KnownAnswer, Prior, Routed};
@@ -104,6 +104,9 @@ async fn decide_call(
         return Answered::Decided(decided);
     };
     let policy = &serving.prepared.policy;
+    // The shadow candidate decides live calls (not `/v1/decide`) with the agent state the
+    // decision read, which the store hands back a copy of.
+    let shadowing = state.shadow.is_some() && !asking.explained;
     let deadline = started + state.config.budget();
     let now = call_time(&state.config, &call);
     let ctx = DecideContext {
@@ -122,6 +125,7 @@ async fn decide_call(
         deadline,
         reserve_for: Duration::from_secs(state.config.state.reservation_secs),
         commit: asking.commit,
+        snapshot: shadowing,
     };
     // A call decided before (a repeat, or a request after an attempt) is answered from its
     // record without its facts: a CRM is not asked again for an answer that goes unused.
@@ -138,14 +142,11 @@ async fn decide_call(
     lookups
         .lookup(&policy.checked, &call, &mut facts, &[], deadline)
         .await;
-    // The shadow candidate decides live calls (not `/v1/decide`) with the agent state the
-    // decision read, which the store hands back.
-    let shadowing = state.shadow.is_some() && !asking.explained;
     // A console watching live decisions shows why each earlier rule did not fire.
     let shown = state.console.live.take_slot();
     let explained = asking.explained || shown;
     // A bug in evaluation must not leave a caller in silence: fall back instead.
-    let evaluate = |agents: &AgentSnapshot| {
+    let evaluate = |agents: &dyn AgentStates| {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             if explained {
                 crate::eval::eval_explained(policy, &call, &facts, now, agents)
@@ -159,7 +160,7 @@ async fn decide_call(
         Routed::Decided(decision, agents) => (decision, agents),
         Routed::Known(known) => return Answered::Known(call, known),
     };
-    if let Some(shadow) = state.shadow.as_ref().filter(|_| shadowing) {
+    if let (Some(shadow), Some(agents)) = (state.shadow.as_ref(), agents) {
         shadow.offer(super::shadow::Job {
             active: Arc::clone(&serving),
             call: call.clone(),

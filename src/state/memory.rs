@@ -5,11 +5,9 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use super::{
-    AgentEvent, AgentSnapshot, AgentView, DecideContext, Prior, Routed, Status, StoredState,
-    Unknown,
+    AgentEvent, AgentView, DecideContext, Evaluate, Prior, Routed, Status, StoredState, Unknown,
 };
 use crate::compile::Policy;
-use crate::eval::Decision;
 
 pub struct MemoryStore {
     state: Mutex<Stored>,
@@ -88,23 +86,20 @@ impl MemoryStore {
     }
 
     /// Reads, decides and writes under one lock: two decisions never see the same state.
-    pub fn decide(
-        &self,
-        ctx: &DecideContext,
-        eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
-    ) -> Routed {
+    pub fn decide(&self, ctx: &DecideContext, eval: &Evaluate<'_>) -> Routed {
         let mut stored = self.lock();
         if let Some(known) = ctx.known_call(&mut stored.state) {
             stored.dirty = true;
             return Routed::Known(known);
         }
-        let snapshot =
+        let agents =
             stored
                 .state
-                .snapshot(ctx.policy, ctx.caller, ctx.call_sid, &ctx.today, ctx.now_ms);
-        let decision = eval(&snapshot);
+                .agents(ctx.policy, ctx.caller, ctx.call_sid, &ctx.today, ctx.now_ms);
+        let decision = eval(&agents);
+        let snapshot = ctx.snapshot.then(|| agents.snapshot());
         if ctx.commit {
-            stored.state.apply(ctx.policy, &decision, ctx.reservation());
+            stored.state.apply(ctx, &decision);
             let forgotten = ctx.record(&mut stored.state, &decision);
             stored.dirty = true;
             // The other worker waits for the lock, not for the oldest call's memory to be

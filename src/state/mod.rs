@@ -1,22 +1,28 @@
-//! Agent state: events, status changes and decisions in; the [`AgentSnapshot`] a decision
-//! reads out. Kept in memory (with a snapshot file) or in Redis, shared by replicas.
+//! Agent state: events, status changes and decisions in; the agent state a decision reads
+//! ([`StoredAgents`]) out. Kept in memory (with a snapshot file) or in Redis, shared by replicas.
 
+mod agents;
 pub mod call;
 pub mod memory;
 pub mod redis;
 
 pub use crate::bounded::{Recent, bound};
+pub use agents::StoredAgents;
 pub use call::{Ask, CallRecord, ForgottenCall, KnownAnswer};
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use crate::compile::Policy;
-pub use crate::eval::{AgentSnapshot, AgentState, Status};
+pub use crate::eval::{AgentSnapshot, AgentState, AgentStates, Status};
 use crate::eval::{Decision, StateUpdate};
+
+/// How a store has a call decided: on the agent state it reads, as many times as another
+/// replica's changes make it decide again.
+pub type Evaluate<'a> = dyn Fn(&dyn AgentStates) -> Decision + Sync + 'a;
 
 /// What a store keeps of one agent, by name (names outlive policy versions).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -44,11 +50,14 @@ pub struct Reservation {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StoredState {
-    pub agents: BTreeMap<String, StoredAgent>,
+    // Hash maps, each looked up by name as a decision reaches an agent or a team: ordered
+    // maps compared a thousand agents' names ten times a lookup (README: Agent state, "A
+    // decision reads what it reaches").
+    pub agents: Keyed<String, StoredAgent>,
     /// Round-robin cursors: team (or target) key → the agent picked last.
-    pub cursors: BTreeMap<String, String>,
-    pub weights: BTreeMap<String, Vec<i64>>,
-    pub reservations: BTreeMap<String, Reservation>,
+    pub cursors: Keyed<String, String>,
+    pub weights: Keyed<String, Vec<i64>>,
+    pub reservations: Keyed<String, Reservation>,
     /// Caller (E.164) → the agent they last spoke with, and when (ms).
     pub last_agent: Keyed<String, (String, i64)>,
     /// Events already applied (`CallSid`/kind/agent) and when (ms): a repeat changes nothing.
@@ -109,6 +118,59 @@ mod tests {
         let full = map.len();
         bound(&mut map, full, 9_950, |at| *at);
         assert_eq!(map.len(), 49);
+    }
+
+    #[test]
+    fn a_decision_reserves_in_place_of_its_call_and_drops_what_is_past_its_time() {
+        let text = "agent a \"+919800000001\"\nagent b \"+919800000002\"\n\
+            agent c \"+919800000003\"\notherwise -> agent a\n";
+        let files = crate::policy_files::SourceFiles::single("p.route", text);
+        let policy = crate::load(&files).0.expect("policy");
+        let now_ms = 1_000_000;
+        let mut state = StoredState::default();
+        let held = |sid: &str, until| Reservation {
+            call_sid: sid.into(),
+            until,
+        };
+        state
+            .reservations
+            .insert("b".into(), held("this", now_ms + 5));
+        state.reservations.insert("c".into(), held("other", now_ms));
+        state
+            .reservations
+            .insert("gone".into(), held("other", now_ms + 5));
+        let ctx = DecideContext {
+            policy: &policy,
+            call_sid: Some("this"),
+            tried: None,
+            one_at_a_time: false,
+            caller: None,
+            now_ms,
+            today: Day::of(jiff::civil::date(2026, 11, 24)),
+            deadline: Instant::now(),
+            reserve_for: Duration::from_secs(30),
+            commit: true,
+            snapshot: false,
+        };
+        let call = crate::call::Call::default();
+        let facts = crate::facts::Facts::none(&policy.checked);
+        let now = jiff::Timestamp::from_millisecond(now_ms).expect("time");
+        let decision = crate::eval::eval(&policy, &call, &facts, now, &AgentSnapshot::fresh(3));
+        state.apply(&ctx, &decision);
+        let mut held: Vec<(&str, &str, i64)> = state
+            .reservations
+            .iter()
+            .map(|(agent, r)| (agent.as_str(), r.call_sid.as_str(), r.until))
+            .collect();
+        held.sort();
+        // `b` was the call's before, `c` past its time; another call's stays.
+        assert_eq!(
+            held,
+            [
+                ("a", "this", now_ms + 30_000),
+                ("gone", "other", now_ms + 5)
+            ]
+        );
     }
 
     #[test]
@@ -242,6 +304,9 @@ pub struct DecideContext<'a> {
     /// Whether this decision routes a call (Connect, decide), so that its cursors move and
     /// its agents are reserved; a Passthru only reads.
     pub commit: bool,
+    /// Whether the store hands back a copy of the agent state the decision read, for a
+    /// shadow candidate to decide on: a copy of every agent, made only when asked.
+    pub snapshot: bool,
 }
 
 /// A local date as its day's counts are keyed (`2026-11-24`), kept on the stack: a decision
@@ -366,73 +431,19 @@ pub struct Unknown {
 // allocate for every call, to save a copy of a few hundred bytes.
 #[allow(clippy::large_enum_variant)]
 pub enum Routed {
-    /// Decided now, with the agent state the decision read (a shadow candidate reads the
-    /// same, without a copy on the answer's path).
-    Decided(Decision, AgentSnapshot),
+    /// Decided now, with a copy of the agent state the decision read when it was asked for
+    /// ([`DecideContext::snapshot`]).
+    Decided(Decision, Option<AgentSnapshot>),
     /// The call was decided before: this request's answer, from the call's record.
     Known(KnownAnswer),
 }
 
 impl StoredState {
-    /// The snapshot a decision reads, by the policy's agent ids.
-    pub fn snapshot(
-        &self,
-        policy: &Policy,
-        caller: Option<&str>,
-        call_sid: Option<&str>,
-        today: &str,
-        now_ms: i64,
-    ) -> AgentSnapshot {
-        let id_of = |name: &str| policy.agent_by_name.get(name).copied();
-        // What is stored goes to the policy's agents by name (a hash lookup each), rather than
-        // each agent of the policy looked up in the ordered maps (string comparisons).
-        let mut agents = vec![AgentState::default(); policy.checked.agents.len()];
-        for (name, stored) in &self.agents {
-            if let Some(state) = id_of(name).and_then(|id| agents.get_mut(id.index())) {
-                state.status = stored.status;
-                if stored.day.as_deref() == Some(today) {
-                    state.calls_today = stored.calls_today;
-                }
-                state.last_call_ended = stored
-                    .last_call_ended
-                    .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok());
-            }
-        }
-        for (name, r) in &self.reservations {
-            // The call's own agents are not taken from it.
-            if r.until > now_ms
-                && Some(r.call_sid.as_str()) != call_sid
-                && let Some(state) = id_of(name).and_then(|id| agents.get_mut(id.index()))
-            {
-                state.reserved = true;
-            }
-        }
-        AgentSnapshot {
-            agents,
-            cursors: self
-                .cursors
-                .iter()
-                .filter_map(|(k, name)| Some((k.clone(), id_of(name)?)))
-                .collect(),
-            weights: self
-                .weights
-                .iter()
-                .map(|(k, w)| (k.clone(), w.clone()))
-                .collect(),
-            last_agent: caller
-                .and_then(|c| self.last_agent.get(c))
-                .filter(|(name, at)| {
-                    id_of(name).is_some() && now_ms - at < LAST_AGENT_DAYS * 86_400_000
-                })
-                .map(|(name, _)| name.clone()),
-        }
-    }
-
-    /// Remembers what a decision changed: cursors, weights, and its offered agents reserved
-    /// for `reserve` (the call, until when in ms).
-    pub fn apply(&mut self, policy: &Policy, decision: &Decision, reserve: Option<(&str, i64)>) {
-        self.step(policy, decision);
-        self.reserve(policy, decision, reserve);
+    /// Remembers what a decision in `ctx` changed: cursors, weights, and its offered agents
+    /// reserved for the call ([`DecideContext::reservation`]).
+    pub fn apply(&mut self, ctx: &DecideContext, decision: &Decision) {
+        self.step(ctx.policy, decision);
+        self.reserve(ctx, decision);
     }
 
     /// Remembers the cursors and weights a decision moved.
@@ -453,14 +464,17 @@ impl StoredState {
         }
     }
 
-    /// Remembers a decision's offered agents reserved for `reserve` (the call, until when in
-    /// ms), in place of what the call held before.
-    pub fn reserve(&mut self, policy: &Policy, decision: &Decision, reserve: Option<(&str, i64)>) {
-        if let Some((sid, until)) = reserve {
-            // A call decided again gives up what it held before.
-            self.reservations.retain(|_, r| r.call_sid != sid);
+    /// Remembers a decision's offered agents reserved for the call in `ctx`, in place of what
+    /// the call held before.
+    pub fn reserve(&mut self, ctx: &DecideContext, decision: &Decision) {
+        if let Some((sid, until)) = ctx.reservation() {
+            // A call decided again gives up what it held before. Reservations past their time
+            // go too, as they reserve nothing: kept, every agent ever offered stayed in the map
+            // that this walks on every decision.
+            self.reservations
+                .retain(|_, r| r.call_sid != sid && r.until > ctx.now_ms);
             for &agent in decision.offered() {
-                if let Some(a) = policy.checked.agents.get(agent.index()) {
+                if let Some(a) = ctx.policy.checked.agents.get(agent.index()) {
                     self.reservations.insert(
                         a.name.clone(),
                         Reservation {
@@ -561,11 +575,7 @@ impl StateStore {
     /// is: `eval` may run more than once when another replica changed the state under way;
     /// the decision returned is the one committed. A store that cannot be reached in time
     /// gives the last known state and a `degraded` reason.
-    pub async fn decide(
-        &self,
-        ctx: &DecideContext<'_>,
-        eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
-    ) -> Routed {
+    pub async fn decide(&self, ctx: &DecideContext<'_>, eval: &Evaluate<'_>) -> Routed {
         match self.decided_before(ctx, true).await {
             Prior::Known(known) => Routed::Known(known),
             Prior::New(unknown) => self.decide_new(ctx, unknown, eval).await,
@@ -593,7 +603,7 @@ impl StateStore {
         &self,
         ctx: &DecideContext<'_>,
         unknown: Unknown,
-        eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
+        eval: &Evaluate<'_>,
     ) -> Routed {
         match self {
             StateStore::Memory(m) => m.decide(ctx, eval),

@@ -584,8 +584,9 @@ async fn ask_store_for(
         deadline: Instant::now() + Duration::from_secs(1),
         reserve_for,
         commit: true,
+        snapshot: false,
     };
-    let eval = |agents: &routec::eval::AgentSnapshot| {
+    let eval = |agents: &dyn routec::eval::AgentStates| {
         routec::eval::eval(policy, &call, &facts, now, agents)
     };
     store.decide(&ctx, &eval).await
@@ -824,8 +825,9 @@ fn the_stores_futures_stay_small() {
         deadline: Instant::now() + Duration::from_secs(1),
         reserve_for: Duration::from_secs(30),
         commit: true,
+        snapshot: false,
     };
-    let eval = |_: &routec::eval::AgentSnapshot| routec::eval::Decision::empty();
+    let eval = |_: &dyn routec::eval::AgentStates| routec::eval::Decision::empty();
     let before = store.decided_before(&ctx, true);
     let new = store.decide_new(&ctx, routec::state::Unknown::default(), &eval);
     assert!(

@@ -9,7 +9,7 @@ use super::{Mirror, RedisStore, agent_names, availability, exchange_limit, withi
 use crate::degraded::Degraded;
 use crate::eval::{Decision, StateUpdate};
 use crate::state::{
-    AgentSnapshot, Ask, CallRecord, DecideContext, KnownAnswer, Prior, Routed, Unknown,
+    AgentSnapshot, Ask, CallRecord, DecideContext, Evaluate, KnownAnswer, Prior, Routed, Unknown,
 };
 
 /// How many times a decision is made again on a fresher state before its script is told to
@@ -86,7 +86,7 @@ impl RedisStore {
         &self,
         ctx: &DecideContext<'_>,
         unknown: Unknown,
-        eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
+        eval: &Evaluate<'_>,
     ) -> Routed {
         if unknown.unreachable {
             return self.decide_known(ctx, eval);
@@ -118,15 +118,13 @@ impl RedisStore {
                         if known.decided == basis.made {
                             known.state.step(ctx.policy, &basis.decision);
                         }
-                        known
-                            .state
-                            .reserve(ctx.policy, &basis.decision, ctx.reservation());
+                        known.state.reserve(ctx, &basis.decision);
                     }
                     ctx.record(&mut known.state, &basis.decision);
                     if settled.is_err() {
                         basis.decision.degraded.push(Degraded::StateUnavailable);
                     }
-                    return Routed::Decided(basis.decision, basis.snapshot);
+                    return Routed::Decided(basis.decision, ctx.snapshot.then_some(basis.snapshot));
                 }
                 Ok(Reply::Stale(state, version)) => {
                     before += 1;
@@ -150,7 +148,7 @@ impl RedisStore {
                 Err(_) => {
                     ctx.record(&mut self.known().state, &basis.decision);
                     basis.decision.degraded.push(Degraded::StateUnavailable);
-                    return Routed::Decided(basis.decision, basis.snapshot);
+                    return Routed::Decided(basis.decision, ctx.snapshot.then_some(basis.snapshot));
                 }
             }
         }
@@ -166,7 +164,7 @@ impl RedisStore {
     async fn decide_and_send(
         &self,
         ctx: &DecideContext<'_>,
-        eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
+        eval: &Evaluate<'_>,
         any_version: bool,
         anew: bool,
     ) -> (Basis, ::redis::RedisResult<Reply>) {
@@ -274,7 +272,7 @@ impl RedisStore {
     async fn settle(
         &self,
         ctx: &DecideContext<'_>,
-        eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
+        eval: &Evaluate<'_>,
         basis: &mut Basis,
         prevs: Vec<String>,
         taken: Vec<String>,
@@ -363,7 +361,7 @@ impl RedisStore {
     async fn reserve_again(
         &self,
         ctx: &DecideContext<'_>,
-        eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
+        eval: &Evaluate<'_>,
         snapshot: &mut AgentSnapshot,
         decision: &mut Decision,
         mut reserved: Option<Vec<String>>,
@@ -486,7 +484,7 @@ fn record_text(ctx: &DecideContext<'_>, ask: &Ask<'_>, decision: &Decision) -> (
 fn decide_on_mirror(
     known: &mut Mirror,
     ctx: &DecideContext<'_>,
-    eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
+    eval: &Evaluate<'_>,
     any_version: bool,
 ) -> Basis {
     let snapshot =
@@ -494,7 +492,7 @@ fn decide_on_mirror(
             .state
             .snapshot(ctx.policy, ctx.caller, ctx.call_sid, &ctx.today, ctx.now_ms);
     let decision = eval(&snapshot);
-    known.state.apply(ctx.policy, &decision, ctx.reservation());
+    known.state.apply(ctx, &decision);
     let last_agent = ctx
         .caller
         .and_then(|c| known.state.last_agent.get(c))

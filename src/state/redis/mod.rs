@@ -16,13 +16,12 @@ use ::redis::Script;
 use ::redis::aio::ConnectionManager;
 
 use super::{
-    AgentEvent, AgentSnapshot, AgentView, DecideContext, LAST_AGENT_DAYS, Reservation, Routed,
-    Status, StoredAgent, StoredState, Unknown,
+    AgentEvent, AgentStates, AgentView, DecideContext, Evaluate, LAST_AGENT_DAYS, Reservation,
+    Routed, Status, StoredAgent, StoredState, Unknown,
 };
 use crate::check::model::AgentId;
 use crate::compile::Policy;
 use crate::degraded::Degraded;
-use crate::eval::Decision;
 use scripts::{ATTEMPT, DECIDE, EVENT, RESERVE, STATUS};
 
 mod decide;
@@ -212,7 +211,7 @@ impl RedisStore {
         &self,
         ctx: &DecideContext<'_>,
         unknown: Unknown,
-        eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
+        eval: &Evaluate<'_>,
     ) -> Routed {
         if ctx.commit {
             return self.decide_committing(ctx, unknown, eval).await;
@@ -222,9 +221,11 @@ impl RedisStore {
         let Ok(Ok((state, version))) = read.await else {
             return self.decide_known(ctx, eval);
         };
-        let snapshot = state.snapshot(ctx.policy, ctx.caller, ctx.call_sid, &ctx.today, ctx.now_ms);
+        let agents = state.agents(ctx.policy, ctx.caller, ctx.call_sid, &ctx.today, ctx.now_ms);
+        let decision = eval(&agents);
+        let snapshot = ctx.snapshot.then(|| agents.snapshot());
         self.remember(state, version, ctx.caller);
-        Routed::Decided(eval(&snapshot), snapshot)
+        Routed::Decided(decision, snapshot)
     }
 
     /// Committing decisions written since start: all of them, and those that took one round
@@ -238,20 +239,17 @@ impl RedisStore {
     }
 
     /// Decides from the last known state, which this replica alone then changes.
-    fn decide_known(
-        &self,
-        ctx: &DecideContext,
-        eval: &(dyn Fn(&AgentSnapshot) -> Decision + Sync),
-    ) -> Routed {
+    fn decide_known(&self, ctx: &DecideContext, eval: &Evaluate<'_>) -> Routed {
         let mut known = self.known();
         let known = &mut known.state;
         if let Some(answer) = ctx.known_call(known) {
             return Routed::Known(answer);
         }
-        let snapshot = known.snapshot(ctx.policy, ctx.caller, ctx.call_sid, &ctx.today, ctx.now_ms);
-        let mut decision = eval(&snapshot);
+        let agents = known.agents(ctx.policy, ctx.caller, ctx.call_sid, &ctx.today, ctx.now_ms);
+        let mut decision = eval(&agents);
+        let snapshot = ctx.snapshot.then(|| agents.snapshot());
         if ctx.commit {
-            known.apply(ctx.policy, &decision, ctx.reservation());
+            known.apply(ctx, &decision);
             ctx.record(known, &decision);
         }
         decision.degraded.push(Degraded::StateUnavailable);
@@ -417,16 +415,12 @@ fn agent_names(policy: &Policy, ids: &[AgentId]) -> Vec<String> {
         .collect()
 }
 
-/// `1` for each member available in the snapshot, `0` for the others.
-fn availability(snapshot: &AgentSnapshot, members: &[AgentId]) -> String {
+/// `1` for each member available in `agents`, `0` for the others.
+fn availability(agents: &impl AgentStates, members: &[AgentId]) -> String {
     members
         .iter()
         .map(|&a| {
-            if snapshot
-                .agents
-                .get(a.index())
-                .is_none_or(|s| s.is_available())
-            {
+            if agents.agent(a).is_none_or(|s| s.is_available()) {
                 '1'
             } else {
                 '0'
