@@ -66,6 +66,22 @@ pub trait AgentStates {
     fn weights(&self, key: &str) -> Option<&[i64]>;
     /// The agent (name) the caller last spoke with: `caller.last_agent`.
     fn last_agent(&self) -> Option<&str>;
+
+    // The parts a strategy reads of one agent, each of which a sort reads at every
+    // comparison: a copy reads them in place.
+
+    /// Whether the agent may be offered: no status, or available, and not reserved.
+    fn available(&self, id: AgentId) -> bool {
+        self.agent(id).is_none_or(|s| s.is_available())
+    }
+
+    fn calls_today(&self, id: AgentId) -> u32 {
+        self.agent(id).map_or(0, |s| s.calls_today)
+    }
+
+    fn last_call_ended(&self, id: AgentId) -> Option<jiff::Timestamp> {
+        self.agent(id).and_then(|s| s.last_call_ended)
+    }
 }
 
 /// The agent state one decision reads, indexed by agent id, plus strategy state: a copy, for
@@ -110,5 +126,17 @@ impl AgentStates for AgentSnapshot {
 
     fn last_agent(&self) -> Option<&str> {
         self.last_agent.as_deref()
+    }
+
+    fn available(&self, id: AgentId) -> bool {
+        self.agents.get(id.index()).is_none_or(|s| s.is_available())
+    }
+
+    fn calls_today(&self, id: AgentId) -> u32 {
+        self.agents.get(id.index()).map_or(0, |s| s.calls_today)
+    }
+
+    fn last_call_ended(&self, id: AgentId) -> Option<jiff::Timestamp> {
+        self.agents.get(id.index()).and_then(|s| s.last_call_ended)
     }
 }

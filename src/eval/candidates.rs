@@ -102,6 +102,7 @@ impl<'c, 'a, A: AgentStates + ?Sized> RuleSet<'c, 'a, A> {
 }
 
 /// The set of the rules in `list`.
+#[inline]
 fn set_of(list: &[u32]) -> u128 {
     list.iter()
         .fold(0, |set, &rule| set | 1u128.checked_shl(rule).unwrap_or(0))

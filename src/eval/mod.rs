@@ -306,7 +306,7 @@ impl<'a, A: AgentStates + ?Sized> Context<'a, A> {
                 }
             }
             Target::Agent(id) => {
-                if !self.agents.agent(*id).is_none_or(|s| s.is_available()) {
+                if !self.agents.available(*id) {
                     return None;
                 }
                 d.target = TargetKind::Agent;
@@ -322,7 +322,7 @@ impl<'a, A: AgentStates + ?Sized> Context<'a, A> {
                 };
                 match self.resolve_agent(&reference) {
                     Some(id) => {
-                        if !self.agents.agent(id).is_none_or(|s| s.is_available()) {
+                        if !self.agents.available(id) {
                             return None;
                         }
                         d.set_agents(self.policy, smallvec::smallvec![id]);

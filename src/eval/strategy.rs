@@ -58,7 +58,7 @@ pub fn order(
     key: &str,
     seed: u64,
 ) -> (Agents, Option<Step>) {
-    let available = |a: &AgentId| agents.agent(*a).is_none_or(|s| s.is_available());
+    let available = |a: &AgentId| agents.available(*a);
     let open = || -> Agents { members.iter().copied().filter(available).collect() };
     match strategy {
         Strategy::Sequential | Strategy::RingAll => (open(), None),
@@ -77,13 +77,13 @@ pub fn order(
         }
         Strategy::LeastCalls => {
             let mut list = open();
-            list.sort_by_key(|&a| agents.agent(a).map_or(0, |s| s.calls_today));
+            list.sort_by_key(|&a| agents.calls_today(a));
             (list, None)
         }
         Strategy::LongestIdle => {
             let mut list = open();
             // Never-called agents (no last call) first, then the oldest last call.
-            list.sort_by_key(|&a| agents.agent(a).and_then(|s| s.last_call_ended));
+            list.sort_by_key(|&a| agents.last_call_ended(a));
             (list, None)
         }
         Strategy::Random => {

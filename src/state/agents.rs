@@ -1,7 +1,7 @@
 //! The stored state as one decision reads it ([`StoredAgents`]): each agent, cursor and
 //! weight looked up when the decision reaches it, or copied whole into an [`AgentSnapshot`].
 
-use super::{LAST_AGENT_DAYS, StoredState};
+use super::{LAST_AGENT_DAYS, StoredAgent, StoredState};
 use crate::check::model::AgentId;
 use crate::compile::Policy;
 use crate::eval::{AgentSnapshot, AgentState, AgentStates};
@@ -99,6 +99,12 @@ impl StoredAgents<'_> {
         }
     }
 
+    /// What is stored of the agent `id`.
+    fn stored(&self, id: AgentId) -> Option<&StoredAgent> {
+        let agent = self.policy.checked.agents.get(id.index())?;
+        self.state.agents.get(&agent.name)
+    }
+
     /// The state of the agent named `name`.
     fn state_of(&self, name: &str) -> AgentState {
         let mut agent = AgentState::default();
@@ -137,12 +143,24 @@ impl AgentStates for StoredAgents<'_> {
     fn last_agent(&self) -> Option<&str> {
         self.last_agent
     }
+
+    // A sort reads these at every comparison: the agent's entry alone, not its reservation.
+    fn calls_today(&self, id: AgentId) -> u32 {
+        self.stored(id)
+            .filter(|s| s.day.as_deref() == Some(self.today))
+            .map_or(0, |s| s.calls_today)
+    }
+
+    fn last_call_ended(&self, id: AgentId) -> Option<jiff::Timestamp> {
+        let ms = self.stored(id)?.last_call_ended?;
+        jiff::Timestamp::from_millisecond(ms).ok()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{Reservation, Status, StoredAgent};
+    use crate::state::{Reservation, Status};
 
     const TODAY: &str = "2026-11-24";
     const NOW: i64 = 1_000_000;
@@ -205,6 +223,9 @@ mod tests {
         let copy = view.snapshot();
         for id in AgentId::all(policy.checked.agents.len()) {
             assert_eq!(view.agent(id), Some(copy.agents[id.index()]), "{id:?}");
+            assert_eq!(view.available(id), copy.available(id), "{id:?}");
+            assert_eq!(view.calls_today(id), copy.calls_today(id), "{id:?}");
+            assert_eq!(view.last_call_ended(id), copy.last_call_ended(id), "{id:?}");
         }
         assert_eq!(view.agent(AgentId(5)), None);
         assert_eq!(copy.agents.len(), 5);

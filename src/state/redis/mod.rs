@@ -419,13 +419,7 @@ fn agent_names(policy: &Policy, ids: &[AgentId]) -> Vec<String> {
 fn availability(agents: &impl AgentStates, members: &[AgentId]) -> String {
     members
         .iter()
-        .map(|&a| {
-            if agents.agent(a).is_none_or(|s| s.is_available()) {
-                '1'
-            } else {
-                '0'
-            }
-        })
+        .map(|&a| if agents.available(a) { '1' } else { '0' })
         .collect()
 }
 
