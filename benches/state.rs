@@ -270,38 +270,50 @@ fn centre(teams: usize) -> Policy {
 }
 
 /// The memory store's decision in centres of 10 to 1,000 agents, each call to the next team
-/// (without reservations, which would soon hold a whole team of one):
-/// a decision reads the agents and cursors it reaches, so its time should not grow with the
-/// centre.
-async fn by_size(n: usize) {
-    println!("memory store, a centre of round-robin teams of ten, every agent with a status:");
+/// (without reservations, which would soon hold a whole team of one), then the Redis store's
+/// when `redis` (URL, key prefix) answers: a decision reads the agents and cursors it reaches,
+/// so its time should not grow with the centre.
+async fn by_size(n: usize, redis: Option<(&str, &str)>) {
+    println!("a centre of round-robin teams of ten, every agent with a status, {n} sequential:");
     for teams in [1, 10, 100] {
         let policy = centre(teams);
-        let store = StateStore::Memory(Box::new(MemoryStore::new(None)));
-        for agent in &policy.checked.agents {
-            store
-                .set_status(&agent.name, routec::state::Status::Available)
-                .await
-                .expect("status");
+        let mut stores = vec![(
+            "memory",
+            StateStore::Memory(Box::new(MemoryStore::new(None))),
+        )];
+        if let Some((url, prefix)) = redis {
+            let prefix = format!("{prefix}-centre{teams}");
+            let store = RedisStore::connect(url, &prefix).expect("redis url");
+            if store.ping().await {
+                stores.push(("redis", StateStore::Redis(store)));
+            }
         }
-        let mut samples = Vec::with_capacity(n);
-        for i in 0..n {
-            let call = Call {
-                sid: Some(format!("size{i}").into()),
-                digits: Some((i % teams).to_string().into()),
-                ..Call::default()
-            };
-            let (took, decision) = decide_call(&store, &policy, &call, false).await;
-            assert!(!decision.agents.is_empty(), "a team answers");
-            samples.push(took);
+        for (name, store) in &stores {
+            for agent in &policy.checked.agents {
+                store
+                    .set_status(&agent.name, routec::state::Status::Available)
+                    .await
+                    .expect("status");
+            }
+            let mut samples = Vec::with_capacity(n);
+            for i in 0..n {
+                let call = Call {
+                    sid: Some(format!("size{i}").into()),
+                    digits: Some((i % teams).to_string().into()),
+                    ..Call::default()
+                };
+                let (took, decision) = decide_call(store, &policy, &call, false).await;
+                assert!(!decision.agents.is_empty(), "a team answers");
+                samples.push(took);
+            }
+            samples.sort();
+            println!(
+                "{name:>6}, {:>4} agents: p50 {:>7.1} µs  p99 {:>7.1} µs",
+                teams * 10,
+                percent_of(&samples, 0.5),
+                percent_of(&samples, 0.99),
+            );
         }
-        samples.sort();
-        println!(
-            "{:>6} agents: p50 {:>5.1} µs  p99 {:>5.1} µs",
-            teams * 10,
-            percent_of(&samples, 0.5),
-            percent_of(&samples, 0.99),
-        );
     }
 }
 
@@ -322,10 +334,10 @@ fn main() {
         );
         let memory = Arc::new(StateStore::Memory(Box::new(MemoryStore::new(None))));
         run("memory", memory, Arc::clone(&policy), n, 16).await;
-        by_size(n).await;
         let url = std::env::var("ROUTEC_TEST_REDIS_URL")
             .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         let prefix = format!("routec-bench-{}", std::process::id());
+        by_size(n, Some((&url, &prefix))).await;
         let redis = RedisStore::connect(&url, &prefix).expect("redis url");
         if !redis.ping().await {
             println!(" redis: SKIPPED, nothing answers at {url}");
@@ -351,7 +363,7 @@ fn main() {
             && let Ok(mut con) = client.get_multiplexed_async_connection().await
         {
             let keys: Vec<String> = ::redis::cmd("KEYS")
-                .arg(format!("{{{prefix}}}:*"))
+                .arg(format!("{{{prefix}*"))
                 .query_async(&mut con)
                 .await
                 .unwrap_or_default();

@@ -48,6 +48,17 @@ impl Step {
     }
 }
 
+impl StateUpdate {
+    /// The rotation the step was taken in.
+    pub fn rotation(&self) -> &Arc<Rotation> {
+        match self {
+            StateUpdate::Cursor { rotation, .. } | StateUpdate::Weights { rotation, .. } => {
+                rotation
+            }
+        }
+    }
+}
+
 /// Orders `members` (team order, or declaration order) by `strategy`, keeping available
 /// agents only. `key` names the cursor or weights; `seed` drives `random`.
 pub fn order(

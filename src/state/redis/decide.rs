@@ -6,8 +6,9 @@ use ::redis::Value;
 
 use super::record::{RecordText, parse_record, split_list};
 use super::{Mirror, RedisStore, agent_names, availability, exchange_limit, within};
+use crate::check::model::AgentId;
 use crate::degraded::Degraded;
-use crate::eval::{Decision, StateUpdate};
+use crate::eval::{AgentStates, Decision, StateUpdate, Weights};
 use crate::state::{
     AgentSnapshot, Ask, CallRecord, DecideContext, Evaluate, KnownAnswer, Prior, Routed, Unknown,
 };
@@ -15,6 +16,13 @@ use crate::state::{
 /// How many times a decision is made again on a fresher state before its script is told to
 /// take any version: the steps and reservations stay atomic, as they were before the mirror.
 const FRESH_ROUNDS: usize = 2;
+
+/// Where one step of a decision started.
+#[derive(PartialEq)]
+enum Read {
+    Cursor(Option<AgentId>),
+    Weights(Weights),
+}
 
 /// What the decision script answered.
 enum Reply {
@@ -32,7 +40,15 @@ enum Reply {
 
 /// What a decision was made on, to be sent with it.
 struct Basis {
-    snapshot: AgentSnapshot,
+    /// A copy of the agent state: made with the decision when the request asks for one (a
+    /// shadow's), or later from the mirror when the decision is made again. Made for every
+    /// decision, it copied every agent, cursor and weight under the mirror's lock.
+    snapshot: Option<AgentSnapshot>,
+    /// The cursor or weights each of the decision's steps started from, as the decision read
+    /// them: Redis answers where it started, and a difference means another replica moved it.
+    read: Vec<Read>,
+    /// Which members of each step's rotation were available (`1`) or not (`0`).
+    masks: Vec<String>,
     decision: Decision,
     /// The mirror's version (`*` in the last round: any).
     version: String,
@@ -124,7 +140,10 @@ impl RedisStore {
                     if settled.is_err() {
                         basis.decision.degraded.push(Degraded::StateUnavailable);
                     }
-                    return Routed::Decided(basis.decision, ctx.snapshot.then_some(basis.snapshot));
+                    return Routed::Decided(
+                        basis.decision,
+                        basis.snapshot.filter(|_| ctx.snapshot),
+                    );
                 }
                 Ok(Reply::Stale(state, version)) => {
                     before += 1;
@@ -148,7 +167,10 @@ impl RedisStore {
                 Err(_) => {
                     ctx.record(&mut self.known().state, &basis.decision);
                     basis.decision.degraded.push(Degraded::StateUnavailable);
-                    return Routed::Decided(basis.decision, ctx.snapshot.then_some(basis.snapshot));
+                    return Routed::Decided(
+                        basis.decision,
+                        basis.snapshot.filter(|_| ctx.snapshot),
+                    );
                 }
             }
         }
@@ -224,7 +246,7 @@ impl RedisStore {
                 ""
             })
             .arg(decision.updates.len());
-        for update in &decision.updates {
+        for (update, mask) in decision.updates.iter().zip(&basis.masks) {
             match update {
                 StateUpdate::Cursor { rotation, .. } => {
                     let members = &rotation.members;
@@ -233,14 +255,14 @@ impl RedisStore {
                         .arg(&*rotation.key)
                         .arg(members.len())
                         .arg(agent_names(ctx.policy, members))
-                        .arg(availability(&basis.snapshot, members));
+                        .arg(mask);
                 }
                 StateUpdate::Weights { rotation, .. } => {
                     let weights = &rotation.weights;
                     script
                         .arg("w")
                         .arg(&*rotation.key)
-                        .arg(availability(&basis.snapshot, &rotation.members))
+                        .arg(mask)
                         .arg(weights.len())
                         .arg(weights.iter().map(|&w| i64::from(w)).collect::<Vec<i64>>());
                 }
@@ -279,40 +301,62 @@ impl RedisStore {
         alone: bool,
     ) -> (bool, Result<(), ::redis::RedisError>) {
         let Basis {
-            snapshot, decision, ..
+            snapshot,
+            read,
+            decision,
+            ..
         } = basis;
         let first = (decision.numbers.clone(), decision.parallel);
-        let mut moved = false;
-        for (update, prev) in decision.updates.iter().zip(prevs) {
-            match update {
-                StateUpdate::Cursor { rotation, .. } => {
-                    let key = &rotation.key;
-                    let prev_id = ctx.policy.agent_by_name.get(&prev).copied();
-                    if snapshot.cursors.get(&**key).copied() != prev_id {
-                        match prev_id {
-                            Some(id) => snapshot.cursors.insert(key.to_string(), id),
-                            None => snapshot.cursors.remove(&**key),
-                        };
-                        moved = true;
-                    }
+        // Where Redis had each step start.
+        let started: Vec<Read> = decision
+            .updates
+            .iter()
+            .zip(prevs)
+            .map(|(update, prev)| match update {
+                StateUpdate::Cursor { .. } => {
+                    Read::Cursor(ctx.policy.agent_by_name.get(&prev).copied())
                 }
-                StateUpdate::Weights { rotation, .. } => {
-                    let key = &rotation.key;
-                    let prev: Vec<i64> = prev.split(',').filter_map(|w| w.parse().ok()).collect();
-                    if snapshot.weights.get(&**key).cloned().unwrap_or_default() != prev {
-                        snapshot.weights.insert(key.to_string(), prev);
-                        moved = true;
-                    }
+                StateUpdate::Weights { .. } => {
+                    Read::Weights(prev.split(',').filter_map(|w| w.parse().ok()).collect())
                 }
-            }
-        }
+            })
+            .collect();
+        let moved = started != *read;
         self.fast_path.record(alone && !moved && taken.is_empty());
+        let made_again = moved || !taken.is_empty();
+        if !made_again {
+            return (false, Ok(()));
+        }
         // What the script reserved: the first decision's agents, unless another call held one.
         let reserved = ctx
             .reservation()
             .map(|_| agent_names(ctx.policy, decision.offered()))
             .filter(|w| !w.is_empty() && taken.is_empty());
-        let made_again = moved || !taken.is_empty();
+        // Made again on the state as the mirror has it now (the decision's own reservations
+        // do not count against it), each step starting where Redis had it.
+        let snapshot = snapshot.get_or_insert_with(|| {
+            self.known().state.snapshot(
+                ctx.policy,
+                ctx.caller,
+                ctx.call_sid,
+                &ctx.today,
+                ctx.now_ms,
+            )
+        });
+        for (update, start) in decision.updates.iter().zip(started) {
+            let key = update.rotation().key.to_string();
+            match start {
+                Read::Cursor(Some(id)) => {
+                    snapshot.cursors.insert(key, id);
+                }
+                Read::Cursor(None) => {
+                    snapshot.cursors.remove(&key);
+                }
+                Read::Weights(weights) => {
+                    snapshot.weights.insert(key, weights.to_vec());
+                }
+            }
+        }
         if moved {
             *decision = eval(snapshot);
         }
@@ -487,11 +531,29 @@ fn decide_on_mirror(
     eval: &Evaluate<'_>,
     any_version: bool,
 ) -> Basis {
-    let snapshot =
-        known
-            .state
-            .snapshot(ctx.policy, ctx.caller, ctx.call_sid, &ctx.today, ctx.now_ms);
-    let decision = eval(&snapshot);
+    let agents = known
+        .state
+        .agents(ctx.policy, ctx.caller, ctx.call_sid, &ctx.today, ctx.now_ms);
+    let decision = eval(&agents);
+    let snapshot = ctx.snapshot.then(|| agents.snapshot());
+    let read = decision
+        .updates
+        .iter()
+        .map(|update| match update {
+            StateUpdate::Cursor { rotation, .. } => Read::Cursor(agents.cursor(&rotation.key)),
+            StateUpdate::Weights { rotation, .. } => Read::Weights(
+                agents
+                    .weights(&rotation.key)
+                    .map(Weights::from_slice)
+                    .unwrap_or_default(),
+            ),
+        })
+        .collect();
+    let masks = decision
+        .updates
+        .iter()
+        .map(|update| availability(&agents, &update.rotation().members))
+        .collect();
     known.state.apply(ctx, &decision);
     let last_agent = ctx
         .caller
@@ -506,6 +568,8 @@ fn decide_on_mirror(
     known.decided += 1;
     Basis {
         snapshot,
+        read,
+        masks,
         decision,
         version,
         last_agent,
