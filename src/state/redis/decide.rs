@@ -3,6 +3,7 @@
 //! replica changed what the decision read.
 
 use ::redis::Value;
+use smallvec::SmallVec;
 
 use super::record::{RecordText, parse_record, split_list};
 use super::{Mirror, RedisStore, agent_names, availability, exchange_limit, within};
@@ -46,9 +47,9 @@ struct Basis {
     snapshot: Option<AgentSnapshot>,
     /// The cursor or weights each of the decision's steps started from, as the decision read
     /// them: Redis answers where it started, and a difference means another replica moved it.
-    read: Vec<Read>,
+    read: SmallVec<[Read; 2]>,
     /// Which members of each step's rotation were available (`1`) or not (`0`).
-    masks: Vec<String>,
+    masks: SmallVec<[String; 2]>,
     decision: Decision,
     /// The mirror's version (`*` in the last round: any).
     version: String,
@@ -308,7 +309,7 @@ impl RedisStore {
         } = basis;
         let first = (decision.numbers.clone(), decision.parallel);
         // Where Redis had each step start.
-        let started: Vec<Read> = decision
+        let started: SmallVec<[Read; 2]> = decision
             .updates
             .iter()
             .zip(prevs)
