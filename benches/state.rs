@@ -1,8 +1,10 @@
 //! Benchmark of the agent state stores: decisions per second and latency of a round-robin
 //! decision (read state, decide, take the step and reserve the agent) with the Redis store
-//! against the memory store, in the same run; then two Redis replicas deciding for one team at
-//! once, with how often a decision took the one-round-trip fast path. Targets: Redis p50 ≤ 100
-//! µs and ≥ 60,000 decisions/s with 16 at once, one round trip in the common case.
+//! against the memory store, in the same run; a decision's latency in centres of 10, 100 and
+//! 1,000 agents, on both stores (it should not grow with the centre); then two Redis replicas
+//! deciding for one team at once, with how often a decision took the one-round-trip fast path.
+//! Targets: Redis p50 ≤ 100 µs and ≥ 60,000 decisions/s with 16 at once, one round trip in the
+//! common case.
 //!
 //! Run: `cargo bench --bench state` (Redis at `ROUTEC_TEST_REDIS_URL`, default the local one;
 //! skipped when it does not answer). `ROUTEC_BENCH_QUICK=1` runs one small round (CI smoke).
