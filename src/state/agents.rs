@@ -98,7 +98,7 @@ impl StoredAgents<'_> {
     }
 
     /// The state of the agent named `name`.
-    fn state_of(&self, name: &str) -> AgentState {
+    pub(super) fn state_of(&self, name: &str) -> AgentState {
         let mut agent = AgentState::default();
         if let Some(stored) = self.state.agents.get(name) {
             agent.status = stored.status;

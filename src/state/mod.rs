@@ -533,26 +533,21 @@ impl StoredState {
 
     /// Every agent of the policy as the API shows it.
     pub fn view(&self, policy: &Policy, today: &str, now_ms: i64) -> Vec<AgentView> {
+        let read = self.agents(policy, None, None, today, now_ms);
         policy
             .checked
             .agents
             .iter()
             .map(|a| {
-                let stored = self.agents.get(&a.name).cloned().unwrap_or_default();
+                // As a decision reads it, for no call in particular.
+                let state = read.state_of(&a.name);
                 AgentView {
                     name: a.name.clone(),
                     number: a.number.clone(),
-                    status: stored.status.unwrap_or(Status::Available).name(),
-                    calls_today: if stored.day.as_deref() == Some(today) {
-                        stored.calls_today
-                    } else {
-                        0
-                    },
-                    last_call_ended: stored
-                        .last_call_ended
-                        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
-                        .map(|t| t.to_string()),
-                    missed: stored.missed,
+                    status: state.status.unwrap_or(Status::Available).name(),
+                    calls_today: state.calls_today,
+                    last_call_ended: state.last_call_ended.map(|t| t.to_string()),
+                    missed: self.agents.get(&a.name).map_or(0, |s| s.missed),
                     reserved_for: self
                         .reservations
                         .get(&a.name)
