@@ -42,8 +42,8 @@ pub fn bound<K: Hash + Eq, V, T: Ord + Copy, S: BuildHasher>(
 /// start, both where the last were; only the index, 8 bytes an entry, is touched at random
 /// places, one cache line for the new key and one for the key that goes. As a hash map of
 /// the entries with a queue of their keys, every new call's insert touched four places in
-/// 10 MB at random, the largest share of a new call's time (README: Load, and Agent state,
-/// "Bounded").
+/// 10 MB at random, the largest share of a new call's time (`docs/performance.md`: "Load"
+/// and "Bounded maps").
 #[derive(Debug, Clone)]
 pub struct Recent<K, V, S = foldhash::quality::RandomState> {
     /// The entries with the hashes the index files them by, first inserted first.
@@ -163,7 +163,7 @@ fn slot(first: u32, n: u32) -> usize {
 /// it back (backward-shift deletion): no tombstones, so no rehash once the table has grown
 /// to its cap. hashbrown's table, used before, kept its tags apart from its entries: two
 /// cache lines at random for each lookup that finds something, and tombstones that made it
-/// rehash or grow now and then (README: Agent state, "Bounded", with the figures).
+/// rehash or grow now and then (`docs/performance.md`, "Bounded maps", with the figures).
 #[derive(Debug, Clone, Default)]
 struct Index {
     /// Empty (0), or [`Index::TAKEN`] with the hash in the high half and the number in the low.

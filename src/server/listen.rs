@@ -35,12 +35,12 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     // The head timeout is [`head_overdue`]'s, one timer a connection: hyper's own armed a
     // timer in tokio's wheel for every request and took it out again, 700 instructions a
-    // request and 3.5% of a saturated server's profile (README, "Load").
+    // request and 3.5% of a saturated server's profile (`docs/performance.md`, "Load").
     http.header_read_timeout(None)
         // hyper's least is 8 KB; a head past it is answered 431.
         .max_buf_size(limits.max_header_bytes.max(8192))
         // An answer is a head and a body of a few hundred bytes: copied into one buffer and
-        // sent with one `send`, rather than `writev` of the two (README, "Where the time goes").
+        // sent with one `send`, rather than `writev` of the two (`docs/performance.md`, "Load").
         .writev(false);
     let last_said = AtomicI64::new(0);
     tokio::pin!(stop);
