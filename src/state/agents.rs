@@ -102,12 +102,8 @@ impl StoredAgents<'_> {
         let mut agent = AgentState::default();
         if let Some(stored) = self.state.agents.get(name) {
             agent.status = stored.status;
-            if stored.day.as_deref() == Some(self.today) {
-                agent.calls_today = stored.calls_today;
-            }
-            agent.last_call_ended = stored
-                .last_call_ended
-                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok());
+            agent.calls_today = self.calls_today_of(stored);
+            agent.last_call_ended = last_call_ended_of(stored);
         }
         // The call's own agents are not taken from it.
         agent.reserved =
@@ -116,6 +112,20 @@ impl StoredAgents<'_> {
             });
         agent
     }
+
+    /// The agent's count of calls, when it is of `today`; else none yet.
+    fn calls_today_of(&self, stored: &StoredAgent) -> u32 {
+        if stored.day.as_deref() == Some(self.today) {
+            stored.calls_today
+        } else {
+            0
+        }
+    }
+}
+
+/// When the agent's last call ended, stored in milliseconds.
+fn last_call_ended_of(stored: &StoredAgent) -> Option<jiff::Timestamp> {
+    jiff::Timestamp::from_millisecond(stored.last_call_ended?).ok()
 }
 
 impl AgentStates for StoredAgents<'_> {
@@ -138,14 +148,11 @@ impl AgentStates for StoredAgents<'_> {
 
     // A sort reads these at every comparison: the agent's entry alone, not its reservation.
     fn calls_today(&self, id: AgentId) -> u32 {
-        self.stored(id)
-            .filter(|s| s.day.as_deref() == Some(self.today))
-            .map_or(0, |s| s.calls_today)
+        self.stored(id).map_or(0, |s| self.calls_today_of(s))
     }
 
     fn last_call_ended(&self, id: AgentId) -> Option<jiff::Timestamp> {
-        let ms = self.stored(id)?.last_call_ended?;
-        jiff::Timestamp::from_millisecond(ms).ok()
+        self.stored(id).and_then(last_call_ended_of)
     }
 }
 
