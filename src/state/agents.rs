@@ -1,7 +1,7 @@
 //! The stored state as one decision reads it ([`StoredAgents`]): each agent, cursor and
 //! weight looked up when the decision reaches it, or copied whole into an [`AgentSnapshot`].
 
-use super::{LAST_AGENT_DAYS, StoredAgent, StoredState};
+use super::{DecideContext, LAST_AGENT_DAYS, StoredAgent, StoredState};
 use crate::check::model::AgentId;
 use crate::compile::Policy;
 use crate::eval::{AgentSnapshot, AgentState, AgentStates};
@@ -46,17 +46,9 @@ impl StoredState {
         }
     }
 
-    /// A copy of what a decision reads, by the policy's agent ids.
-    pub fn snapshot(
-        &self,
-        policy: &Policy,
-        caller: Option<&str>,
-        call_sid: Option<&str>,
-        today: &str,
-        now_ms: i64,
-    ) -> AgentSnapshot {
-        self.agents(policy, caller, call_sid, today, now_ms)
-            .snapshot()
+    /// The state as the decision `ctx` asks for reads it.
+    pub fn agents_for<'a>(&'a self, ctx: &'a DecideContext<'_>) -> StoredAgents<'a> {
+        self.agents(ctx.policy, ctx.caller, ctx.call_sid, &ctx.today, ctx.now_ms)
     }
 }
 

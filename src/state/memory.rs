@@ -92,10 +92,7 @@ impl MemoryStore {
             stored.dirty = true;
             return Routed::Known(known);
         }
-        let agents =
-            stored
-                .state
-                .agents(ctx.policy, ctx.caller, ctx.call_sid, &ctx.today, ctx.now_ms);
+        let agents = stored.state.agents_for(ctx);
         let decision = eval(&agents);
         let snapshot = ctx.snapshot.then(|| agents.snapshot());
         if ctx.commit {

@@ -214,13 +214,10 @@ mod tests {
         // The newest are the ones kept.
         let last = format!("c{}", n - 1);
         assert!(state.calls.contains_key(last.as_str()));
-        let snapshot = state.snapshot(
-            &policy,
-            Some(&format!("+9198450{:05}", n - 1)),
-            None,
-            "2026-11-24",
-            n as i64,
-        );
+        let caller = format!("+9198450{:05}", n - 1);
+        let snapshot = state
+            .agents(&policy, Some(&caller), None, "2026-11-24", n as i64)
+            .snapshot();
         assert_eq!(snapshot.last_agent.as_deref(), Some("a"));
     }
 }

@@ -335,15 +335,8 @@ impl RedisStore {
             .filter(|w| !w.is_empty() && taken.is_empty());
         // Made again on the state as the mirror has it now (the decision's own reservations
         // do not count against it), each step starting where Redis had it.
-        let snapshot = snapshot.get_or_insert_with(|| {
-            self.known().state.snapshot(
-                ctx.policy,
-                ctx.caller,
-                ctx.call_sid,
-                &ctx.today,
-                ctx.now_ms,
-            )
-        });
+        let snapshot =
+            snapshot.get_or_insert_with(|| self.known().state.agents_for(ctx).snapshot());
         for (update, start) in decision.updates.iter().zip(started) {
             let key = update.rotation().key.to_string();
             match start {
@@ -532,9 +525,7 @@ fn decide_on_mirror(
     eval: &Evaluate<'_>,
     any_version: bool,
 ) -> Basis {
-    let agents = known
-        .state
-        .agents(ctx.policy, ctx.caller, ctx.call_sid, &ctx.today, ctx.now_ms);
+    let agents = known.state.agents_for(ctx);
     let decision = eval(&agents);
     let snapshot = ctx.snapshot.then(|| agents.snapshot());
     let read = decision

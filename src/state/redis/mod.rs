@@ -221,7 +221,7 @@ impl RedisStore {
         let Ok(Ok((state, version))) = read.await else {
             return self.decide_known(ctx, eval);
         };
-        let agents = state.agents(ctx.policy, ctx.caller, ctx.call_sid, &ctx.today, ctx.now_ms);
+        let agents = state.agents_for(ctx);
         let decision = eval(&agents);
         let snapshot = ctx.snapshot.then(|| agents.snapshot());
         self.remember(state, version, ctx.caller);
@@ -245,7 +245,7 @@ impl RedisStore {
         if let Some(answer) = ctx.known_call(known) {
             return Routed::Known(answer);
         }
-        let agents = known.agents(ctx.policy, ctx.caller, ctx.call_sid, &ctx.today, ctx.now_ms);
+        let agents = known.agents_for(ctx);
         let mut decision = eval(&agents);
         let snapshot = ctx.snapshot.then(|| agents.snapshot());
         if ctx.commit {
