@@ -4,7 +4,9 @@
 //! 1,000 agents, on both stores (it should not grow with the centre); then two Redis replicas
 //! deciding for one team at once, with how often a decision took the one-round-trip fast path.
 //! Targets: Redis p50 ≤ 100 µs and ≥ 60,000 decisions/s with 16 at once, one round trip in the
-//! common case.
+//! common case. With 16 at once, it reports the CPU a decision took the bench's process and
+//! the time Redis spent in the decision script (`INFO commandstats`): on two cores shared by
+//! both, their sum bounds the rate.
 //!
 //! Run: `cargo bench --bench state` (Redis at `ROUTEC_TEST_REDIS_URL`, default the local one;
 //! skipped when it does not answer). `ROUTEC_BENCH_QUICK=1` runs one small round (CI smoke).
@@ -97,13 +99,16 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p) as usize]
 }
 
-/// Sequential latency over `n` decisions, then throughput with `concurrency` at once.
+/// Sequential latency over `n` decisions, then throughput with `concurrency` at once, with
+/// the CPU each decision took this process (the client's work: building the script's command,
+/// reading its answer, the mirror) and, given Redis's URL, Redis's time in the decision script.
 async fn run(
     name: &str,
     store: Arc<StateStore>,
     policy: Arc<Policy>,
     n: usize,
     concurrency: usize,
+    redis_url: Option<&str>,
 ) {
     for i in 0..100 {
         decide(&store, &policy, &format!("warm{i}"), true).await;
@@ -113,6 +118,11 @@ async fn run(
         samples.push(decide(&store, &policy, &format!("seq{i}"), true).await);
     }
     samples.sort();
+    let script_before = match redis_url {
+        Some(url) => script_time(url).await,
+        None => None,
+    };
+    let cpu_before = cpu_time();
     let started = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
         .map(|t| {
@@ -127,13 +137,66 @@ async fn run(
     for t in tasks {
         t.await.expect("task");
     }
-    let per_second = (n / concurrency * concurrency) as f64 / started.elapsed().as_secs_f64();
+    let decided = n / concurrency * concurrency;
+    let per_second = decided as f64 / started.elapsed().as_secs_f64();
+    let cpu = cpu_before
+        .zip(cpu_time())
+        .map(|(before, after)| (after - before).as_secs_f64() * 1e6 / decided as f64);
     println!(
         "{name:>6}: p50 {:>7.1} µs  p99 {:>7.1} µs  max {:>8.1} µs  |  {per_second:>8.0} decisions/s with {concurrency} at once",
         percentile(&samples, 0.5).as_secs_f64() * 1e6,
         percentile(&samples, 0.99).as_secs_f64() * 1e6,
         samples.last().copied().unwrap_or_default().as_secs_f64() * 1e6,
     );
+    let script = match (script_before, redis_url) {
+        (Some((calls, usec)), Some(url)) => script_time(url)
+            .await
+            .filter(|&(after, _)| after > calls)
+            .map(|(after, after_usec)| (after_usec - usec) as f64 / (after - calls) as f64),
+        _ => None,
+    };
+    match (cpu, script) {
+        (Some(cpu), Some(script)) => println!(
+            "{name:>6}: with {concurrency} at once, {cpu:.1} µs of this process's CPU a decision; the script {script:.1} µs in Redis"
+        ),
+        (Some(cpu), None) => println!(
+            "{name:>6}: with {concurrency} at once, {cpu:.1} µs of this process's CPU a decision"
+        ),
+        _ => {}
+    }
+}
+
+/// This process's time on a CPU so far, all its threads (`/proc/self/task/*/schedstat`, in
+/// nanoseconds); `None` where there is no such file.
+fn cpu_time() -> Option<Duration> {
+    let mut nanos = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        nanos += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(nanos))
+}
+
+/// Redis's count of `EVALSHA` calls and the microseconds it spent in them (`INFO
+/// commandstats`): the decision script's, while the bench is Redis's only client.
+async fn script_time(url: &str) -> Option<(u64, u64)> {
+    let client = ::redis::Client::open(url).ok()?;
+    let mut con = client.get_multiplexed_async_connection().await.ok()?;
+    let info: String = ::redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut con)
+        .await
+        .ok()?;
+    let line = info
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_evalsha:"))?;
+    let field = |name: &str| {
+        line.split(',')
+            .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))?
+            .parse()
+            .ok()
+    };
+    Some((field("calls")?, field("usec")?))
 }
 
 fn percent(part: u64, all: u64) -> f64 {
@@ -339,7 +402,7 @@ fn main() {
             "round-robin decision with a reservation, {n} sequential, then {n} at 16 at once:"
         );
         let memory = Arc::new(StateStore::Memory(Box::new(MemoryStore::new(None))));
-        run("memory", memory, Arc::clone(&policy), n, 16).await;
+        run("memory", memory, Arc::clone(&policy), n, 16, None).await;
         let url = std::env::var("ROUTEC_TEST_REDIS_URL")
             .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         let prefix = format!("routec-bench-{}", std::process::id());
@@ -356,6 +419,7 @@ fn main() {
             Arc::clone(&policy),
             n,
             16,
+            Some(&url),
         )
         .await;
         let (all, fast) = redis.fast_path();

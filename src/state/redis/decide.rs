@@ -4,9 +4,11 @@
 
 use ::redis::Value;
 use smallvec::SmallVec;
+use smol_str::SmolStr;
 
 use super::record::{RecordText, parse_record, split_list};
-use super::{Mirror, RedisStore, agent_names, availability, exchange_limit, within};
+use super::scripts::Invocation;
+use super::{Mirror, RedisStore, agent_names, availability, exchange_limit, names_of, within};
 use crate::check::model::AgentId;
 use crate::degraded::Degraded;
 use crate::eval::{AgentStates, Decision, StateUpdate, Weights};
@@ -74,7 +76,7 @@ impl RedisStore {
         }
         unknown.round_trips = 1;
         let mut con = self.connection.clone();
-        let key = self.call_key(ask.call_sid);
+        let key = self.keys.record(ask.call_sid);
         let read = within(exchange_limit(ctx.deadline), async {
             let text: Option<String> = ::redis::AsyncCommands::get(&mut con, &key).await?;
             Ok(text.as_deref().and_then(parse_record))
@@ -198,7 +200,7 @@ impl RedisStore {
             let script = self.decide_script(ctx, &basis, anew);
             let mut con = self.connection.clone();
             let mut sent = Box::pin(within(limit, async move {
-                script.invoke_async::<Vec<Value>>(&mut con).await
+                script.invoke::<Vec<Value>>(&mut con).await
             }));
             // The first poll queues the script on the connection (it waits only for the
             // answer, or for room in a full queue).
@@ -220,20 +222,30 @@ impl RedisStore {
         ctx: &DecideContext<'_>,
         basis: &Basis,
         anew: bool,
-    ) -> ::redis::ScriptInvocation<'s> {
+    ) -> Invocation<'s> {
         let decision = &basis.decision;
         let ask = ctx.ask();
-        let mut script = self.scripts.decide.prepare_invoke();
-        for name in ["version", "cursors", "weights", "reserved"] {
-            script.key(self.key(name));
-        }
-        script.key(self.call_key(ask.map_or("", |a| a.call_sid)));
-        for name in ["status", "calls", "day", "ended", "missed"] {
-            script.key(self.key(name));
-        }
+        let keys = &self.keys;
+        let record = keys.record(ask.map_or("", |a| a.call_sid));
+        let last = keys.last(ctx.caller.unwrap_or(""));
+        let mut script = Invocation::new(
+            &self.scripts.decide,
+            &[
+                &keys.version,
+                &keys.cursors,
+                &keys.weights,
+                &keys.reserved,
+                &record,
+                &keys.status,
+                &keys.calls,
+                &keys.day,
+                &keys.ended,
+                &keys.missed,
+                &last,
+                &keys.steps,
+            ],
+        );
         script
-            .key(self.key(&format!("last:{}", ctx.caller.unwrap_or(""))))
-            .key(self.key("steps"))
             .arg(&basis.version)
             .arg(&basis.last_agent)
             .arg(ask.map_or("", |a| a.call_sid))
@@ -251,12 +263,11 @@ impl RedisStore {
             match update {
                 StateUpdate::Cursor { rotation, .. } => {
                     let members = &rotation.members;
-                    script
-                        .arg("r")
-                        .arg(&*rotation.key)
-                        .arg(members.len())
-                        .arg(agent_names(ctx.policy, members))
-                        .arg(mask);
+                    script.arg("r").arg(&*rotation.key).arg(members.len());
+                    for name in names_of(ctx.policy, members) {
+                        script.arg(name);
+                    }
+                    script.arg(mask);
                 }
                 StateUpdate::Weights { rotation, .. } => {
                     let weights = &rotation.weights;
@@ -264,16 +275,21 @@ impl RedisStore {
                         .arg("w")
                         .arg(&*rotation.key)
                         .arg(mask)
-                        .arg(weights.len())
-                        .arg(weights.iter().map(|&w| i64::from(w)).collect::<Vec<i64>>());
+                        .arg(weights.len());
+                    for &weight in weights.iter() {
+                        script.arg(i64::from(weight));
+                    }
                 }
             }
         }
-        let reserved = ctx
-            .reservation()
-            .map(|_| agent_names(ctx.policy, decision.offered()))
-            .unwrap_or_default();
-        script.arg(reserved.len()).arg(&reserved);
+        let reserved = match ctx.reservation() {
+            Some(_) => decision.offered(),
+            None => &[],
+        };
+        script.arg(reserved.len());
+        for name in names_of(ctx.policy, reserved) {
+            script.arg(name);
+        }
         match &ask {
             Some(ask) => {
                 let (text, until) = record_text(ctx, ask, decision);
@@ -365,7 +381,7 @@ impl RedisStore {
             let mut con = self.connection.clone();
             let (text, until) = record_text(ctx, ask, decision);
             let mut set = ::redis::cmd("SET");
-            set.arg(self.call_key(ask.call_sid))
+            set.arg(self.keys.record(ask.call_sid))
                 .arg(text)
                 .arg("PXAT")
                 .arg(until);
@@ -428,9 +444,9 @@ impl RedisStore {
                 return Ok(());
             }
             let timeout = exchange_limit(ctx.deadline);
-            let mut call = self.scripts.reserve.key(self.key("reserved"));
+            let mut call = Invocation::new(&self.scripts.reserve, &[&self.keys.reserved]);
             call.arg(sid).arg(until).arg(ctx.now_ms).arg(&wanted);
-            taken = within(timeout, call.invoke_async(&mut con)).await?;
+            taken = within(timeout, call.invoke(&mut con)).await?;
             self.note_taken(ctx, &taken);
             if taken.is_empty() {
                 reserved = Some(wanted);
@@ -453,15 +469,22 @@ impl RedisStore {
         let tried = ask.tried.filter(|_| ask.one_at_a_time)?;
         let agent = crate::state::call::agent_of(ctx.policy, tried).unwrap_or("");
         let mut con = self.connection.clone();
-        let mut script = self.scripts.attempt.prepare_invoke();
+        let keys = &self.keys;
+        let record_key = keys.record(ask.call_sid);
+        let mark = keys.named(&["event:", ask.call_sid, "/missed/", agent]);
+        let mut script = Invocation::new(
+            &self.scripts.attempt,
+            &[
+                &record_key,
+                &keys.reserved,
+                &keys.missed,
+                &keys.status,
+                &mark,
+                &keys.version,
+                &keys.steps,
+            ],
+        );
         script
-            .key(self.call_key(ask.call_sid))
-            .key(self.key("reserved"))
-            .key(self.key("missed"))
-            .key(self.key("status"))
-            .key(self.key(&format!("event:{}/missed/{agent}", ask.call_sid)))
-            .key(self.key("version"))
-            .key(self.key("steps"))
             .arg(ask.call_sid)
             .arg(tried)
             .arg(
@@ -474,7 +497,7 @@ impl RedisStore {
             .arg(agent)
             .arg(&self.origin);
         let answered: Result<Vec<String>, _> =
-            within(exchange_limit(ctx.deadline), script.invoke_async(&mut con)).await;
+            within(exchange_limit(ctx.deadline), script.invoke(&mut con)).await;
         match answered {
             Ok(reply) => {
                 // What the attempt changed, in the mirror as in the other replicas' ones.
@@ -497,25 +520,27 @@ impl RedisStore {
 }
 
 /// A call's record, decided now, as the text Redis keeps, and when it expires. It spells out
-/// what the attempt script reads: every number's agent, and all offered.
+/// what the attempt script reads: every number's agent, and all offered. (As
+/// `CallRecord::new` makes it, written straight into the text.)
 fn record_text(ctx: &DecideContext<'_>, ask: &Ask<'_>, decision: &Decision) -> (String, i64) {
-    let record = CallRecord::new(decision, ask, ctx.call_until());
-    let agents: Vec<&str> = record
-        .numbers
-        .iter()
-        .map(|n| crate::state::call::agent_of(ctx.policy, n).unwrap_or(""))
-        .collect();
-    let first_key = record.first_after.as_deref().unwrap_or_default();
-    let first = record.first_answer().join(",");
-    let mut text = RecordText::default();
-    text.field("numbers", &record.numbers.join(","))
-        .field("agents", &agents.join(","))
-        .field("parallel", if record.parallel { "1" } else { "0" })
-        .field("offered", &first)
+    let until = ctx.call_until();
+    let numbers = decision.numbers.iter().map(SmolStr::as_str);
+    let agents = numbers
+        .clone()
+        .map(|n| crate::state::call::agent_of(ctx.policy, n).unwrap_or(""));
+    let first_key = ask.tried.unwrap_or_default();
+    let first = crate::state::call::first_answer(decision, ask.one_at_a_time);
+    let first = first.iter().map(SmolStr::as_str);
+    // Each number is written up to three times, beside its agent's name.
+    let mut text = RecordText::with_capacity(96 + 64 * decision.numbers.len());
+    text.list(&["numbers"], numbers)
+        .list(&["agents"], agents)
+        .field("parallel", if decision.parallel { "1" } else { "0" })
+        .list(&["offered"], first.clone())
         .field("first", first_key)
-        .field(&format!("a:{first_key}"), &first)
-        .field("until", &record.until.to_string());
-    (text.into_string(), record.until)
+        .list(&["a:", first_key], first)
+        .field("until", itoa::Buffer::new().format(until));
+    (text.into_string(), until)
 }
 
 /// A decision made on the mirror, its steps taken in it.

@@ -12,7 +12,6 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ::redis::Script;
 use ::redis::aio::ConnectionManager;
 
 use super::{
@@ -22,9 +21,11 @@ use super::{
 use crate::check::model::AgentId;
 use crate::compile::Policy;
 use crate::degraded::Degraded;
-use scripts::{ATTEMPT, DECIDE, EVENT, RESERVE, STATUS};
+use keys::Keys;
+use scripts::{Invocation, Scripts};
 
 mod decide;
+mod keys;
 mod record;
 mod scripts;
 
@@ -47,7 +48,7 @@ enum Pending {
 
 pub struct RedisStore {
     connection: ConnectionManager,
-    prefix: String,
+    keys: Keys,
     scripts: Scripts,
     /// The mirror: the state last read, with this replica's own changes since. Decisions are
     /// made on it, and when Redis cannot be reached, go on from it.
@@ -68,15 +69,6 @@ struct Mirror {
     version: String,
     /// How many decisions were made on the mirror: which one was made last.
     decided: u64,
-}
-
-/// The scripts, invoked by their hash (`EVALSHA`; loaded again when Redis answers `NOSCRIPT`).
-struct Scripts {
-    decide: Script,
-    reserve: Script,
-    event: Script,
-    attempt: Script,
-    status: Script,
 }
 
 /// Counts of committing decisions written (not answered from a call's record): all, and those
@@ -111,14 +103,8 @@ impl RedisStore {
             .map_err(|e| format!("redis `{url}`: {e}"))?;
         let store = Arc::new(RedisStore {
             connection,
-            prefix: format!("{{{key_prefix}}}"),
-            scripts: Scripts {
-                decide: Script::new(DECIDE),
-                reserve: Script::new(RESERVE),
-                event: Script::new(EVENT),
-                attempt: Script::new(ATTEMPT),
-                status: Script::new(STATUS),
-            },
+            keys: Keys::new(key_prefix),
+            scripts: Scripts::new(),
             known: Mutex::new(Mirror {
                 state: StoredState::default(),
                 version: String::new(),
@@ -142,10 +128,6 @@ impl RedisStore {
         Ok(store)
     }
 
-    fn key(&self, name: &str) -> String {
-        format!("{}:{name}", self.prefix)
-    }
-
     fn known(&self) -> std::sync::MutexGuard<'_, Mirror> {
         self.known.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -154,25 +136,26 @@ impl RedisStore {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn call_key(&self, sid: &str) -> String {
-        self.key(&format!("record:{sid}"))
-    }
-
     /// Reads the whole state and its version in one round trip (the caller's last agent too).
     async fn read(&self, caller: Option<&str>) -> ::redis::RedisResult<(StoredState, String)> {
         let mut con = self.connection.clone();
         let mut pipe = ::redis::pipe();
         // The version first: what is read after it is at least as new.
-        pipe.cmd("HMGET")
-            .arg(self.key("version"))
-            .arg("epoch")
-            .arg("n");
-        for name in [
-            "status", "calls", "day", "ended", "missed", "reserved", "cursors", "weights",
+        let keys = &self.keys;
+        pipe.cmd("HMGET").arg(&keys.version).arg("epoch").arg("n");
+        for key in [
+            &keys.status,
+            &keys.calls,
+            &keys.day,
+            &keys.ended,
+            &keys.missed,
+            &keys.reserved,
+            &keys.cursors,
+            &keys.weights,
         ] {
-            pipe.hgetall(self.key(name));
+            pipe.hgetall(key);
         }
-        pipe.get(self.key(&format!("last:{}", caller.unwrap_or(""))));
+        pipe.get(keys.last(caller.unwrap_or("")));
         let mut replies: Vec<::redis::Value> = pipe.query_async(&mut con).await?;
         if replies.is_empty() {
             return Err(malformed());
@@ -272,15 +255,24 @@ impl RedisStore {
     async fn write_event(&self, event: &AgentEvent) -> Result<bool, ::redis::RedisError> {
         let mut con = self.connection.clone();
         let caller = event.caller.as_deref().unwrap_or("");
-        let mut call = self.scripts.event.prepare_invoke();
-        for key in ["status", "calls", "day", "ended", "missed", "reserved"] {
-            call.key(self.key(key));
-        }
-        call.key(self.key(&format!("last:{caller}")))
-            .key(self.key(&format!("event:{}", event.key())))
-            .key(self.key("version"))
-            .key(self.key("steps"))
-            .arg(event.kind.name())
+        let keys = &self.keys;
+        let (last, mark) = (keys.last(caller), keys.named(&["event:", &event.key()]));
+        let mut call = Invocation::new(
+            &self.scripts.event,
+            &[
+                &keys.status,
+                &keys.calls,
+                &keys.day,
+                &keys.ended,
+                &keys.missed,
+                &keys.reserved,
+                &last,
+                &mark,
+                &keys.version,
+                &keys.steps,
+            ],
+        );
+        call.arg(event.kind.name())
             .arg(&event.agent)
             .arg(&event.today)
             .arg(event.at)
@@ -290,7 +282,7 @@ impl RedisStore {
             .arg(86_400)
             .arg(&self.origin);
         let versions: Option<(String, String)> =
-            match within(ROUND_TRIP, call.invoke_async(&mut con)).await? {
+            match within(ROUND_TRIP, call.invoke(&mut con)).await? {
                 ::redis::Value::Int(0) => None,
                 reply => Some(::redis::from_redis_value(reply)?),
             };
@@ -316,15 +308,13 @@ impl RedisStore {
 
     async fn write_status(&self, agent: &str, status: Status) -> Result<(), ::redis::RedisError> {
         let mut con = self.connection.clone();
-        let mut script = self.scripts.status.prepare_invoke();
-        script
-            .key(self.key("status"))
-            .key(self.key("version"))
-            .key(self.key("steps"))
-            .arg(agent)
-            .arg(status.name())
-            .arg(&self.origin);
-        let versions = within(ROUND_TRIP, script.invoke_async(&mut con)).await?;
+        let keys = &self.keys;
+        let mut script = Invocation::new(
+            &self.scripts.status,
+            &[&keys.status, &keys.version, &keys.steps],
+        );
+        script.arg(agent).arg(status.name()).arg(&self.origin);
+        let versions = within(ROUND_TRIP, script.invoke(&mut con)).await?;
         let mut known = self.known();
         known.state.set_status(agent, status);
         known.advance(versions);
@@ -359,14 +349,14 @@ impl RedisStore {
     /// Says this replica is alive, and finds out whether others are.
     async fn heartbeat(&self) {
         let now = jiff::Timestamp::now().as_millisecond();
-        let key = self.key("replicas");
+        let key = &self.keys.replicas;
         let mut pipe = ::redis::pipe();
-        pipe.zadd(&key, &self.origin, now)
+        pipe.zadd(key, &self.origin, now)
             .ignore()
-            .zrembyscore(&key, "-inf", now - REPLICA_GONE_MS)
+            .zrembyscore(key, "-inf", now - REPLICA_GONE_MS)
             .ignore()
-            .zcard(&key)
-            .pexpire(&key, REPLICA_GONE_MS)
+            .zcard(key)
+            .pexpire(key, REPLICA_GONE_MS)
             .ignore();
         let mut con = self.connection.clone();
         if let Ok((count,)) = within::<(usize,)>(ROUND_TRIP, pipe.query_async(&mut con)).await {
@@ -410,9 +400,18 @@ impl RedisStore {
 
 /// The names of agents, by id.
 fn agent_names(policy: &Policy, ids: &[AgentId]) -> Vec<String> {
-    ids.iter()
-        .filter_map(|&a| policy.checked.agents.get(a.index()).map(|a| a.name.clone()))
-        .collect()
+    names_of(policy, ids).map(str::to_string).collect()
+}
+
+/// The names of the agents `ids`, borrowed from the policy.
+fn names_of<'p>(policy: &'p Policy, ids: &'p [AgentId]) -> impl Iterator<Item = &'p str> {
+    ids.iter().filter_map(|&a| {
+        policy
+            .checked
+            .agents
+            .get(a.index())
+            .map(|a| a.name.as_str())
+    })
 }
 
 /// `1` for each member available in `agents`, `0` for the others.
@@ -460,7 +459,7 @@ async fn follow_steps(client: ::redis::Client, store: std::sync::Weak<RedisStore
             Some(false) => continue,
             Some(true) => {}
         }
-        let Some(channel) = store.upgrade().map(|s| s.key("steps")) else {
+        let Some(channel) = store.upgrade().map(|s| s.keys.steps.clone()) else {
             return;
         };
         let Ok(mut pubsub) = client.get_async_pubsub().await else {

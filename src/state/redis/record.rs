@@ -13,15 +13,36 @@ use crate::state::call::Later;
 pub(super) struct RecordText(String);
 
 impl RecordText {
+    pub(super) fn with_capacity(bytes: usize) -> RecordText {
+        RecordText(String::with_capacity(bytes))
+    }
+
     /// Adds a field. Tabs and line breaks in it become spaces: the text has no other way to
     /// hold them, and the attempt script cleans the number it looks up the same way.
     pub(super) fn field(&mut self, name: &str, value: &str) -> &mut Self {
+        self.list(&[name], [value])
+    }
+
+    /// Adds a field whose name is `name`'s parts together, and whose value is `values` apart
+    /// by commas, as [`RecordText::field`] adds a name and a value.
+    pub(super) fn list<'v>(
+        &mut self,
+        name: &[&str],
+        values: impl IntoIterator<Item = &'v str>,
+    ) -> &mut Self {
         if !self.0.is_empty() {
             self.0.push('\n');
         }
-        push_clean(&mut self.0, name);
+        for part in name {
+            push_clean(&mut self.0, part);
+        }
         self.0.push('\t');
-        push_clean(&mut self.0, value);
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.0.push(',');
+            }
+            push_clean(&mut self.0, value);
+        }
         self
     }
 
@@ -31,7 +52,7 @@ impl RecordText {
 }
 
 fn push_clean(out: &mut String, part: &str) {
-    if part.contains(['\t', '\n']) {
+    if part.bytes().any(|b| b == b'\t' || b == b'\n') {
         out.extend(
             part.chars()
                 .map(|c| if matches!(c, '\t' | '\n') { ' ' } else { c }),

@@ -1,5 +1,5 @@
 //! The Lua scripts the Redis store runs, each atomic in Redis: the same steps the Rust code
-//! takes in memory, so that every replica sees one state.
+//! takes in memory, so that every replica sees one state; and how they are invoked.
 //!
 //! A version (`{PREFIX}:version`: an epoch set when the key is made, so a Redis that lost its
 //! data never repeats one, and a count) moves with every change a replica cannot see coming:
@@ -7,6 +7,74 @@
 //! is the current one; decisions' own steps and reservations do not move it, as the decision
 //! script checks them itself. Decisions, events and status changes are also published on the
 //! steps channel (`{PREFIX}:steps`), which keeps the other replicas' mirrors current.
+
+use ::redis::aio::ConnectionManager;
+use ::redis::{Cmd, ErrorKind, FromRedisValue, RedisResult, Script, ServerErrorKind, ToRedisArgs};
+
+/// The scripts, invoked by their hash (`EVALSHA`; loaded again when Redis answers `NOSCRIPT`).
+pub(super) struct Scripts {
+    pub(super) decide: Script,
+    pub(super) reserve: Script,
+    pub(super) event: Script,
+    pub(super) attempt: Script,
+    pub(super) status: Script,
+}
+
+impl Scripts {
+    pub(super) fn new() -> Scripts {
+        Scripts {
+            decide: Script::new(DECIDE),
+            reserve: Script::new(RESERVE),
+            event: Script::new(EVENT),
+            attempt: Script::new(ATTEMPT),
+            status: Script::new(STATUS),
+        }
+    }
+}
+
+/// One invocation of a script: `EVALSHA`, its keys and its arguments, each written into the
+/// command's one buffer as it is added. (The crate's `ScriptInvocation` keeps every key and
+/// argument in a vector of its own, then copies them into a command when it sends it: for a
+/// decision's forty, that and the keys' formatting were half the client's work.)
+pub(super) struct Invocation<'s> {
+    script: &'s Script,
+    command: Cmd,
+}
+
+impl<'s> Invocation<'s> {
+    pub(super) fn new(script: &'s Script, keys: &[&str]) -> Invocation<'s> {
+        // Room for a decision's: about forty arguments, most of a kilobyte.
+        let mut command = Cmd::with_capacity(48, 1024);
+        command
+            .arg("EVALSHA")
+            .arg(script.get_hash())
+            .arg(keys.len());
+        for key in keys {
+            command.arg(*key);
+        }
+        Invocation { script, command }
+    }
+
+    pub(super) fn arg(&mut self, arg: impl ToRedisArgs) -> &mut Self {
+        self.command.arg(arg);
+        self
+    }
+
+    /// Sends it; when Redis does not have the script (restarted, failed over, flushed), loads
+    /// it and sends it again.
+    pub(super) async fn invoke<T: FromRedisValue>(
+        &self,
+        con: &mut ConnectionManager,
+    ) -> RedisResult<T> {
+        match self.command.query_async(con).await {
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                self.script.load_async(con).await?;
+                self.command.query_async(con).await
+            }
+            answered => answered,
+        }
+    }
+}
 
 /// The Lua functions the scripts share: the current version, and a new one.
 macro_rules! version_lua {
@@ -50,7 +118,7 @@ end
 ///
 /// The record is one string, not a hash: a new hash of seven fields and its expiry took a
 /// third of the script's time in Redis, one `SET … PXAT` a tenth.
-pub(super) const DECIDE: &str = concat!(
+const DECIDE: &str = concat!(
     version_lua!(),
     r"
 local expected, seen, sid, now, untl, anew = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
@@ -156,7 +224,7 @@ return {'ok', prevs, taken}
 
 /// A supervisor's status change: answers the version before and after it, and publishes it
 /// as the event script does (KEYS[3], after ARGV[3]).
-pub(super) const STATUS: &str = concat!(
+const STATUS: &str = concat!(
     version_lua!(),
     r"
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
@@ -169,7 +237,7 @@ return v
 
 /// Reserves every agent named for a call, in place of the call's earlier reservations, or
 /// none: returns those reserved for another call.
-pub(super) const RESERVE: &str = r"
+const RESERVE: &str = r"
 local sid, untl, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local taken = {}
 for i = 4, #ARGV do
@@ -197,7 +265,7 @@ return taken
 /// it, or 0 when it was a repeat. Publishes it on the steps channel (KEYS[10]) after the
 /// replica's name (ARGV[9]), with the versions, so that the other replicas' mirrors take it and
 /// stay current.
-pub(super) const EVENT: &str = concat!(
+const EVENT: &str = concat!(
     version_lua!(),
     r"
 if not redis.call('SET', KEYS[8], '1', 'NX', 'EX', ARGV[8]) then return 0 end
@@ -235,7 +303,7 @@ return v
 /// agent is free answered and reserved. Returns the answer, whether it rings at once, and
 /// (unless the attempt was answered before) what it changed, as published on the steps
 /// channel (KEYS[7], after ARGV[7]).
-pub(super) const ATTEMPT: &str = concat!(
+const ATTEMPT: &str = concat!(
     version_lua!(),
     r"
 local sid, tried, untl, now, agent = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[6]
