@@ -17,6 +17,9 @@ pub struct StoredAgents<'a> {
     today: &'a str,
     now_ms: i64,
     last_agent: Option<&'a str>,
+    /// The decision asked for the caller's last agent (`caller.last_agent`): the Redis store
+    /// checks it was current only then.
+    last_agent_read: std::cell::Cell<bool>,
 }
 
 impl StoredState {
@@ -43,6 +46,7 @@ impl StoredState {
             today,
             now_ms,
             last_agent,
+            last_agent_read: std::cell::Cell::new(false),
         }
     }
 
@@ -53,6 +57,11 @@ impl StoredState {
 }
 
 impl StoredAgents<'_> {
+    /// Whether the decision read the caller's last agent.
+    pub fn last_agent_read(&self) -> bool {
+        self.last_agent_read.get()
+    }
+
     fn id_of(&self, name: &str) -> Option<AgentId> {
         self.policy.agent_by_name.get(name).copied()
     }
@@ -135,6 +144,7 @@ impl AgentStates for StoredAgents<'_> {
     }
 
     fn last_agent(&self) -> Option<&str> {
+        self.last_agent_read.set(true);
         self.last_agent
     }
 

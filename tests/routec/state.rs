@@ -556,16 +556,18 @@ async fn ask_store(
     sid: &str,
     tried: Option<&str>,
 ) -> routec::state::Routed {
-    ask_store_for(store, policy, sid, tried, Duration::from_secs(30)).await
+    ask_store_for(store, policy, sid, tried, Duration::from_secs(30), None).await
 }
 
-/// [`ask_store`], the offered agents reserved for `reserve_for` (zero: not reserved).
+/// [`ask_store`], the offered agents reserved for `reserve_for` (zero: not reserved), the call
+/// from `caller` if any.
 async fn ask_store_for(
     store: &routec::state::StateStore,
     policy: &routec::compile::Policy,
     sid: &str,
     tried: Option<&str>,
     reserve_for: Duration,
+    caller: Option<&str>,
 ) -> routec::state::Routed {
     let call = routec::call::Call {
         sid: Some(sid.into()),
@@ -578,7 +580,7 @@ async fn ask_store_for(
         call_sid: Some(sid),
         tried,
         one_at_a_time: true,
-        caller: None,
+        caller,
         now_ms: now.as_millisecond(),
         today: routec::state::Day::of(jiff::civil::date(2026, 11, 24)),
         deadline: Instant::now() + Duration::from_secs(1),
@@ -727,6 +729,56 @@ otherwise -> team RR or queue waiting
 /// takes one round trip (the mirror's cursor never moves back when an earlier decision's answer
 /// comes in), and the rotation stays even. Alone, it publishes none of its steps.
 #[test]
+fn a_callers_last_agent_is_checked_in_redis_only_when_the_decision_reads_it() {
+    use routec::state::redis::RedisStore;
+    use routec::state::{Routed, StateStore};
+    let Some(url) = redis_url("last_agent") else {
+        return;
+    };
+    let (x, y) = (Some("+919845000001"), Some("+919845000002"));
+    const AGENTS: &str = r#"
+agent a1 "+919800000001"
+agent a2 "+919800000002"
+agent a3 "+919800000003"
+team RR [a1, a2, a3] strategy round_robin
+"#;
+    for (sticky, round_trips, answer) in [(false, 1, "+919800000002"), (true, 2, "+919800000003")] {
+        let rule = if sticky {
+            "rule sticky: when caller.last_agent exists -> agent caller.last_agent or team RR\n"
+        } else {
+            ""
+        };
+        let text = format!("{AGENTS}{rule}otherwise -> team RR or queue waiting\n");
+        let files = routec::policy_files::SourceFiles::single("p.route", text.as_str());
+        let policy = routec::load(&files).0.unwrap();
+        let prefix = unique_prefix("last");
+        runtime().block_on(async {
+            let a = RedisStore::connect(&url, &prefix).unwrap();
+            let b = StateStore::Redis(RedisStore::connect(&url, &prefix).unwrap());
+            let store_a = StateStore::Redis(Arc::clone(&a));
+            // Caller X spoke with a3, as replica B heard; then A reads the state for a call
+            // from Y, which brings no last agent of X into A's mirror.
+            b.event(&ended("x0", "a3", x)).await.unwrap();
+            let hour = Duration::from_secs(3600);
+            ask_store_for(&store_a, &policy, "y1", None, hour, y).await;
+            let before = a.fast_path();
+            let Routed::Decided(d, _) = ask_store_for(&store_a, &policy, "x1", None, hour, x).await
+            else {
+                panic!("x1 is new")
+            };
+            let first = d.numbers.first().map(|n| n.to_string());
+            assert_eq!(first.as_deref(), Some(answer), "sticky: {sticky}");
+            // Read by the decision, the last agent Redis has decides, after one more round
+            // trip; unread, it is not waited for.
+            let after = a.fast_path();
+            let fast = after.1 - before.1;
+            assert_eq!(after.0 - before.0, 1, "sticky: {sticky}");
+            assert_eq!(fast, u64::from(round_trips == 1), "sticky: {sticky}");
+        });
+    }
+}
+
+#[test]
 fn decisions_made_at_once_on_one_replica_each_take_one_round_trip() {
     use routec::state::StateStore;
     use routec::state::redis::RedisStore;
@@ -760,7 +812,7 @@ otherwise -> team RR or queue waiting
             .await
             .unwrap();
         // The first decision finds the mirror empty and reads the state in its reply.
-        let _ = ask_store_for(&store, &policy, "warm", None, Duration::ZERO).await;
+        let _ = ask_store_for(&store, &policy, "warm", None, Duration::ZERO, None).await;
         let before = redis.fast_path();
         let tasks: Vec<_> = (0..4)
             .map(|t| {
@@ -770,7 +822,7 @@ otherwise -> team RR or queue waiting
                     for i in 0..50 {
                         let sid = format!("t{t}-{i}");
                         let routed =
-                            ask_store_for(&store, &policy, &sid, None, Duration::ZERO).await;
+                            ask_store_for(&store, &policy, &sid, None, Duration::ZERO, None).await;
                         let routec::state::Routed::Decided(d, _) = routed else {
                             panic!("{sid} is new")
                         };

@@ -55,7 +55,8 @@ struct Basis {
     decision: Decision,
     /// The mirror's version (`*` in the last round: any).
     version: String,
-    /// The caller's last agent in the mirror, as Redis keeps it (`agent|ms`), or empty.
+    /// The caller's last agent in the mirror, as Redis keeps it (`agent|ms`), or empty; `*`
+    /// when the decision did not read it.
     last_agent: String,
     /// Which decision on the mirror this was (`Mirror::decided`).
     made: u64,
@@ -571,12 +572,17 @@ fn decide_on_mirror(
         .iter()
         .map(|update| availability(&agents, &update.rotation().members))
         .collect();
+    // Unread, the caller's last agent need not be current: the script does not look it up.
+    let last_agent_read = agents.last_agent_read();
     known.state.apply(ctx, &decision);
-    let last_agent = ctx
-        .caller
-        .and_then(|c| known.state.last_agent.get(c))
-        .map(|(agent, at)| format!("{agent}|{at}"))
-        .unwrap_or_default();
+    let last_agent = if last_agent_read {
+        ctx.caller
+            .and_then(|c| known.state.last_agent.get(c))
+            .map(|(agent, at)| format!("{agent}|{at}"))
+            .unwrap_or_default()
+    } else {
+        "*".to_string()
+    };
     let version = if any_version {
         "*".to_string()
     } else {

@@ -111,7 +111,8 @@ end
 ///
 /// KEYS: version, cursors, weights, reserved, call, status, calls, day, ended, missed, last,
 /// steps channel.
-/// ARGV: expected version (`*`: any, and any last agent), last agent seen, sid, now, reserved
+/// ARGV: expected version (`*`: any, and any last agent), last agent seen (`*`: the decision
+/// did not read it, and it is not looked up), sid, now, reserved
 /// until, decided anew (`1`), origin (empty: publish nothing), then the steps (`r` key n
 /// names… mask, or `w` key mask n weights…) after their count, the agents to reserve after
 /// theirs, the record's text (`record::RecordText`; empty: none) and its expiry.
@@ -127,11 +128,13 @@ if sid ~= '' and anew ~= '1' then
   if record then return {'known', record} end
 end
 local current = version(KEYS[1])
-local last = redis.call('GET', KEYS[11]) or ''
-if expected ~= '*' and (current ~= expected or last ~= seen) then
+local last
+if seen ~= '*' then last = redis.call('GET', KEYS[11]) or '' end
+if expected ~= '*' and (current ~= expected or (last and last ~= seen)) then
   return {'stale', current, redis.call('HGETALL', KEYS[6]), redis.call('HGETALL', KEYS[7]),
     redis.call('HGETALL', KEYS[8]), redis.call('HGETALL', KEYS[9]), redis.call('HGETALL', KEYS[10]),
-    redis.call('HGETALL', KEYS[4]), redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3]), last}
+    redis.call('HGETALL', KEYS[4]), redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3]),
+    last or redis.call('GET', KEYS[11]) or ''}
 end
 local i = 8
 local prevs = {}
