@@ -4,9 +4,10 @@
 //! 1,000 agents, on both stores (it should not grow with the centre); then two Redis replicas
 //! deciding for one team at once, with how often a decision took the one-round-trip fast path.
 //! Targets: Redis p50 ≤ 100 µs and ≥ 60,000 decisions/s with 16 at once, one round trip in the
-//! common case. With 16 at once, it reports the CPU a decision took the bench's process and
-//! the time Redis spent in the decision script (`INFO commandstats`): on two cores shared by
-//! both, their sum bounds the rate.
+//! common case. With 16 at once, it reports the CPU a decision took the bench's process, the
+//! time Redis spent in the decision script (`INFO commandstats`), the CPU Redis's process took
+//! (`INFO cpu`), and what was left of the machine's cores: when that is near nothing, the
+//! cores are full and the CPU of the two processes bounds the rate.
 //!
 //! Run: `cargo bench --bench state` (Redis at `ROUTEC_TEST_REDIS_URL`, default the local one;
 //! skipped when it does not answer). `ROUTEC_BENCH_QUICK=1` runs one small round (CI smoke).
@@ -118,8 +119,8 @@ async fn run(
         samples.push(decide(&store, &policy, &format!("seq{i}"), true).await);
     }
     samples.sort();
-    let script_before = match redis_url {
-        Some(url) => script_time(url).await,
+    let redis_before = match redis_url {
+        Some(url) => redis_time(url).await,
         None => None,
     };
     let cpu_before = cpu_time();
@@ -148,17 +149,31 @@ async fn run(
         percentile(&samples, 0.99).as_secs_f64() * 1e6,
         samples.last().copied().unwrap_or_default().as_secs_f64() * 1e6,
     );
-    let script = match (script_before, redis_url) {
-        (Some((calls, usec)), Some(url)) => script_time(url)
+    let elapsed_us = started.elapsed().as_secs_f64() * 1e6;
+    let redis = match (redis_before, redis_url) {
+        (Some((calls, usec, cpu)), Some(url)) => redis_time(url)
             .await
-            .filter(|&(after, _)| after > calls)
-            .map(|(after, after_usec)| (after_usec - usec) as f64 / (after - calls) as f64),
+            .filter(|&(after, _, _)| after > calls)
+            .map(|(after, after_usec, after_cpu)| {
+                (
+                    (after_usec - usec) as f64 / (after - calls) as f64,
+                    (after_cpu - cpu) * 1e6 / decided as f64,
+                )
+            }),
         _ => None,
     };
-    match (cpu, script) {
-        (Some(cpu), Some(script)) => println!(
-            "{name:>6}: with {concurrency} at once, {cpu:.1} µs of this process's CPU a decision; the script {script:.1} µs in Redis"
-        ),
+    match (cpu, redis) {
+        (Some(cpu), Some((script, redis))) => {
+            println!(
+                "{name:>6}: with {concurrency} at once, {cpu:.1} µs of this process's CPU a decision; the script {script:.1} µs in Redis, Redis's process {redis:.1} µs"
+            );
+            // What the machine's cores did not spend on either: idle, or other processes.
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let idle = cores as f64 * elapsed_us / decided as f64 - cpu - redis;
+            println!(
+                "{name:>6}: of the {cores} cores' time a decision, {idle:.1} µs went to neither"
+            );
+        }
         (Some(cpu), None) => println!(
             "{name:>6}: with {concurrency} at once, {cpu:.1} µs of this process's CPU a decision"
         ),
@@ -178,16 +193,23 @@ fn cpu_time() -> Option<Duration> {
 }
 
 /// Redis's count of `EVALSHA` calls and the microseconds it spent in them (`INFO
-/// commandstats`): the decision script's, while the bench is Redis's only client.
-async fn script_time(url: &str) -> Option<(u64, u64)> {
+/// commandstats`): the decision script's, while the bench is Redis's only client; and the CPU
+/// Redis's process has taken so far, in seconds (`INFO cpu`: its own work and the kernel's for
+/// it, reading commands and writing answers).
+async fn redis_time(url: &str) -> Option<(u64, u64, f64)> {
     let client = ::redis::Client::open(url).ok()?;
     let mut con = client.get_multiplexed_async_connection().await.ok()?;
-    let info: String = ::redis::cmd("INFO")
+    let commands: String = ::redis::cmd("INFO")
         .arg("commandstats")
         .query_async(&mut con)
         .await
         .ok()?;
-    let line = info
+    let cpu: String = ::redis::cmd("INFO")
+        .arg("cpu")
+        .query_async(&mut con)
+        .await
+        .ok()?;
+    let line = commands
         .lines()
         .find_map(|l| l.strip_prefix("cmdstat_evalsha:"))?;
     let field = |name: &str| {
@@ -196,7 +218,15 @@ async fn script_time(url: &str) -> Option<(u64, u64)> {
             .parse()
             .ok()
     };
-    Some((field("calls")?, field("usec")?))
+    let seconds = |name: &str| -> Option<f64> {
+        cpu.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let cpu = seconds("used_cpu_sys")? + seconds("used_cpu_user")?;
+    Some((field("calls")?, field("usec")?, cpu))
 }
 
 fn percent(part: u64, all: u64) -> f64 {
