@@ -23,7 +23,9 @@ pub struct Histogram {
 pub struct Reading {
     pub count: u64,
     pub sum_seconds: f64,
-    /// (upper bound, observations at or below it), cumulative as Prometheus has them.
+    /// (upper bound, observations above the bound before it and at or below its own): each
+    /// bucket's own, as prometheus-client's encoder takes them; it sums them into the
+    /// cumulative buckets Prometheus reads (summed here as well, they were counted twice).
     pub buckets: Vec<(f64, u64)>,
 }
 
@@ -60,21 +62,13 @@ impl Reading {
                 *total += n.load(Ordering::Relaxed);
             }
         }
-        let mut running = 0;
-        let buckets = BUCKETS
-            .iter()
-            .zip(per_bucket)
-            .map(|(bound, n)| {
-                running += n;
-                (*bound, running)
-            })
-            .collect();
+        let in_buckets: u64 = per_bucket.iter().sum();
         Reading {
             // At least the buckets' total: a scrape between two of `observe`'s additions
             // must not show a count below a bucket.
-            count: count.max(running),
+            count: count.max(in_buckets),
             sum_seconds: sum_nanos as f64 / 1e9,
-            buckets,
+            buckets: BUCKETS.into_iter().zip(per_bucket).collect(),
         }
     }
 }
@@ -84,7 +78,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn buckets_are_cumulative_and_the_sum_is_in_seconds() {
+    fn each_bucket_counts_its_own_and_the_sum_is_in_seconds() {
         let h = Histogram::default();
         h.observe(Duration::from_micros(50));
         h.observe(Duration::from_millis(3));
@@ -93,8 +87,9 @@ mod tests {
         assert_eq!(r.count, 3);
         assert!((r.sum_seconds - 60.00305).abs() < 1e-9, "{}", r.sum_seconds);
         assert_eq!(r.buckets[0], (0.0001, 1));
-        assert_eq!(r.buckets[5], (0.005, 2));
-        assert_eq!(r.buckets.last(), Some(&(5.0, 2)));
+        assert_eq!(r.buckets[5], (0.005, 1));
+        assert_eq!(r.buckets.last(), Some(&(5.0, 0)));
+        assert_eq!(r.buckets.iter().map(|(_, n)| n).sum::<u64>(), 2);
     }
 
     #[test]
@@ -111,7 +106,7 @@ mod tests {
             both.sum_seconds
         );
         assert_eq!(both.buckets[0], (0.0001, 1));
-        assert_eq!(both.buckets[5], (0.005, 2));
-        assert_eq!(both.buckets.last(), Some(&(5.0, 2)));
+        assert_eq!(both.buckets[5], (0.005, 1));
+        assert_eq!(both.buckets.last(), Some(&(5.0, 0)));
     }
 }

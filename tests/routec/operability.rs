@@ -85,6 +85,47 @@ print(json.dumps({"samples": samples, "types": types}))
     None
 }
 
+/// Every histogram's buckets, in the order of their bounds, never fall, and its `+Inf` bucket
+/// is its count: what Prometheus's quantiles assume, and what a text parser does not check.
+/// Read from the text itself, so that it holds without Python.
+fn assert_histograms_cumulative(text: &str) {
+    // (series: the name and labels but `le`) -> (bound, value) in the text's order.
+    let mut buckets: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    let mut counts: BTreeMap<String, f64> = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let value: f64 = value.parse().unwrap();
+        if let Some((name, labels)) = series.split_once("_bucket{") {
+            let (le, rest): (Vec<&str>, Vec<&str>) = labels
+                .trim_end_matches('}')
+                .split(',')
+                .partition(|l| l.starts_with("le="));
+            let bound = match le[0].trim_start_matches("le=").trim_matches('"') {
+                "+Inf" => f64::INFINITY,
+                bound => bound.parse().unwrap(),
+            };
+            let key = format!("{name}{{{}}}", rest.join(","));
+            buckets.entry(key).or_default().push((bound, value));
+        } else if let Some((name, labels)) = series.split_once("_count{") {
+            counts.insert(format!("{name}{{{labels}"), value);
+        }
+    }
+    assert!(!buckets.is_empty(), "no histogram in\n{text}");
+    for (series, each) in &buckets {
+        assert!(
+            each.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1),
+            "`{series}`'s buckets fall: {each:?}"
+        );
+        assert_eq!(
+            each.last().map(|&(bound, n)| (bound, Some(n))),
+            Some((f64::INFINITY, counts.get(series).copied())),
+            "`{series}`'s last bucket is not `+Inf` at its count"
+        );
+    }
+}
+
 #[test]
 fn metrics_parse_as_prometheus_text_with_every_family() {
     let crm = Crm::start(|target, _| {
@@ -118,6 +159,7 @@ fn metrics_parse_as_prometheus_text_with_every_family() {
     let (status, text) = server.get("/metrics");
     assert_eq!(status, 200);
     assert!(!text.contains("s3cret"), "a secret in a label:\n{text}");
+    assert_histograms_cumulative(&text);
     let Some(Parsed { samples: f, types }) = parse_exposition(&text) else {
         return;
     };
