@@ -24,6 +24,17 @@ per_request() {
     'BEGIN {printf "%." d "f", t / hz * 1e6 / n}'
 }
 
+# A process's time waiting for a core so far, in nanoseconds: ready to run, but every core
+# busy (the second field of /proc/PID/task/*/schedstat, over its threads).
+run_queue_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{w += $2} END {printf "%d", w}'; }
+
+# routec's own count of Connect requests it answered within 100 µs, and of all it answered
+# (its request histogram on the admin port $1; the first bucket's bound is 100 µs).
+answered_within_100us() {
+  curl -s "http://127.0.0.1:$1/metrics" | awk '/^routec_http_request_duration_seconds_bucket\{route="\/exotel\/connect"/ && /le="0.0001"/ {fast += $NF}
+    /^routec_http_request_duration_seconds_count\{route="\/exotel\/connect"/ {all += $NF} END {printf "%d %d", fast, all}'
+}
+
 # The machine's CPU ticks so far, busy and in all, over every core (/proc/stat's first line:
 # idle and iowait are not busy).
 machine_ticks() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t}' /proc/stat; }

@@ -12,16 +12,17 @@
 #    then routec's `/healthz` with the same query, which decides nothing: what routec's
 #    server (its limits, its routes, the request's metrics) costs apart from a decision;
 # 2. half of routec's saturation rate, paced evenly by hey: p50/p99 latency (target
-#    p99 <= 0.5 ms); then about half of its saturation with new calls, paced by wrk;
+#    p99 <= 0.5 ms), with each server's wait for a core and routec's own share of answers
+#    within 100 µs; then about half of its saturation with new calls, paced by wrk;
 # 3. routec's peak RSS (VmHWM; target <= 64 MB).
 #
-# Needs wrk and hey (Debian: apt-get install wrk hey). Usage: benches/load.sh [DURATION_SECONDS]
+# Needs wrk, hey and curl (Debian: apt-get install wrk hey curl). Usage: benches/load.sh [DURATION_SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 rounds=${ROUNDS:-3}
 . benches/load-lib.sh
-needs_tools wrk hey
+needs_tools wrk hey curl
 cargo build --release --quiet
 # Built before it is started: built while `wait_for` waits, it may not listen in time.
 # With routec's own build settings (the release profile), not the benches'.
@@ -91,17 +92,22 @@ routec_rps=$same_call_rps
 # prints latency in 0.1 ms steps. The bare handler is paced at the same rate, so that the p99
 # this machine gives any answer is beside routec's, and each server's CPU time over its run
 # (/proc/PID/stat) gives its CPU per request; hey's own, and how busy both cores were
-# (/proc/stat), show what the load generator leaves the servers.
+# (/proc/stat), show what the load generator leaves the servers. How long each server's
+# threads were ready but waited for a core (schedstat), and the share routec answered within
+# 100 µs by its own request histogram, show how much of the p99 is routec's own.
 half=$(awk -v r="$routec_rps" 'BEGIN {printf "%d", r/2}')
 per_worker=$(( half / 20 ))
 echo "== half of saturation (~$half req/s: hey, 20 workers at $per_worker req/s each)"
 paced() { # LABEL PID PORT
-  local before after machine_before machine_after
+  local before after machine_before machine_after wait_before wait_after own_before own_after
   before=$(cpu_ticks "$2")
   machine_before=$(machine_ticks)
+  wait_before=$(run_queue_ns "$2")
+  [ "$3" = 18080 ] && own_before=$(answered_within_100us 18090)
   { TIMEFORMAT='%U %S'; time hey -z "${secs}s" -c 20 -q "$per_worker" "http://127.0.0.1:$3/exotel/connect?$query" > /tmp/load-half.txt; } 2> /tmp/load-hey-time.txt
   after=$(cpu_ticks "$2")
   machine_after=$(machine_ticks)
+  wait_after=$(run_queue_ns "$2")
   grep -A3 "Status code" /tmp/load-half.txt | grep -v "\[200\]" | grep "\[" && { echo "$1 answered non-200"; exit 1; }
   local done_
   done_=$(awk '/\[200\]/ {print $2}' /tmp/load-half.txt)
@@ -109,7 +115,14 @@ paced() { # LABEL PID PORT
     "p50 $(hey_pct 50 < /tmp/load-half.txt) ms, p90 $(hey_pct 90 < /tmp/load-half.txt) ms," \
     "p99 $(hey_pct 99 < /tmp/load-half.txt) ms; server CPU $(per_request $((after - before)) "$done_") µs a request;" \
     "hey's $(awk -v n="$done_" '{printf "%.1f", ($1 + $2) * 1e6 / n}' /tmp/load-hey-time.txt) µs;" \
-    "the machine busy $(echo "$machine_before $machine_after" | awk '{printf "%d", ($3 - $1) * 100 / ($4 - $2)}')%"
+    "the machine busy $(echo "$machine_before $machine_after" | awk '{printf "%d", ($3 - $1) * 100 / ($4 - $2)}')%;" \
+    "the server's threads waited for a core $(awk -v w=$((wait_after - wait_before)) -v n="$done_" 'BEGIN {printf "%.1f", w / 1000 / n}') µs a request"
+  if [ "$3" = 18080 ]; then
+    own_after=$(answered_within_100us 18090)
+    # Where the p99 goes: routec's own time (from the request read to the answer written)
+    # against the whole round trip hey sees.
+    echo "$own_before $own_after" | awk '{printf "routec  : by its own histogram, %.2f%% of these requests answered within 100 µs\n", ($3 - $1) * 100 / ($4 - $2)}'
+  fi
 }
 paced "baseline" "$baseline_pid" 18081
 paced "routec  " "$routec" 18080
