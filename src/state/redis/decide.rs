@@ -615,10 +615,20 @@ fn parse_reply(mut reply: Vec<Value>) -> ::redis::RedisResult<Reply> {
             let version = String::from_redis_value(reply.remove(0))?;
             Ok(Reply::Stale(reply, version))
         }
-        "ok" if reply.len() == 2 => {
-            let taken = Vec::<String>::from_redis_value(reply.pop().ok_or_else(unexpected)?)?;
-            let prevs = Vec::<String>::from_redis_value(reply.pop().ok_or_else(unexpected)?)?;
-            Ok(Reply::Written { prevs, taken })
+        "ok" if !reply.is_empty() => {
+            // The number of steps, where each started, then the agents other calls hold.
+            let steps: usize = String::from_redis_value(reply.remove(0))?
+                .parse()
+                .map_err(|_| unexpected())?;
+            let mut values = Vec::<String>::from_redis_value(Value::Array(reply))?;
+            if values.len() < steps {
+                return Err(unexpected());
+            }
+            let taken = values.split_off(steps);
+            Ok(Reply::Written {
+                prevs: values,
+                taken,
+            })
         }
         _ => Err(unexpected()),
     }
