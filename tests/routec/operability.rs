@@ -110,6 +110,8 @@ fn assert_histograms_cumulative(text: &str) {
             buckets.entry(key).or_default().push((bound, value));
         } else if let Some((name, labels)) = series.split_once("_count{") {
             counts.insert(format!("{name}{{{labels}"), value);
+        } else if let Some(name) = series.strip_suffix("_count") {
+            counts.insert(format!("{name}{{}}"), value);
         }
     }
     assert!(!buckets.is_empty(), "no histogram in\n{text}");

@@ -80,19 +80,20 @@ impl<'s> Invocation<'s> {
 macro_rules! version_lua {
     () => {
         r"
+local call = redis.call
 local function version(key)
-  local v = redis.call('HMGET', key, 'epoch', 'n')
+  local v = call('HMGET', key, 'epoch', 'n')
   if not v[1] then
-    local t = redis.call('TIME')
+    local t = call('TIME')
     v = {t[1] .. '.' .. t[2], '0'}
-    redis.call('HSET', key, 'epoch', v[1], 'n', 0)
+    call('HSET', key, 'epoch', v[1], 'n', 0)
   end
   return v[1] .. ':' .. v[2]
 end
 local function bump(key)
   local before = version(key)
-  local n = redis.call('HINCRBY', key, 'n', 1)
-  return {before, redis.call('HGET', key, 'epoch') .. ':' .. n}
+  local n = call('HINCRBY', key, 'n', 1)
+  return {before, call('HGET', key, 'epoch') .. ':' .. n}
 end
 "
     };
@@ -103,11 +104,12 @@ end
 /// than the version or the caller's last agent, answers `{'stale', version, the state}` and
 /// changes nothing. Otherwise takes the round-robin and weighted steps (from the cursors as
 /// Redis has them, as `eval::strategy` does it), reserves the offered agents (all, or none when
-/// another call holds one), writes the call's record, and answers `{'ok', the number of
-/// steps, the cursor or weights each step started from, then the agents another call holds}`. What it changed in the cursors, the
-/// weights and the reservations it publishes on the steps channel, for the other replicas'
-/// mirrors: the replica's name, then a line each of kind, field and value apart by tabs. A
-/// replica that knows of no other sends no name, and nothing is published: no one follows.
+/// another call holds one), writes the call's record, and answers `{'ok', the number of steps,
+/// the cursor or weights each step started from, then the agents another call holds}`. What it
+/// changed in the cursors, the weights and the reservations it publishes on the steps channel,
+/// for the other replicas' mirrors: the replica's name, then a line each of kind, field and
+/// value apart by tabs. A replica that knows of no other sends no name, and nothing is
+/// published: no one follows.
 ///
 /// KEYS: version, cursors, weights, reserved, call, status, calls, day, ended, missed, last,
 /// steps channel.
@@ -122,39 +124,41 @@ end
 const DECIDE: &str = concat!(
     version_lua!(),
     r"
+-- Globals read once: each use of a global (or a field of one) is a table lookup in Lua 5.1.
+local sub, find, tonumber, ARGV, KEYS = string.sub, string.find, tonumber, ARGV, KEYS
 local expected, seen, sid, now, untl, anew = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
 if sid ~= '' and anew ~= '1' then
-  local record = redis.call('GET', KEYS[5])
+  local record = call('GET', KEYS[5])
   if record then return {'known', record} end
 end
 local current = version(KEYS[1])
 local last
-if seen ~= '*' then last = redis.call('GET', KEYS[11]) or '' end
+if seen ~= '*' then last = call('GET', KEYS[11]) or '' end
 if expected ~= '*' and (current ~= expected or (last and last ~= seen)) then
-  return {'stale', current, redis.call('HGETALL', KEYS[6]), redis.call('HGETALL', KEYS[7]),
-    redis.call('HGETALL', KEYS[8]), redis.call('HGETALL', KEYS[9]), redis.call('HGETALL', KEYS[10]),
-    redis.call('HGETALL', KEYS[4]), redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3]),
-    last or redis.call('GET', KEYS[11]) or ''}
+  return {'stale', current, call('HGETALL', KEYS[6]), call('HGETALL', KEYS[7]),
+    call('HGETALL', KEYS[8]), call('HGETALL', KEYS[9]), call('HGETALL', KEYS[10]),
+    call('HGETALL', KEYS[4]), call('HGETALL', KEYS[2]), call('HGETALL', KEYS[3]),
+    last or call('GET', KEYS[11]) or ''}
 end
 local i = 8
 -- One flat list: each nested table costs Redis about 4,000 instructions to answer.
 local reply = {'ok', ARGV[i]}
 local publish = ARGV[7] ~= ''
-local changes = {ARGV[7]}
+local changes = publish and {ARGV[7]}
 for s = 1, tonumber(ARGV[i]) do
   local kind, field = ARGV[i + 1], ARGV[i + 2]
   if kind == 'r' then
     local n = tonumber(ARGV[i + 3])
     local mask = ARGV[i + 4 + n]
-    local prev = redis.call('HGET', KEYS[2], field) or ''
+    local prev = call('HGET', KEYS[2], field) or ''
     local start = 0
     for k = 1, n do
       if ARGV[i + 3 + k] == prev then start = k end
     end
     for j = 0, n - 1 do
       local k = ((start + j) % n) + 1
-      if string.sub(mask, k, k) == '1' then
-        redis.call('HSET', KEYS[2], field, ARGV[i + 3 + k])
+      if sub(mask, k, k) == '1' then
+        call('HSET', KEYS[2], field, ARGV[i + 3 + k])
         if publish then table.insert(changes, 'c\t' .. field .. '\t' .. ARGV[i + 3 + k]) end
         break
       end
@@ -163,7 +167,7 @@ for s = 1, tonumber(ARGV[i]) do
     i = i + 4 + n
   else
     local mask, n = ARGV[i + 3], tonumber(ARGV[i + 4])
-    local prev = redis.call('HGET', KEYS[3], field) or ''
+    local prev = call('HGET', KEYS[3], field) or ''
     local cur, count = {}, 0
     for v in string.gmatch(prev, '[^,]+') do
       count = count + 1
@@ -175,7 +179,7 @@ for s = 1, tonumber(ARGV[i]) do
     end
     local total, best = 0, nil
     for k = 1, n do
-      if string.sub(mask, k, k) == '1' then
+      if sub(mask, k, k) == '1' then
         local w = tonumber(ARGV[i + 4 + k])
         cur[k] = cur[k] + w
         total = total + w
@@ -187,7 +191,7 @@ for s = 1, tonumber(ARGV[i]) do
       local out = {}
       for k = 1, n do out[k] = string.format('%d', cur[k]) end
       local weights = table.concat(out, ',')
-      redis.call('HSET', KEYS[3], field, weights)
+      call('HSET', KEYS[3], field, weights)
       if publish then table.insert(changes, 'w\t' .. field .. '\t' .. weights) end
     end
     reply[2 + s] = prev
@@ -198,10 +202,10 @@ i = i + 1
 local wanted = tonumber(ARGV[i])
 local taken = 0
 for k = i + 1, i + wanted do
-  local v = redis.call('HGET', KEYS[4], ARGV[k])
+  local v = call('HGET', KEYS[4], ARGV[k])
   if v then
-    local bar = string.find(v, '|', 1, true)
-    if string.sub(v, 1, bar - 1) ~= sid and tonumber(string.sub(v, bar + 1)) > now then
+    local bar = find(v, '|', 1, true)
+    if sub(v, 1, bar - 1) ~= sid and tonumber(sub(v, bar + 1)) > now then
       taken = taken + 1
       reply[#reply + 1] = ARGV[k]
     end
@@ -210,19 +214,19 @@ end
 if wanted > 0 and taken == 0 then
   if anew == '1' then
     -- The call's earlier reservations give way to these.
-    local all = redis.call('HGETALL', KEYS[4])
+    local all = call('HGETALL', KEYS[4])
     for k = 1, #all, 2 do
-      if string.sub(all[k + 1], 1, #sid + 1) == sid .. '|' then redis.call('HDEL', KEYS[4], all[k]) end
+      if sub(all[k + 1], 1, #sid + 1) == sid .. '|' then call('HDEL', KEYS[4], all[k]) end
     end
   end
   for k = i + 1, i + wanted do
-    redis.call('HSET', KEYS[4], ARGV[k], sid .. '|' .. untl)
+    call('HSET', KEYS[4], ARGV[k], sid .. '|' .. untl)
     if publish then table.insert(changes, 'r\t' .. ARGV[k] .. '\t' .. sid .. '|' .. untl) end
   end
 end
-if publish and #changes > 1 then redis.call('PUBLISH', KEYS[12], table.concat(changes, '\n')) end
+if publish and #changes > 1 then call('PUBLISH', KEYS[12], table.concat(changes, '\n')) end
 i = i + wanted + 1
-if ARGV[i] ~= '' then redis.call('SET', KEYS[5], ARGV[i], 'PXAT', ARGV[i + 1]) end
+if ARGV[i] ~= '' then call('SET', KEYS[5], ARGV[i], 'PXAT', ARGV[i + 1]) end
 return reply
 "
 );
