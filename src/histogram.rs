@@ -11,7 +11,8 @@ pub const BUCKETS: [f64; 14] = [
 
 #[derive(Debug, Default)]
 pub struct Histogram {
-    /// Observations at or below each bound (not cumulative: summed when read).
+    /// Observations above the bound before each bound and at or below its own (not cumulative:
+    /// prometheus-client's encoder sums them).
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
     /// The sum in nanoseconds: an integer adds atomically.
