@@ -21,16 +21,16 @@ use crate::facts::Facts;
 use crate::state::{DecideContext, KnownAnswer, Prior, Routed};
 
 /// A decision for one request, and the policy version that made it (`None`: the static
-/// fallback, before any policy loaded).
-struct Decided {
+/// fallback, before any policy loaded). The call stays with the request that read it.
+struct Decided<'c> {
     serving: Option<Arc<Serving>>,
-    call: Call,
+    call: &'c Call,
     /// When the call is, by Exotel's clock: the time it was decided with.
     at: jiff::Timestamp,
     decision: Decision,
 }
 
-impl Decided {
+impl Decided<'_> {
     fn rule(&self) -> &str {
         match &self.serving {
             Some(s) => self.decision.rule.name(&s.prepared.policy.checked),
@@ -59,10 +59,10 @@ fn read_call_noting(
 // A decision is large (its lists are inline so that it allocates nothing); boxing it would
 // allocate for every call, to save a copy of a few hundred bytes.
 #[allow(clippy::large_enum_variant)]
-enum Answered {
-    Decided(Decided),
+enum Answered<'c> {
+    Decided(Decided<'c>),
     /// The call was decided before (a repeat, or a request after an attempt): its answer.
-    Known(Call, KnownAnswer),
+    Known(KnownAnswer),
 }
 
 /// What a request asks of the decision.
@@ -84,18 +84,18 @@ pub(crate) fn call_time(config: &Config, call: &Call) -> jiff::Timestamp {
 /// Decides a call: with the policy the request loaded (once, so that it reads the call and
 /// decides with one version), or the configured static fallback when none has loaded. A call
 /// decided before is answered from its record.
-async fn decide_call(
+async fn decide_call<'c>(
     state: &AppState,
     serving: Option<Arc<Serving>>,
-    call: Call,
+    call: &'c Call,
     started: Instant,
     asking: Asking,
-) -> Answered {
+) -> Answered<'c> {
     let Some(serving) = serving else {
         let decided = Decided {
             serving: None,
             decision: static_fallback(&state.config, Degraded::NoPolicy),
-            at: call_time(&state.config, &call),
+            at: call_time(&state.config, call),
             call,
         };
         let shown = state.console.live.take_slot();
@@ -108,7 +108,7 @@ async fn decide_call(
     // decision read, which the store hands back a copy of.
     let shadowing = state.shadow.is_some() && !asking.explained;
     let deadline = started + state.config.budget();
-    let now = call_time(&state.config, &call);
+    let now = call_time(&state.config, call);
     let ctx = DecideContext {
         policy,
         call_sid: call.sid.as_deref(),
@@ -135,12 +135,12 @@ async fn decide_call(
         .decided_before(&ctx, lookups.asks_remote())
         .await
     {
-        Prior::Known(known) => return Answered::Known(call, known),
+        Prior::Known(known) => return Answered::Known(known),
         Prior::New(unknown) => unknown,
     };
     let mut facts = Facts::none(&policy.checked);
     lookups
-        .lookup(&policy.checked, &call, &mut facts, &[], deadline)
+        .lookup(&policy.checked, call, &mut facts, &[], deadline)
         .await;
     // A console watching live decisions shows why each earlier rule did not fire.
     let shown = state.console.live.take_slot();
@@ -149,16 +149,16 @@ async fn decide_call(
     let evaluate = |agents: &dyn AgentStates| {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             if explained {
-                crate::eval::eval_explained(policy, &call, &facts, now, agents)
+                crate::eval::eval_explained(policy, call, &facts, now, agents)
             } else {
-                crate::eval::eval(policy, &call, &facts, now, agents)
+                crate::eval::eval(policy, call, &facts, now, agents)
             }
         }))
         .unwrap_or_else(|_| static_fallback(&state.config, Degraded::EvaluationFailed))
     };
     let (decision, agents) = match state.store.decide_new(&ctx, unknown, &evaluate).await {
         Routed::Decided(decision, agents) => (decision, agents),
-        Routed::Known(known) => return Answered::Known(call, known),
+        Routed::Known(known) => return Answered::Known(known),
     };
     if let (Some(shadow), Some(agents)) = (state.shadow.as_ref(), agents) {
         shadow.offer(super::shadow::Job {
@@ -231,7 +231,7 @@ impl AppState {
                 "numbers": decision.numbers, "flow": decision.flow,
                 "degraded": decision.degraded, "trace": []}),
         };
-        let from = self.caller_shown(&decided.call);
+        let from = self.caller_shown(decided.call);
         event["ts"] = serde_json::json!(now.to_string());
         event["call_sid"] = serde_json::json!(sid);
         event["from"] = serde_json::json!(from);
@@ -262,7 +262,7 @@ impl AppState {
             ts: now,
             at: decided.at,
             call_sid: decided.call.sid.as_deref(),
-            from: self.caller_shown(&decided.call),
+            from: self.caller_shown(decided.call),
             to: decided.call.to.as_ref().map(|p| p.value.as_str()),
             digits: decided.call.digits.as_deref(),
             policy: decided
@@ -399,18 +399,15 @@ pub(super) async fn connect(
         explained: false,
     };
     // Always 200 with JSON: Exotel must get an answer whatever happened.
-    match decide_call(&state, serving, call, started, asking).await {
-        Answered::Known(call, known) => {
-            answer(&state.config, &call, &known.numbers, known.parallel)
-        }
+    match decide_call(&state, serving, &call, started, asking).await {
+        Answered::Known(known) => answer(&state.config, &call, &known.numbers, known.parallel),
         Answered::Decided(decided) => {
             let decision = &decided.decision;
             // As the call's record says it was answered: a call with no `CallSid` has none,
             // and gets every number.
-            let one_at_a_time =
-                state.config.connect.fetch_after_attempt && decided.call.sid.is_some();
+            let one_at_a_time = state.config.connect.fetch_after_attempt && call.sid.is_some();
             let numbers = crate::state::call::first_answer(decision, one_at_a_time);
-            answer(&state.config, &decided.call, numbers, decision.parallel)
+            answer(&state.config, &call, numbers, decision.parallel)
         }
     }
 }
@@ -436,7 +433,7 @@ pub(super) async fn passthru(
         commit: false,
         explained: false,
     };
-    let takes_branch = match decide_call(&state, serving, call, started, asking).await {
+    let takes_branch = match decide_call(&state, serving, &call, started, asking).await {
         Answered::Decided(decided) => branch.is_some_and(|branch| {
             let decision = &decided.decision;
             decision.flow.as_deref() == Some(branch.as_str())
@@ -480,15 +477,7 @@ pub(super) async fn decide(State(state): State<Arc<AppState>>, request: ExotelRe
         explained: true,
     };
     let decided = loop {
-        match decide_call(
-            &state,
-            Some(Arc::clone(&serving)),
-            call.clone(),
-            started,
-            asking,
-        )
-        .await
-        {
+        match decide_call(&state, Some(Arc::clone(&serving)), &call, started, asking).await {
             Answered::Decided(decided) => break decided,
             // A call decided before takes no new step: shown as decided from the state now.
             Answered::Known(..) => asking.commit = false,
