@@ -23,7 +23,6 @@ rounds=${3:-3}
 query='CallSid=9953099079d70b89bbc1aa43ae6d1893&CallFrom=09901320691&CallTo=08069891522&Direction=incoming&Created=Tue,%2003%20Sep%202024%2011:44:54&DialCallDuration=0&StartTime=2024-09-03%2011:44:54&EndTime=1970-01-01%2005:30:00&CallType=call-attempt&DialWhomNumber=&flow_id=11754&tenant_id=1409&From=09901320691&To=08069891522&CurrentTime=2024-09-03%2011:44:59&digits=%228%22'
 script=(-s benches/fresh-calls.lua)
 [ "${CALLS:-fresh}" != same ] || script=()
-switches() { cat /proc/"$1"/task/*/status | awk '/^nonvoluntary_ctxt/ {s += $2} END {print s}'; }
 
 run() { # LABEL BINARY
   local pid reader=
@@ -40,9 +39,9 @@ run() { # LABEL BINARY
   wait_for 18080
   rm -f /tmp/compare-log.$$
   local s0 c0 r0=0 out s1 c1 r1=0 n
-  s0=$(switches $pid); c0=$(cpu_ticks $pid); [ -z "$reader" ] || r0=$(cpu_ticks $reader)
+  s0=$(preemptions $pid); c0=$(cpu_ticks $pid); [ -z "$reader" ] || r0=$(cpu_ticks $reader)
   out=$(wrk -t2 -c64 -d5s "${script[@]}" "http://127.0.0.1:18080/exotel/connect?$query")
-  s1=$(switches $pid); c1=$(cpu_ticks $pid); [ -z "$reader" ] || r1=$(cpu_ticks $reader)
+  s1=$(preemptions $pid); c1=$(cpu_ticks $pid); [ -z "$reader" ] || r1=$(cpu_ticks $reader)
   kill $pid; wait $pid 2>/dev/null || true
   [ -z "$reader" ] || wait $reader 2>/dev/null || true
   n=$(echo "$out" | awk '/requests in/ {print $1}')

@@ -18,6 +18,9 @@ wait_for() {
 # A process's CPU time so far, in clock ticks (user + system, all its threads).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
+# A process's involuntary context switches so far (its threads preempted), over its threads.
+preemptions() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^nonvoluntary_ctxt/ {s += $2} END {printf "%d", s}'; }
+
 # per_request TICKS REQUESTS [DECIMALS (1)]: microseconds of CPU a request.
 per_request() {
   awk -v t="$1" -v n="$2" -v d="${3:-1}" -v hz="$(getconf CLK_TCK)" \

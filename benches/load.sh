@@ -8,7 +8,8 @@
 #    median ratio >= 0.85x the baseline), twice: every request a new call (`CallSid`, as Exotel
 #    sends them: benches/fresh-calls.lua), and the same call asked again and again (all but
 #    the first answered from the call's record); with each server's CPU a request, in user
-#    space and in the kernel (/proc/PID/stat), and wrk's, which shares the machine's cores;
+#    space and in the kernel (/proc/PID/stat), and wrk's, which shares the machine's cores,
+#    and how often the server's threads were preempted (/proc/PID/task/*/status);
 #    then routec's `/healthz` with the same query, which decides nothing: what routec's
 #    server (its limits, its routes, the request's metrics) costs apart from a decision;
 # 2. half of routec's saturation rate, paced evenly by hey: p50/p99 latency (target
@@ -48,11 +49,14 @@ wrk_against() {
   local before after path=/exotel/connect
   [ "$port" = 18080 ] && path=$routec_path
   before=$(awk '{print $14, $15}' "/proc/$pid/stat")
+  local preempted_before preempted_after
+  preempted_before=$(preemptions "$pid")
   { TIMEFORMAT='%U %S'; time wrk -t2 -c64 -d"${secs}s" "$@" "http://127.0.0.1:$port$path?$query" > "$out"; } 2> /tmp/load-wrk-time.txt
   after=$(awk '{print $14, $15}' "/proc/$pid/stat")
+  preempted_after=$(preemptions "$pid")
   local n
   n=$(awk '/requests in/ {print $1}' "$out")
-  cpu="user $(per_request $(( ${after% *} - ${before% *} )) "$n") µs, kernel $(per_request $(( ${after#* } - ${before#* } )) "$n") µs; wrk $(awk -v n="$n" '{printf "%.1f", ($1 + $2) * 1e6 / n}' /tmp/load-wrk-time.txt) µs"
+  cpu="user $(per_request $(( ${after% *} - ${before% *} )) "$n") µs, kernel $(per_request $(( ${after#* } - ${before#* } )) "$n") µs; wrk $(awk -v n="$n" '{printf "%.1f", ($1 + $2) * 1e6 / n}' /tmp/load-wrk-time.txt) µs; preempted $(awk -v p=$((preempted_after - preempted_before)) -v n="$n" 'BEGIN {printf "%.0f", p / n * 1000}') times per 1,000 requests"
 }
 
 saturate() { # LABEL WRK_ARGS… : the baseline and routec the same way, ROUNDS times, in turn
