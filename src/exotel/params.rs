@@ -174,14 +174,14 @@ impl<'a> Iterator for RawPairs<'a> {
     }
 }
 
-/// Where the bytes that are not [`PLAIN`] are, in order: found eight bytes at a time, each
-/// eight once, by a word's bit tricks (a byte loop took seven instructions a byte; one that
-/// started again after each special byte found, as the scan did, gained nothing from words).
+/// Where the bytes that are not [`PLAIN`] are, in order: eight bytes at a time by a word's bit
+/// tricks, each word read once for the whole input (a byte loop took seven instructions a
+/// byte; words gained nothing while the scan started again after each special byte).
 struct Specials<'a> {
     words: &'a [[u8; 8]],
     /// The bytes after the last whole word, as a word padded with zeros (never special).
     tail: [u8; 8],
-    /// Where the word `found` is of starts.
+    /// Where the word of `found` starts.
     at: usize,
     /// The special bytes of the word at `at` not yet given: the top bit of each.
     found: u64,
