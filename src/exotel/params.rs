@@ -174,8 +174,8 @@ impl<'a> Iterator for RawPairs<'a> {
     }
 }
 
-/// Where the bytes that are not [`PLAIN`] are, in order: eight bytes at a time by a word's bit
-/// tricks, each word read once for the whole input (a byte loop took seven instructions a
+/// Where the bytes that are not [`PLAIN`] are, in order (for the pair scan and for [`decode`]):
+/// eight bytes at a time by a word's bit tricks, each word read once for the whole input (a byte loop took seven instructions a
 /// byte; words gained nothing while the scan started again after each special byte).
 struct Specials<'a> {
     words: &'a [[u8; 8]],
@@ -243,11 +243,6 @@ fn special_bytes(word: u64) -> u64 {
     !differs & !LOW7
 }
 
-/// Where the first byte that is not [`PLAIN`] is: for [`decode`], which looks at one part.
-fn first_special(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| CLASS[b as usize] != PLAIN)
-}
-
 /// One part with a `%` or a `+`: `+` as a space, `%XX` as its byte (a `%` not followed by
 /// two hex digits as itself), then UTF-8, with U+FFFD for what is not.
 #[inline(never)]
@@ -255,10 +250,11 @@ fn decode(part: &str) -> Cow<'_, str> {
     let bytes = part.as_bytes();
     // Runs between escapes are copied whole; while every escape is ASCII the text stays
     // UTF-8 (an escape starts at an ASCII `%`, so on a character boundary) and needs no
-    // second look.
+    // second look. The hex digits an escape skips are never special: the next special byte
+    // is past them.
     let mut out = String::with_capacity(bytes.len());
     let mut i = 0;
-    while let Some(at) = first_special(&bytes[i..]).map(|at| i + at) {
+    for at in Specials::new(bytes) {
         match bytes[at] {
             b'+' => {
                 out.push_str(&part[i..at]);
