@@ -22,8 +22,7 @@ impl<T> PerThread<T> {
 
     /// As many values as the machine has cores, `most` at most: for a large value.
     pub fn at_most(most: usize, make: impl FnMut() -> T) -> PerThread<T> {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        PerThread::with(cores.min(most), make)
+        PerThread::with(cores().min(most), make)
     }
 
     /// `count` values (at least one), each made by `make`.
@@ -45,6 +44,11 @@ impl<T> PerThread<T> {
     pub fn len(&self) -> usize {
         self.values.len()
     }
+}
+
+/// The machine's cores: how many values [`PerThread::new`] makes.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// This thread's number, given the first time it asks: the runtime's workers, which make
