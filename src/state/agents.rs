@@ -4,7 +4,7 @@
 use super::{DecideContext, LAST_AGENT_DAYS, StoredAgent, StoredState};
 use crate::check::model::AgentId;
 use crate::compile::Policy;
-use crate::eval::{AgentSnapshot, AgentState, AgentStates};
+use crate::eval::{AgentSnapshot, AgentState, AgentStates, Status};
 
 /// The stored state read for one call: reservations of other calls, counts of `today`, the
 /// caller's last agent. Read in place, a decision costs what it reaches: a copy of every
@@ -106,12 +106,17 @@ impl StoredAgents<'_> {
             agent.calls_today = self.calls_today_of(stored);
             agent.last_call_ended = last_call_ended_of(stored);
         }
-        // The call's own agents are not taken from it.
-        agent.reserved =
-            self.state.reservations.get(name).is_some_and(|r| {
-                r.until > self.now_ms && Some(r.call_sid.as_str()) != self.call_sid
-            });
+        agent.reserved = self.reserved(name);
         agent
+    }
+
+    /// Whether the agent named `name` is held for another call: the call's own agents are not
+    /// taken from it.
+    fn reserved(&self, name: &str) -> bool {
+        self.state
+            .reservations
+            .get(name)
+            .is_some_and(|r| r.until > self.now_ms && Some(r.call_sid.as_str()) != self.call_sid)
     }
 
     /// The agent's count of calls, when it is of `today`; else none yet.
@@ -146,6 +151,16 @@ impl AgentStates for StoredAgents<'_> {
     fn last_agent(&self) -> Option<&str> {
         self.last_agent_read.set(true);
         self.last_agent
+    }
+
+    // A strategy reads this of every member: the status alone, and the reservation only when
+    // the status leaves the agent free (the whole state cost twice as many instructions).
+    fn available(&self, id: AgentId) -> bool {
+        let Some(agent) = self.policy.checked.agents.get(id.index()) else {
+            return true;
+        };
+        let status = self.state.agents.get(&agent.name).and_then(|s| s.status);
+        matches!(status, None | Some(Status::Available)) && !self.reserved(&agent.name)
     }
 
     // A sort reads these at every comparison: the agent's entry alone, not its reservation.
@@ -199,6 +214,10 @@ mod tests {
             call_sid: sid.into(),
             until,
         };
+        // Free by its status, held by another call.
+        state
+            .agents
+            .insert("c".into(), agent(Some(Status::Available), 0, TODAY, None));
         state
             .reservations
             .insert("c".into(), held("other", NOW + 1));
