@@ -55,12 +55,10 @@ fn read_call_noting(
     Call::from_request_noting(request.query(), request.json, &request.body, country, note)
 }
 
-/// How a request about a call is answered.
-// A decision is large (its lists are inline so that it allocates nothing); boxing it would
-// allocate for every call, to save a copy of a few hundred bytes.
-#[allow(clippy::large_enum_variant)]
-enum Answered<'c> {
-    Decided(Decided<'c>),
+/// How a request about a call is answered, lent to the handler's `respond`
+/// ([`decide_call`]).
+enum Answered<'d, 'c> {
+    Decided(&'d Decided<'c>),
     /// The call was decided before (a repeat, or a request after an attempt): its answer.
     Known(KnownAnswer),
 }
@@ -83,14 +81,17 @@ pub(crate) fn call_time(config: &Config, call: &Call) -> jiff::Timestamp {
 
 /// Decides a call: with the policy the request loaded (once, so that it reads the call and
 /// decides with one version), or the configured static fallback when none has loaded. A call
-/// decided before is answered from its record.
-async fn decide_call<'c>(
+/// decided before is answered from its record. The decision is lent to `respond`, whose
+/// answer this returns: a decision is large (its lists are inline, so that it allocates
+/// nothing), and handed back by value it was copied at every step out (callgrind).
+async fn decide_call<R>(
     state: &AppState,
     serving: Option<Arc<Serving>>,
-    call: &'c Call,
+    call: &Call,
     started: Instant,
     asking: Asking,
-) -> Answered<'c> {
+    respond: impl FnOnce(Answered<'_, '_>) -> R,
+) -> R {
     let Some(serving) = serving else {
         let decided = Decided {
             serving: None,
@@ -101,7 +102,7 @@ async fn decide_call<'c>(
         let shown = state.console.live.take_slot();
         state.report_decision(&decided, started.elapsed(), shown);
         state.metrics.decision(None, &decided.decision);
-        return Answered::Decided(decided);
+        return respond(Answered::Decided(&decided));
     };
     let policy = &serving.prepared.policy;
     // The shadow candidate decides live calls (not `/v1/decide`) with the agent state the
@@ -135,7 +136,7 @@ async fn decide_call<'c>(
         .decided_before(&ctx, lookups.asks_remote())
         .await
     {
-        Prior::Known(known) => return Answered::Known(known),
+        Prior::Known(known) => return respond(Answered::Known(known)),
         Prior::New(unknown) => unknown,
     };
     let mut facts = Facts::none(&policy.checked);
@@ -158,7 +159,7 @@ async fn decide_call<'c>(
     };
     let (decision, agents) = match state.store.decide_new(&ctx, unknown, &evaluate).await {
         Routed::Decided(decision, agents) => (decision, agents),
-        Routed::Known(known) => return Answered::Known(known),
+        Routed::Known(known) => return respond(Answered::Known(known)),
     };
     if let (Some(shadow), Some(agents)) = (state.shadow.as_ref(), agents) {
         shadow.offer(super::shadow::Job {
@@ -182,7 +183,7 @@ async fn decide_call<'c>(
         .as_deref()
         .map(|s| (&s.counters, &s.prepared.policy));
     state.metrics.decision(counters, &decided.decision);
-    Answered::Decided(decided)
+    respond(Answered::Decided(&decided))
 }
 
 /// The configured static fallback, for `reason` (with none configured: nobody is dialled, and
@@ -398,18 +399,19 @@ pub(super) async fn connect(
         commit: true,
         explained: false,
     };
+    // As the call's record says it was answered: a call with no `CallSid` has none, and gets
+    // every number.
+    let one_at_a_time = state.config.connect.fetch_after_attempt && call.sid.is_some();
     // Always 200 with JSON: Exotel must get an answer whatever happened.
-    match decide_call(&state, serving, &call, started, asking).await {
+    let respond = |answered: Answered| match answered {
         Answered::Known(known) => answer(&state.config, &call, &known.numbers, known.parallel),
         Answered::Decided(decided) => {
             let decision = &decided.decision;
-            // As the call's record says it was answered: a call with no `CallSid` has none,
-            // and gets every number.
-            let one_at_a_time = state.config.connect.fetch_after_attempt && call.sid.is_some();
             let numbers = crate::state::call::first_answer(decision, one_at_a_time);
             answer(&state.config, &call, numbers, decision.parallel)
         }
-    }
+    };
+    decide_call(&state, serving, &call, started, asking, respond).await
 }
 
 pub(super) async fn passthru(
@@ -433,16 +435,19 @@ pub(super) async fn passthru(
         commit: false,
         explained: false,
     };
-    let takes_branch = match decide_call(&state, serving, &call, started, asking).await {
-        Answered::Decided(decided) => branch.is_some_and(|branch| {
-            let decision = &decided.decision;
-            decision.flow.as_deref() == Some(branch.as_str())
-                || decision.queue.as_deref() == Some(branch.as_str())
-                || (decided.serving.is_some() && decided.rule() == branch)
-        }),
-        // Not committed: never a known call.
-        Answered::Known(..) => false,
-    };
+    let takes_branch = decide_call(&state, serving, &call, started, asking, |answered| {
+        match answered {
+            Answered::Decided(decided) => branch.is_some_and(|branch| {
+                let decision = &decided.decision;
+                decision.flow.as_deref() == Some(branch.as_str())
+                    || decision.queue.as_deref() == Some(branch.as_str())
+                    || (decided.serving.is_some() && decided.rule() == branch)
+            }),
+            // Not committed: never a known call.
+            Answered::Known(..) => false,
+        }
+    })
+    .await;
     let content = [(header::CONTENT_TYPE, "text/plain")];
     if takes_branch {
         (StatusCode::OK, content).into_response()
@@ -476,14 +481,26 @@ pub(super) async fn decide(State(state): State<Arc<AppState>>, request: ExotelRe
         commit: true,
         explained: true,
     };
-    let decided = loop {
-        match decide_call(&state, Some(Arc::clone(&serving)), &call, started, asking).await {
-            Answered::Decided(decided) => break decided,
-            // A call decided before takes no new step: shown as decided from the state now.
-            Answered::Known(..) => asking.commit = false,
+    let policy = &serving.prepared.policy;
+    loop {
+        let shown = decide_call(
+            &state,
+            Some(Arc::clone(&serving)),
+            &call,
+            started,
+            asking,
+            |answered| match answered {
+                Answered::Decided(decided) => Some(decided.decision.to_json(policy)),
+                // A call decided before takes no new step: shown as decided from the state now.
+                Answered::Known(..) => None,
+            },
+        )
+        .await;
+        match shown {
+            Some(json) => return axum::Json(json).into_response(),
+            None => asking.commit = false,
         }
-    };
-    axum::Json(decided.decision.to_json(&serving.prepared.policy)).into_response()
+    }
 }
 
 #[cfg(test)]
