@@ -30,6 +30,12 @@ impl Status {
         Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
     }
 
+    /// Whether an agent with this status (`None`: none recorded) may be offered, its
+    /// reservation aside.
+    pub fn leaves_free(status: Option<Status>) -> bool {
+        matches!(status, None | Some(Status::Available))
+    }
+
     pub fn name(self) -> &'static str {
         Self::ALL
             .iter()
@@ -50,7 +56,7 @@ pub struct AgentState {
 
 impl AgentState {
     pub fn is_available(&self) -> bool {
-        !self.reserved && matches!(self.status, None | Some(Status::Available))
+        !self.reserved && Status::leaves_free(self.status)
     }
 }
 

@@ -219,13 +219,14 @@ fn write_all(mut out: impl Write, shared: &Shared) {
                 std::mem::swap(&mut buffer.bytes, &mut batch);
                 buffer.added
             };
+            // An empty buffer added nothing since it was last taken: its count stands.
             if !batch.is_empty() {
                 any = true;
                 let _ = out.write_all(&batch);
                 let _ = out.flush();
                 batch.clear();
+                shared.gate().written[n] = added;
             }
-            shared.gate().written[n] = added;
         }
         if any {
             idle = 0;

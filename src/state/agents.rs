@@ -160,7 +160,7 @@ impl AgentStates for StoredAgents<'_> {
             return true;
         };
         let status = self.state.agents.get(&agent.name).and_then(|s| s.status);
-        matches!(status, None | Some(Status::Available)) && !self.reserved(&agent.name)
+        Status::leaves_free(status) && !self.reserved(&agent.name)
     }
 
     // A sort reads these at every comparison: the agent's entry alone, not its reservation.

@@ -231,7 +231,7 @@ impl StoredState {
                     .reservations
                     .get(agent)
                     .is_some_and(|r| r.call_sid != at.sid && r.until > at.now_ms);
-                matches!(status, None | Some(Status::Available)) && !reserved
+                Status::leaves_free(status) && !reserved
             })
         };
         let mut untried = record
