@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
 
 use crate::compile::Policy;
 pub use crate::eval::{AgentSnapshot, AgentState, AgentStates, Status};
@@ -306,39 +307,35 @@ pub struct DecideContext<'a> {
     pub snapshot: bool,
 }
 
-/// A local date as its day's counts are keyed (`2026-11-24`), kept on the stack: a decision
-/// needs one, and a `String` was an allocation and jiff's formatting a decision.
-#[derive(Clone, Copy)]
-pub struct Day {
-    text: [u8; 16],
-    len: u8,
-}
+/// A local date as its day's counts are keyed (`2026-11-24`), kept inline: a decision
+/// needs one, and a `String` was an allocation and jiff's formatting a decision. Checked as
+/// text once, when made: a decision reads it two or three times.
+#[derive(Clone)]
+pub struct Day(SmolStr);
 
 impl Day {
     pub fn of(date: jiff::civil::Date) -> Day {
-        let mut day = Day {
-            text: [0; 16],
-            len: 10,
-        };
+        let mut text = [0u8; 16];
+        let mut len = 10;
         let year = i64::from(date.year());
         if (0..=9999).contains(&year) {
-            let text = &mut day.text;
             text[..10].copy_from_slice(b"0000-00-00");
             crate::json_text::digits(&mut text[0..4], year);
             crate::json_text::digits(&mut text[5..7], i64::from(date.month()));
             crate::json_text::digits(&mut text[8..10], i64::from(date.day()));
         } else {
             // Years jiff writes with a sign and six digits: at most 14 bytes.
-            let mut rest = &mut day.text[..];
+            let mut rest = &mut text[..];
             let _ = std::io::Write::write_fmt(&mut rest, format_args!("{date}"));
-            let left = rest.len();
-            day.len = (16 - left) as u8;
+            len = 16 - rest.len();
         }
-        day
+        Day(SmolStr::new(
+            std::str::from_utf8(&text[..len]).unwrap_or_default(),
+        ))
     }
 
     pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.text[..usize::from(self.len)]).unwrap_or_default()
+        self.0.as_str()
     }
 }
 
