@@ -161,8 +161,8 @@ fn main() {
         p50 as f64 / f50.max(1) as f64,
         mean / fmean.max(1.0)
     );
-    // Each sample is timed on its own, so both figures carry the clock's own cost; where the
-    // clock is dear, it is most of the if-chain's (docs/performance.md, "Where the time goes").
+    // Each sample is timed on its own, so both figures carry the clock's own cost: where the
+    // clock is dear, a quarter of the if-chain's p50 (docs/performance.md, "Where the time goes").
     let (t50, _, tmean) = measure(
         |c| {
             black_box(c);
