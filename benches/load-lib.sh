@@ -7,6 +7,9 @@ needs_tools() {
   done
 }
 
+# Exotel's real Connect request's query, as the load scripts send it.
+exotel_query='CallSid=9953099079d70b89bbc1aa43ae6d1893&CallFrom=09901320691&CallTo=08069891522&Direction=incoming&Created=Tue,%2003%20Sep%202024%2011:44:54&DialCallDuration=0&StartTime=2024-09-03%2011:44:54&EndTime=1970-01-01%2005:30:00&CallType=call-attempt&DialWhomNumber=&flow_id=11754&tenant_id=1409&From=09901320691&To=08069891522&CurrentTime=2024-09-03%2011:44:59&digits=%228%22'
+
 wait_for() {
   for _ in $(seq 1 600); do
     (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0

@@ -29,7 +29,7 @@ trap 'kill $baseline $routec 2>/dev/null; pkill -f "baseline.*--serve 127.0.0.1:
 wait_for 18081
 wait_for 18080
 wait_for 18090
-query='CallSid=9953099079d70b89bbc1aa43ae6d1893&CallFrom=09901320691&CallTo=08069891522&Direction=incoming&Created=Tue,%2003%20Sep%202024%2011:44:54&DialCallDuration=0&StartTime=2024-09-03%2011:44:54&EndTime=1970-01-01%2005:30:00&CallType=call-attempt&DialWhomNumber=&flow_id=11754&tenant_id=1409&From=09901320691&To=08069891522&CurrentTime=2024-09-03%2011:44:59&digits=%228%22'
+query=$exotel_query
 url() { echo "http://127.0.0.1:$1/exotel/connect?$query"; }
 
 echo "== saturation, each server on core 0, wrk on core 1 (wrk -t2 -c32 -d${secs}s)"
