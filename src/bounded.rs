@@ -114,8 +114,8 @@ impl<K: Hash + Eq, V, S: BuildHasher> Recent<K, V, S> {
         {
             prefetch(&self.index.slots[self.index.home(Index::filed(*hash, 0))]);
         }
-        // The hash, not the entry's start: an entry spans two cache lines, and its fields'
-        // order is the compiler's.
+        // The hash, not the entry's start: an entry may span two cache lines, and its
+        // fields' order is the compiler's.
         if let Some((hash, _, _)) = self.entries.get(1) {
             prefetch(hash);
         }
