@@ -41,6 +41,24 @@ answered_within_100us() {
     /^routec_http_request_duration_seconds_count\{route="\/exotel\/connect"/ {all += $NF} END {printf "%d %d", fast, all}'
 }
 
+# share_within_100us BEFORE AFTER: routec's share of the Connect requests answered between two
+# readings of `answered_within_100us` that took at most 100 µs by its own histogram.
+share_within_100us() {
+  echo "$1 $2" | awk '{printf "routec  : by its own histogram, %.2f%% of these requests answered within 100 µs\n", ($3 - $1) * 100 / ($4 - $2)}'
+}
+
+# paced_new LABEL PORT [COMMAND…]: new calls (benches/fresh-calls.lua) paced by wrk against
+# PORT, $connections connections each waiting 1 ms after an answer, for $secs seconds, wrk
+# run under COMMAND if given (`taskset -c 1`, say): requests/s, p50/p90/p99 and the slowest.
+paced_new() {
+  local label=$1 port=$2; shift 2
+  PACE_MS=1 "$@" wrk -t2 -c"$connections" -d"${secs}s" --latency -s benches/fresh-calls.lua \
+    "http://127.0.0.1:$port/exotel/connect?$exotel_query" > /tmp/load-paced-new.txt
+  echo "$label: $(awk '/Requests\/sec/ {printf "%d", $2}' /tmp/load-paced-new.txt) req/s;" \
+    "$(awk '$1 == "50%" || $1 == "90%" || $1 == "99%" {printf "p%s %s, ", substr($1, 1, 2), $2}' /tmp/load-paced-new.txt)" \
+    "max $(awk '/Latency/ {print $4; exit}' /tmp/load-paced-new.txt)"
+}
+
 # The machine's CPU ticks so far, busy and in all, over every core (/proc/stat's first line:
 # idle and iowait are not busy).
 machine_ticks() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t}' /proc/stat; }

@@ -125,7 +125,7 @@ paced() { # LABEL PID PORT
     own_after=$(answered_within_100us 18090)
     # Where the p99 goes: routec's own time (from the request read to the answer written)
     # against the whole round trip hey sees.
-    echo "$own_before $own_after" | awk '{printf "routec  : by its own histogram, %.2f%% of these requests answered within 100 µs\n", ($3 - $1) * 100 / ($4 - $2)}'
+    share_within_100us "$own_before" "$own_after"
   fi
 }
 paced "baseline" "$baseline_pid" 18081
@@ -138,13 +138,6 @@ echo "(target: routec's p99 <= 0.5 ms)"
 # (100,000 at most), which the same call asked again never shows.
 connections=$(awk -v r="$routec_new_rps" 'BEGIN {c = int(r / 2 / 900); print (c < 2 ? 2 : c)}')
 echo "== half of saturation with new calls (wrk, $connections connections each waiting 1 ms after an answer, ${secs}s)"
-paced_new() { # LABEL PORT
-  PACE_MS=1 wrk -t2 -c"$connections" -d"${secs}s" --latency -s benches/fresh-calls.lua \
-    "http://127.0.0.1:$2/exotel/connect?$query" > /tmp/load-half-new.txt
-  echo "$1: $(awk '/Requests\/sec/ {printf "%d", $2}' /tmp/load-half-new.txt) req/s;" \
-    "$(awk '$1 == "50%" || $1 == "90%" || $1 == "99%" {printf "p%s %s, ", substr($1, 1, 2), $2}' /tmp/load-half-new.txt)" \
-    "max $(awk '/Latency/ {print $4; exit}' /tmp/load-half-new.txt)"
-}
 paced_new "baseline" 18081
 paced_new "routec  " 18080
 echo "== memory"

@@ -56,7 +56,7 @@ paced() { # LABEL PORT
     "p99 $(hey_pct 99 < /tmp/pinned-hey.txt) ms"
   if [ "$2" = 18080 ]; then
     own_after=$(answered_within_100us 18090)
-    echo "$own_before $own_after" | awk '{printf "routec  : by its own histogram, %.2f%% of these requests answered within 100 µs\n", ($3 - $1) * 100 / ($4 - $2)}'
+    share_within_100us "$own_before" "$own_after"
   fi
 }
 paced "baseline" 18081
@@ -65,12 +65,5 @@ echo "(target: routec's p99 <= 0.5 ms)"
 
 connections=$(awk -v r="$half" 'BEGIN {c = int(r / 900); print (c < 2 ? 2 : c)}')
 echo "== new calls at about the same rate (wrk on core 1, $connections connections each waiting 1 ms after an answer, ${secs}s)"
-paced_new() { # LABEL PORT
-  PACE_MS=1 taskset -c 1 wrk -t2 -c"$connections" -d"${secs}s" --latency -s benches/fresh-calls.lua \
-    "$(url "$2")" > /tmp/pinned-new.txt
-  echo "$1: $(awk '/Requests\/sec/ {printf "%d", $2}' /tmp/pinned-new.txt) req/s;" \
-    "$(awk '$1 == "50%" || $1 == "90%" || $1 == "99%" {printf "p%s %s, ", substr($1, 1, 2), $2}' /tmp/pinned-new.txt)" \
-    "max $(awk '/Latency/ {print $4; exit}' /tmp/pinned-new.txt)"
-}
-paced_new "baseline" 18081
-paced_new "routec  " 18080
+paced_new "baseline" 18081 taskset -c 1
+paced_new "routec  " 18080 taskset -c 1
