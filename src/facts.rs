@@ -43,6 +43,7 @@ impl Facts {
         }
     }
 
+    #[inline]
     pub fn get(&self, group: FactsId, field: usize) -> Option<&FactValue> {
         self.groups
             .get(group.index())?

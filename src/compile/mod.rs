@@ -83,12 +83,14 @@ impl Policy {
     }
 
     /// An agent's number, E.164.
+    #[inline]
     pub fn number(&self, agent: AgentId) -> SmolStr {
         self.numbers[agent.index()].clone()
     }
 
     /// The plan of a team or `agents where` target of rule `rule` (the index of a rule, or the
     /// rule count for `otherwise`) at `position`.
+    #[inline]
     pub fn plan(&self, rule: usize, position: usize) -> Option<&TargetPlan> {
         self.plans.get(rule)?.get(position)?.as_ref()
     }

@@ -117,31 +117,40 @@ impl AgentSnapshot {
     }
 }
 
+// Inline: these few loads are read at each comparison of a sort, and a crate built without
+// LTO (a bench, a test) would otherwise call each of them.
 impl AgentStates for AgentSnapshot {
+    #[inline]
     fn agent(&self, id: AgentId) -> Option<AgentState> {
         self.agents.get(id.index()).copied()
     }
 
+    #[inline]
     fn cursor(&self, key: &str) -> Option<AgentId> {
         self.cursors.get(key).copied()
     }
 
+    #[inline]
     fn weights(&self, key: &str) -> Option<&[i64]> {
         self.weights.get(key).map(Vec::as_slice)
     }
 
+    #[inline]
     fn last_agent(&self) -> Option<&str> {
         self.last_agent.as_deref()
     }
 
+    #[inline]
     fn available(&self, id: AgentId) -> bool {
         self.agents.get(id.index()).is_none_or(|s| s.is_available())
     }
 
+    #[inline]
     fn calls_today(&self, id: AgentId) -> u32 {
         self.agents.get(id.index()).map_or(0, |s| s.calls_today)
     }
 
+    #[inline]
     fn last_call_ended(&self, id: AgentId) -> Option<jiff::Timestamp> {
         self.agents.get(id.index()).and_then(|s| s.last_call_ended)
     }

@@ -165,6 +165,7 @@ pub struct Decision {
 
 impl Decision {
     /// A decision that dials no one: the start of every decision, and the last resort.
+    #[inline]
     pub fn empty() -> Decision {
         Decision {
             rule: RuleRef::Otherwise,
@@ -203,6 +204,7 @@ impl Decision {
         self.agents.is_empty() || self.fallback > 0
     }
 
+    #[inline]
     pub(super) fn set_agents(&mut self, policy: &Policy, agents: Agents) {
         // Pushed in place: collecting a new list and moving it in copied it twice.
         self.numbers.clear();
