@@ -120,15 +120,22 @@ fn second_text(seconds: i64) -> Option<[u8; 19]> {
     let (year, month, day) = days_to_date(seconds / 86_400).filter(|(year, ..)| *year <= 9999)?;
     let in_day = seconds % 86_400;
     let mut text = *b"0000-00-00T00:00:00";
-    digits(&mut text[0..4], year);
-    digits(&mut text[5..7], month);
-    digits(&mut text[8..10], day);
+    text[..10].copy_from_slice(&date(year, month, day));
     digits(&mut text[11..13], in_day / 3600);
     digits(&mut text[14..16], in_day / 60 % 60);
     digits(&mut text[17..19], in_day % 60);
     BEFORE.set(last);
     LAST.set((seconds, text));
     Some(text)
+}
+
+/// `YYYY-MM-DD`, for a year from 0 to 9999.
+pub fn date(year: i64, month: i64, day: i64) -> [u8; 10] {
+    let mut text = *b"0000-00-00";
+    digits(&mut text[0..4], year);
+    digits(&mut text[5..7], month);
+    digits(&mut text[8..10], day);
+    text
 }
 
 /// The civil date `days` after 1970-01-01 (proleptic Gregorian; Howard Hinnant's

@@ -319,10 +319,8 @@ impl Day {
         let mut len = 10;
         let year = i64::from(date.year());
         if (0..=9999).contains(&year) {
-            text[..10].copy_from_slice(b"0000-00-00");
-            crate::json_text::digits(&mut text[0..4], year);
-            crate::json_text::digits(&mut text[5..7], i64::from(date.month()));
-            crate::json_text::digits(&mut text[8..10], i64::from(date.day()));
+            let (month, day) = (i64::from(date.month()), i64::from(date.day()));
+            text[..10].copy_from_slice(&crate::json_text::date(year, month, day));
         } else {
             // Years jiff writes with a sign and six digits: at most 14 bytes.
             let mut rest = &mut text[..];
