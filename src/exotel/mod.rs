@@ -80,7 +80,12 @@ impl Call {
         }
         call.from = from.0.or(from.1).map(|v| PhoneValue::read(&v, country));
         call.to = to.0.or(to.1).map(|v| PhoneValue::read(&v, country));
-        call.time = times.into_iter().find_map(Deferred::time);
+        // Not `find_map` over the array: its iterator moved each time about (350 instructions).
+        let [current, start, created] = times;
+        call.time = current
+            .time()
+            .or_else(|| start.time())
+            .or_else(|| created.time());
         call
     }
 
@@ -100,17 +105,20 @@ impl Call {
         } else {
             std::str::from_utf8(body).ok()
         };
-        let query_pairs = params::raw_pairs(query.unwrap_or("")).take(params::MAX_PARAMS);
+        let query_pairs = params::raw_pairs(query.unwrap_or("")).at_most(params::MAX_PARAMS);
         match form {
             // A GET, as Exotel sends most: the query alone, without the chain's adapters
             // (300 instructions a request).
             Some("") => {
-                let pairs = query_pairs.inspect(|&(k, v)| note(k, v));
-                Call::from_params(pairs.map(|(k, v)| (k.decoded(), v)), country)
+                let pairs = query_pairs.map(|(k, v)| {
+                    note(k, v);
+                    (k.decoded(), v)
+                });
+                Call::from_params(pairs, country)
             }
             Some(form) => {
                 let query = query_pairs.inspect(|&(k, v)| note(k, v));
-                let form = params::raw_pairs(form).take(params::MAX_PARAMS);
+                let form = params::raw_pairs(form).at_most(params::MAX_PARAMS);
                 let pairs = query.chain(form).take(params::MAX_PARAMS);
                 Call::from_params(pairs.map(|(k, v)| (k.decoded(), v)), country)
             }
