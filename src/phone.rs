@@ -154,7 +154,11 @@ pub fn normalize(raw: &str, country: &Country) -> Option<String> {
 
 /// [`normalize`], without allocating: for the decision path.
 pub fn normalize_inline(raw: &str, country: &Country) -> Option<E164> {
-    let raw = raw.trim();
+    // `str::trim` decodes a character at each end: answered at once for the usual number.
+    let raw = match (raw.as_bytes().first(), raw.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => raw,
+        _ => raw.trim(),
+    };
     let (plus, rest) = match raw.strip_prefix('+') {
         Some(rest) => (true, rest),
         None => (false, raw),

@@ -10,6 +10,7 @@ pub use crate::bounded::{Recent, bound};
 pub use agents::StoredAgents;
 pub use call::{Ask, CallRecord, ForgottenCall, KnownAnswer};
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -91,6 +92,11 @@ mod tests {
                 .unwrap_or(jiff::civil::Date::MAX);
             let day = Day::of(date);
             proptest::prop_assert_eq!(day.as_str(), date.to_string());
+            // Asked again, and after another day: from the thread's kept day, and anew.
+            proptest::prop_assert_eq!(Day::of(date).to_string(), date.to_string());
+            let next = date.tomorrow().unwrap_or(jiff::civil::Date::MIN);
+            proptest::prop_assert_eq!(Day::of(next).to_string(), next.to_string());
+            proptest::prop_assert_eq!(Day::of(date).to_string(), date.to_string());
         }
     }
 
@@ -314,7 +320,23 @@ pub struct DecideContext<'a> {
 pub struct Day(SmolStr);
 
 impl Day {
+    /// The day of `date`, kept per thread for the date last asked: every call of a day asks
+    /// for the same one (written anew, 200 instructions a decision).
     pub fn of(date: jiff::civil::Date) -> Day {
+        thread_local! {
+            static LAST: RefCell<Option<(jiff::civil::Date, Day)>> = const { RefCell::new(None) };
+        }
+        LAST.with_borrow_mut(|last| match last {
+            Some((known, day)) if *known == date => day.clone(),
+            _ => {
+                let day = Day::written(date);
+                *last = Some((date, day.clone()));
+                day
+            }
+        })
+    }
+
+    fn written(date: jiff::civil::Date) -> Day {
         let mut text = [0u8; 16];
         let mut len = 10;
         let year = i64::from(date.year());
