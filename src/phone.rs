@@ -152,13 +152,20 @@ pub fn normalize(raw: &str, country: &Country) -> Option<String> {
     normalize_inline(raw, country).map(|n| n.as_str().to_string())
 }
 
+/// `str::trim`, answered at once for the usual value (a number, one of Exotel's parameters)
+/// that starts and ends with a visible ASCII character: `str::trim` decodes a character at
+/// each end.
+#[inline]
+pub fn trim(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
+}
+
 /// [`normalize`], without allocating: for the decision path.
 pub fn normalize_inline(raw: &str, country: &Country) -> Option<E164> {
-    // `str::trim` decodes a character at each end: answered at once for the usual number.
-    let raw = match (raw.as_bytes().first(), raw.as_bytes().last()) {
-        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => raw,
-        _ => raw.trim(),
-    };
+    let raw = trim(raw);
     let (plus, rest) = match raw.strip_prefix('+') {
         Some(rest) => (true, rest),
         None => (false, raw),

@@ -137,18 +137,9 @@ impl Call {
 #[inline(always)]
 fn trimmed(value: Cow<'_, str>) -> Cow<'_, str> {
     match value {
-        Cow::Borrowed(text) => Cow::Borrowed(trim(text)),
-        Cow::Owned(text) if trim(&text).len() == text.len() => Cow::Owned(text),
+        Cow::Borrowed(text) => Cow::Borrowed(crate::phone::trim(text)),
+        Cow::Owned(text) if crate::phone::trim(&text).len() == text.len() => Cow::Owned(text),
         Cow::Owned(text) => Cow::Owned(text.trim().to_string()),
-    }
-}
-
-/// `str::trim`, answered at once for the usual value that starts and ends with a visible
-/// ASCII character.
-fn trim(text: &str) -> &str {
-    match (text.as_bytes().first(), text.as_bytes().last()) {
-        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
-        _ => text.trim(),
     }
 }
 
