@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper_util::service::TowerToHyperService;
 use routec::policy_files::SourceFiles;
 use routec::server::config::{StateSettings, StoreKind};
-use routec::server::{AppState, Config, Serving, admin_app, app, listen, logging};
+use routec::server::{AppState, Config, Serving, Shortcut, admin_app, listen, logging};
 use routec::state::StateStore;
 use routec::state::memory::MemoryStore;
 use routec::state::redis::RedisStore;
@@ -206,11 +207,16 @@ async fn serve(config: Config) -> ExitCode {
     let limits = state.config.limits.clone();
     let admin = listen::serve(
         admin_listener,
-        admin_app(Arc::clone(&state)),
+        TowerToHyperService::new(admin_app(Arc::clone(&state))),
         &limits,
         until_stopped(stopping.clone()),
     );
-    let exotel = listen::serve(listener, app(state), &limits, until_stopped(stopping));
+    let exotel = listen::serve(
+        listener,
+        Shortcut::new(state),
+        &limits,
+        until_stopped(stopping),
+    );
     tokio::join!(exotel, admin);
     state_for_shutdown.flush_log(Duration::from_secs(2));
     if let Err(e) = state_for_shutdown.store.save() {

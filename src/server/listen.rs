@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::Router;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -21,14 +21,25 @@ use super::config::Limits;
 /// What a connection past the cap is told before it is closed.
 const TOO_MANY: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\ncontent-type: text/plain\r\ncontent-length: 21\r\nconnection: close\r\n\r\ntoo many connections\n";
 
-/// Serves `router` on `listener` until `stop` completes, then waits for the connections under
-/// way to finish their requests.
-pub async fn serve(
+/// A boxed error, as hyper takes a service's and a body's.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Serves `service` (a router through [`hyper_util::service::TowerToHyperService`], or the public listener's
+/// [`super::shortcut::Shortcut`]) on `listener` until `stop` completes, then waits for the
+/// connections under way to finish their requests.
+pub async fn serve<S, B>(
     listener: TcpListener,
-    router: Router,
+    service: S,
     limits: &Limits,
     stop: impl Future<Output = ()>,
-) {
+) where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let head_timeout = Duration::from_millis(limits.header_read_timeout_ms.max(1));
@@ -73,7 +84,7 @@ pub async fn serve(
         };
         let waiting = Arc::new(Waiting::new());
         let service = Watched {
-            inner: TowerToHyperService::new(router.clone()),
+            inner: service.clone(),
             waiting: Arc::clone(&waiting),
         };
         let connection = http.serve_connection(TokioIo::new(stream), service);

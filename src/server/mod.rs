@@ -14,10 +14,12 @@ mod metrics;
 mod per_thread;
 mod request;
 pub mod shadow;
+mod shortcut;
 mod track;
 
 pub use config::Config;
 pub use metrics::{Metrics, Trigger};
+pub use shortcut::Shortcut;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -81,16 +81,19 @@ where
                 .map_or(Route::Unmatched, Route::Matched),
         };
         let method = request.method().clone();
-        Tracked {
-            inner: self.inner.call(request),
-            seen: Some(Seen {
-                state: Arc::clone(&self.state),
-                route,
-                method,
-                started: Instant::now(),
-            }),
-        }
+        Tracked::new(&self.state, route, method, self.inner.call(request))
     }
+}
+
+/// `answer` timed under `template`, as [`Track`] times a route's: for a request answered
+/// without the router ([`super::shortcut`]).
+pub(super) fn tracked<F>(
+    state: &Arc<AppState>,
+    template: &'static str,
+    method: Method,
+    answer: F,
+) -> Tracked<F> {
+    Tracked::new(state, Route::Known(template), method, answer)
 }
 
 /// What is counted once the response is there.
@@ -123,6 +126,20 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         seen: Option<Seen>,
+    }
+}
+
+impl<F> Tracked<F> {
+    fn new(state: &Arc<AppState>, route: Route, method: Method, inner: F) -> Tracked<F> {
+        Tracked {
+            inner,
+            seen: Some(Seen {
+                state: Arc::clone(state),
+                route,
+                method,
+                started: Instant::now(),
+            }),
+        }
     }
 }
 

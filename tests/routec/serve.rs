@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use routec::server::{AppState, Config, Serving, admin_app, app};
+use routec::server::{AppState, Config, Serving, Shortcut, admin_app, app};
 use tower::ServiceExt;
 
 use crate::crm::{Crm, Reply};
@@ -152,6 +152,72 @@ fn passthru_takes_the_named_branch_with_200_else_302() {
         assert_eq!(status, StatusCode::FOUND);
         assert!(headers.contains_key("location"));
         assert_eq!(body, "");
+    });
+}
+
+/// The public listener takes GET `/exotel/connect` and `/exotel/passthru` past the router
+/// (`Shortcut`): every request, those and their neighbours, is answered and counted in
+/// `/metrics` as `app`'s router answers and counts it.
+#[test]
+fn the_public_listeners_shortcut_answers_as_the_router_does() {
+    let query = format!("/exotel/connect?{EXOTEL_QUERY}");
+    let requests = [
+        ("GET", query.as_str(), ""),
+        ("GET", "/exotel/connect", ""),
+        ("GET", "/exotel/connect?CallSid=c1&digits=1", ""),
+        ("HEAD", query.as_str(), ""),
+        ("POST", "/exotel/connect", "CallSid=c2&CallFrom=09901320691"),
+        ("PUT", "/exotel/connect", ""),
+        ("GET", "/exotel/connect/", ""),
+        ("GET", "/exotel/s3cret/connect?digits=2", ""),
+        ("GET", "/exotel/passthru?branch=billing&digits=%222%22", ""),
+        ("GET", "/exotel/passthru?branch=billing&digits=1", ""),
+        ("POST", "/exotel/passthru?branch=tech", "digits=1"),
+        ("GET", "/exotel/events", ""),
+        ("GET", "/healthz", ""),
+        ("GET", "/nowhere", ""),
+    ];
+    let request = |(method, uri, body): (&str, &str, &str)| {
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let answer = |response: axum::response::Response| async move {
+        let status = response.status();
+        let mut headers = response.headers().clone();
+        // axum's router sets `content-length`; hyper writes the same from the body's exact
+        // size when it is not set: the same on the wire.
+        let length = headers
+            .remove("content-length")
+            .map(|v| v.to_str().unwrap().parse::<u64>().unwrap())
+            .or(axum::body::HttpBody::size_hint(response.body()).exact());
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, length, body)
+    };
+    let counted = |state: Arc<AppState>| async move {
+        let (_, _, text) = send(state, get("/metrics")).await;
+        let lines = text
+            .lines()
+            .filter(|l| l.starts_with("routec_http_request_duration_seconds_count"));
+        lines.map(str::to_string).collect::<Vec<_>>()
+    };
+    let (routed, shortcut) = (state(POLICY), state(POLICY));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let router = app(Arc::clone(&routed));
+        let front = Shortcut::new(Arc::clone(&shortcut));
+        for r in requests {
+            let by_router = answer(router.clone().oneshot(request(r)).await.unwrap()).await;
+            let call = hyper::service::Service::call(&front, request(r));
+            let by_shortcut = answer(call.await.unwrap()).await;
+            assert_eq!(by_shortcut, by_router, "{r:?}");
+        }
+        let counts = counted(Arc::clone(&routed)).await;
+        assert!(counts.len() >= 8, "{counts:#?}");
+        assert_eq!(counted(shortcut).await, counts);
     });
 }
 
