@@ -66,7 +66,7 @@ async fn decide_call(
     call: &Call,
     reserve: bool,
 ) -> (Duration, routec::eval::Decision) {
-    let sid = call.sid.as_deref();
+    let sid = call.sid.as_ref();
     let facts = Facts::none(&policy.checked);
     let now = jiff::Timestamp::now();
     let started = Instant::now();

@@ -112,7 +112,7 @@ async fn decide_call<R>(
     let now = call_time(&state.config, call);
     let ctx = DecideContext {
         policy,
-        call_sid: call.sid.as_deref(),
+        call_sid: call.sid.as_ref(),
         tried: call.dial_whom.as_ref().map(|p| p.value.as_str()),
         one_at_a_time: state.config.connect.fetch_after_attempt,
         caller: call

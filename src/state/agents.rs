@@ -52,7 +52,13 @@ impl StoredState {
 
     /// The state as the decision `ctx` asks for reads it.
     pub fn agents_for<'a>(&'a self, ctx: &'a DecideContext<'_>) -> StoredAgents<'a> {
-        self.agents(ctx.policy, ctx.caller, ctx.call_sid, &ctx.today, ctx.now_ms)
+        self.agents(
+            ctx.policy,
+            ctx.caller,
+            ctx.call_sid.map(smol_str::SmolStr::as_str),
+            &ctx.today,
+            ctx.now_ms,
+        )
     }
 }
 

@@ -1,8 +1,6 @@
 //! One call's life, by `CallSid`: the numbers its decision dials and the Connect answer given
 //! after each attempt, so that a repeated request is the same call and takes no new step.
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 use smol_str::SmolStr;
 
@@ -11,7 +9,7 @@ use crate::compile::Policy;
 use crate::eval::Decision;
 
 /// A call's record forgotten to make room for a new one.
-pub type ForgottenCall = (Arc<str>, CallRecord);
+pub type ForgottenCall = (SmolStr, CallRecord);
 
 /// How long a call is remembered at least, whatever the reservations last: longer than any
 /// call rings.
@@ -268,8 +266,8 @@ impl StoredState {
     /// Remembers a call decided now, in place of what was known of it.
     /// Remembers a call's record; the call forgotten to make room, if one was, is handed back
     /// ([`crate::bounded::Recent::insert`]).
-    pub fn record_call(&mut self, sid: &str, record: CallRecord) -> Option<ForgottenCall> {
-        self.calls.insert(sid.into(), record, MAX_CALLS)
+    pub fn record_call(&mut self, sid: SmolStr, record: CallRecord) -> Option<ForgottenCall> {
+        self.calls.insert(sid, record, MAX_CALLS)
     }
 }
 

@@ -64,8 +64,10 @@ pub struct StoredState {
     pub last_agent: Keyed<String, (String, i64)>,
     /// Events already applied (`CallSid`/kind/agent) and when (ms): a repeat changes nothing.
     pub events: Recent<Arc<str>, i64>,
-    /// Calls decided, by `CallSid`: a repeated request gets the same answer.
-    pub calls: Recent<Arc<str>, CallRecord>,
+    /// Calls decided, by `CallSid`: a repeated request gets the same answer. Keyed by the
+    /// request's own text, shared: a `CallSid` (32 bytes) is too long for `SmolStr` to keep
+    /// inline, and a key of its own was an allocation more a call.
+    pub calls: Recent<SmolStr, CallRecord>,
 }
 
 /// A map by keys callers send (numbers, `CallSid`s), looked up on every decision: foldhash
@@ -148,7 +150,7 @@ mod tests {
             .insert("gone".into(), held("other", now_ms + 5));
         let ctx = DecideContext {
             policy: &policy,
-            call_sid: Some("this"),
+            call_sid: Some(&SmolStr::new_static("this")),
             tried: None,
             one_at_a_time: false,
             caller: None,
@@ -205,7 +207,7 @@ mod tests {
                 until: at + 3_600_000,
                 ..CallRecord::default()
             };
-            state.record_call(&format!("c{i}"), record);
+            state.record_call(format!("c{i}").into(), record);
         }
         assert!(state.events.len() <= MAX_EVENTS, "{}", state.events.len());
         assert!(
@@ -291,7 +293,7 @@ pub struct AgentView {
 /// What a decision needs of the store besides the policy.
 pub struct DecideContext<'a> {
     pub policy: &'a Policy,
-    pub call_sid: Option<&'a str>,
+    pub call_sid: Option<&'a SmolStr>,
     /// The number Exotel dialled last (`DialWhomNumber`): a request after an attempt.
     pub tried: Option<&'a str>,
     /// Exotel asks again after every attempt (`fetch_after_attempt`): one number at a time.
@@ -379,7 +381,7 @@ impl DecideContext<'_> {
         let sid = self
             .call_sid
             .filter(|_| self.commit && !self.reserve_for.is_zero())?;
-        Some((sid, self.reserve_until()))
+        Some((sid.as_str(), self.reserve_until()))
     }
 
     fn reserve_until(&self) -> i64 {
@@ -389,7 +391,7 @@ impl DecideContext<'_> {
     /// A request that routes a call with a `CallSid`: one the store keeps a record of.
     pub fn ask(&self) -> Option<Ask<'_>> {
         Some(Ask {
-            call_sid: self.call_sid.filter(|_| self.commit)?,
+            call_sid: self.call_sid.filter(|_| self.commit)?.as_str(),
             tried: self.tried,
             one_at_a_time: self.one_at_a_time,
         })
@@ -413,7 +415,8 @@ impl DecideContext<'_> {
     pub fn record(&self, state: &mut StoredState, decision: &Decision) -> Option<ForgottenCall> {
         let ask = self.ask()?;
         let record = CallRecord::new(decision, &ask, self.call_until());
-        state.record_call(ask.call_sid, record)
+        let sid = self.call_sid.filter(|_| self.commit)?;
+        state.record_call(sid.clone(), record)
     }
 }
 

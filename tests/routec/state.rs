@@ -577,7 +577,7 @@ async fn ask_store_for(
     let now = jiff::Timestamp::now();
     let ctx = routec::state::DecideContext {
         policy,
-        call_sid: Some(sid),
+        call_sid: call.sid.as_ref(),
         tried,
         one_at_a_time: true,
         caller,
@@ -868,7 +868,7 @@ fn the_stores_futures_stay_small() {
         routec::state::StateStore::Memory(Box::new(routec::state::memory::MemoryStore::new(None)));
     let ctx = routec::state::DecideContext {
         policy: &policy,
-        call_sid: Some("c1"),
+        call_sid: Some(&smol_str::SmolStr::new_static("c1")),
         tried: None,
         one_at_a_time: true,
         caller: None,

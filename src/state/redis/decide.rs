@@ -513,7 +513,7 @@ impl RedisStore {
             // Redis went away between the read and the attempt: walk on from what was read.
             Err(_) => {
                 let mut known = self.known();
-                known.state.record_call(ask.call_sid, record);
+                known.state.record_call(ask.call_sid.into(), record);
                 ctx.known_call(&mut known.state)
             }
         }
