@@ -312,8 +312,8 @@ pub fn app(state: Arc<AppState>) -> Router {
     };
     // (Larger bodies get 413 from `ExotelRequest`, which reads them.)
     routes
-        .route("/exotel/connect", connect, true)
-        .route("/exotel/passthru", passthru, true)
+        .route(shortcut::CONNECT, connect, true)
+        .route(shortcut::PASSTHRU, passthru, true)
         // The secret as a path segment, for URLs that cannot carry a query of their own.
         .route("/exotel/{secret}/connect", connect, true)
         .route("/exotel/{secret}/passthru", passthru, true)

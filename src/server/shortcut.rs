@@ -34,6 +34,10 @@ pub struct Shortcut {
     state: Arc<AppState>,
 }
 
+/// The two routes' paths, which [`super::app`] routes too.
+pub(super) const CONNECT: &str = "/exotel/connect";
+pub(super) const PASSTHRU: &str = "/exotel/passthru";
+
 /// The route a request takes past the router, if it is one of the two.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Hot {
@@ -49,17 +53,17 @@ impl Hot {
             return None;
         }
         match path {
-            "/exotel/connect" => Some(Hot::Connect),
-            "/exotel/passthru" => Some(Hot::Passthru),
+            CONNECT => Some(Hot::Connect),
+            PASSTHRU => Some(Hot::Passthru),
             _ => None,
         }
     }
 
-    /// The template the request is timed under: the route's in [`super::app`].
+    /// The template the request is timed under: the route's in [`super::app`], its path.
     fn template(self) -> &'static str {
         match self {
-            Hot::Connect => "/exotel/connect",
-            Hot::Passthru => "/exotel/passthru",
+            Hot::Connect => CONNECT,
+            Hot::Passthru => PASSTHRU,
         }
     }
 }
