@@ -21,12 +21,10 @@ use super::config::Limits;
 /// What a connection past the cap is told before it is closed.
 const TOO_MANY: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\ncontent-type: text/plain\r\ncontent-length: 21\r\nconnection: close\r\n\r\ntoo many connections\n";
 
-/// A boxed error, as hyper takes a service's and a body's.
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Serves `service` (a router through [`hyper_util::service::TowerToHyperService`], or the public listener's
-/// [`super::shortcut::Shortcut`]) on `listener` until `stop` completes, then waits for the
-/// connections under way to finish their requests.
+/// Serves `service` on `listener` until `stop` completes, then waits for the connections under
+/// way to finish their requests. The service is a router through
+/// [`hyper_util::service::TowerToHyperService`], or the Exotel listener's
+/// [`super::shortcut::Shortcut`].
 pub async fn serve<S, B>(
     listener: TcpListener,
     service: S,
@@ -34,11 +32,11 @@ pub async fn serve<S, B>(
     stop: impl Future<Output = ()>,
 ) where
     S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Error: Into<BoxError>,
+    S::Error: Into<axum::BoxError>,
     S::Future: Send + 'static,
     B: hyper::body::Body + Send + 'static,
     B::Data: Send,
-    B::Error: Into<BoxError>,
+    B::Error: Into<axum::BoxError>,
 {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();

@@ -21,9 +21,6 @@ use axum::routing::future::RouteFuture;
 use super::AppState;
 use super::track::{self, Tracked};
 
-/// A boxed error, as hyper and axum take a body's.
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
 /// What a handler's future is, whichever of the two it is: axum boxes it.
 type HandlerFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
 
@@ -101,7 +98,7 @@ impl Shortcut {
 impl<B> hyper::service::Service<axum::http::Request<B>> for Shortcut
 where
     B: HttpBody<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    B::Error: Into<axum::BoxError>,
 {
     type Response = Response;
     type Error = Infallible;
