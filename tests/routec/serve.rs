@@ -157,7 +157,8 @@ fn passthru_takes_the_named_branch_with_200_else_302() {
 
 /// The public listener takes GET `/exotel/connect` and `/exotel/passthru` past the router
 /// (`Shortcut`): every request, those and their neighbours, is answered and counted in
-/// `/metrics` as `app`'s router answers and counts it.
+/// `/metrics` as `app`'s router answers and counts it, with an Exotel secret configured and
+/// without.
 #[test]
 fn the_public_listeners_shortcut_answers_as_the_router_does() {
     let query = format!("/exotel/connect?{EXOTEL_QUERY}");
@@ -170,6 +171,9 @@ fn the_public_listeners_shortcut_answers_as_the_router_does() {
         ("PUT", "/exotel/connect", ""),
         ("GET", "/exotel/connect/", ""),
         ("GET", "/exotel/s3cret/connect?digits=2", ""),
+        ("GET", "/exotel/connect?token=s3cret&CallSid=c3", ""),
+        ("GET", "/exotel/connect?token=wrong&CallSid=c4", ""),
+        ("GET", "/exotel/passthru?token=s3cret&branch=general", ""),
         ("GET", "/exotel/passthru?branch=billing&digits=%222%22", ""),
         ("GET", "/exotel/passthru?branch=billing&digits=1", ""),
         ("POST", "/exotel/passthru?branch=tech", "digits=1"),
@@ -204,21 +208,34 @@ fn the_public_listeners_shortcut_answers_as_the_router_does() {
             .filter(|l| l.starts_with("routec_http_request_duration_seconds_count"));
         lines.map(str::to_string).collect::<Vec<_>>()
     };
-    let (routed, shortcut) = (state(POLICY), state(POLICY));
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let router = app(Arc::clone(&routed));
-        let front = Shortcut::new(Arc::clone(&shortcut));
-        for r in requests {
-            let by_router = answer(router.clone().oneshot(request(r)).await.unwrap()).await;
-            let call = hyper::service::Service::call(&front, request(r));
-            let by_shortcut = answer(call.await.unwrap()).await;
-            assert_eq!(by_shortcut, by_router, "{r:?}");
-        }
-        let counts = counted(Arc::clone(&routed)).await;
-        assert!(counts.len() >= 8, "{counts:#?}");
-        assert_eq!(counted(shortcut).await, counts);
-    });
+    let secret = Config {
+        exotel_token: Some("s3cret".into()),
+        ..config(500)
+    };
+    // A plain Connect's status in each pass: the secret is asked for in the second.
+    let mut plain = Vec::new();
+    for settings in [config(500), secret] {
+        let routed = state_with(POLICY, settings.clone());
+        let shortcut = state_with(POLICY, settings);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let router = app(Arc::clone(&routed));
+            let front = Shortcut::new(Arc::clone(&shortcut));
+            for r in requests {
+                let by_router = answer(router.clone().oneshot(request(r)).await.unwrap()).await;
+                let call = hyper::service::Service::call(&front, request(r));
+                let by_shortcut = answer(call.await.unwrap()).await;
+                assert_eq!(by_shortcut, by_router, "{r:?}");
+                if r == ("GET", "/exotel/connect", "") {
+                    plain.push(by_router.0);
+                }
+            }
+            let counts = counted(Arc::clone(&routed)).await;
+            assert!(counts.len() >= 8, "{counts:#?}");
+            assert_eq!(counted(shortcut).await, counts);
+        });
+    }
+    assert_eq!(plain, [StatusCode::OK, StatusCode::FORBIDDEN]);
 }
 
 #[test]
