@@ -263,9 +263,8 @@ impl StoredState {
         KnownAnswer { numbers, parallel }
     }
 
-    /// Remembers a call decided now, in place of what was known of it.
-    /// Remembers a call's record; the call forgotten to make room, if one was, is handed back
-    /// ([`crate::bounded::Recent::insert`]).
+    /// Remembers a call decided now, in place of what was known of it; the call forgotten to
+    /// make room, if one was, is handed back ([`crate::bounded::Recent::insert`]).
     pub fn record_call(&mut self, sid: SmolStr, record: CallRecord) -> Option<ForgottenCall> {
         self.calls.insert(sid, record, MAX_CALLS)
     }

@@ -415,8 +415,8 @@ impl DecideContext<'_> {
     pub fn record(&self, state: &mut StoredState, decision: &Decision) -> Option<ForgottenCall> {
         let ask = self.ask()?;
         let record = CallRecord::new(decision, &ask, self.call_until());
-        let sid = self.call_sid.filter(|_| self.commit)?;
-        state.record_call(sid.clone(), record)
+        // Asked, so committed with a `CallSid`: the key is the request's text, shared.
+        state.record_call(self.call_sid?.clone(), record)
     }
 }
 
