@@ -73,6 +73,12 @@ impl MemoryStore {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// See [`super::StateStore::prefetch_call`]. The lock is taken and let go at once: its
+    /// cost was measured against the wait it saves.
+    pub fn prefetch_call(&self, sid: &str) {
+        self.lock().state.calls.prefetch(sid);
+    }
+
     /// The answer to a call decided before (see [`super::StateStore::decided_before`]).
     pub fn decided_before(&self, ctx: &DecideContext) -> Prior {
         let mut stored = self.lock();

@@ -610,6 +610,15 @@ impl StateStore {
         }
     }
 
+    /// Has the CPU fetch where the memory store looks `sid`'s record up, for a decision that
+    /// follows after some work (the call's time, its facts): see [`Recent::prefetch`]. The
+    /// Redis store does nothing here: its decision waits for a round trip in any case.
+    pub fn prefetch_call(&self, sid: &str) {
+        if let StateStore::Memory(m) = self {
+            m.prefetch_call(sid);
+        }
+    }
+
     /// Decides a call [`StateStore::decided_before`] found not decided before (as [`StateStore::decide`]).
     pub async fn decide_new(
         &self,

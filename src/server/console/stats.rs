@@ -94,6 +94,13 @@ impl RuleStats {
         std::hash::BuildHasher::hash_one(&self.sids, call_sid)
     }
 
+    /// Has the CPU fetch where [`RuleStats::decided`] will file `call_sid` in this thread's
+    /// copy, as [`crate::bounded::Recent::prefetch`] does: called when a decision starts.
+    pub fn prefetch(&self, call_sid: &str) {
+        let call = self.call(call_sid);
+        Self::lock(self.counts.mine()).decided_by.prefetch(&call);
+    }
+
     /// Counts a decision by `rule` at `now_ms`, and remembers the call for its outcome. On
     /// every decision's path: one short lock, this thread's, and no allocation once the calls
     /// remembered are at their cap (a hundred thousand across the threads).
