@@ -124,8 +124,8 @@ impl<K: Hash + Eq, V, S: BuildHasher> Recent<K, V, S> {
     /// Has the CPU fetch the index slot a lookup of `key` starts from, without waiting for
     /// it: called a little before the lookup, with other work between, the lookup finds its
     /// slot in the cache. In a map of 100,000 calls that slot is a random place in 2 MB,
-    /// most often out of the core's caches, and its load was the largest wait of a new call
-    /// (`docs/performance.md`, "Load").
+    /// most often out of the core's caches, and its load was the largest single wait of
+    /// routec's own code in a new call (`docs/performance.md`, "Load").
     pub fn prefetch<Q: Hash + Eq + ?Sized>(&self, key: &Q)
     where
         K: Borrow<Q>,

@@ -106,7 +106,7 @@ async fn decide_call<R>(
     };
     // The call's record and the console's count are filed at random places in maps of
     // 100,000 calls: their loads start now, to be cached by the time the store and the
-    // console look (about 1.5% more new calls a second, `docs/performance.md`).
+    // console look (about 2% more new calls a second, `docs/performance.md`).
     if let Some(sid) = call.sid.as_deref() {
         state.store.prefetch_call(sid);
         state.console.stats.prefetch(sid);
