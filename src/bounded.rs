@@ -109,10 +109,8 @@ impl<K: Hash + Eq, V, S: BuildHasher> Recent<K, V, S> {
     /// ring's entry after it, whose hash the insert after reads. In a profile the slot's load
     /// was two thirds of a full map's insert (`docs/performance.md`, "Load").
     fn fetch_next_to_go(&self) {
-        if let Some((hash, _, _)) = self.entries.front()
-            && !self.index.slots.is_empty()
-        {
-            prefetch(&self.index.slots[self.index.home(Index::filed(*hash, 0))]);
+        if let Some((hash, _, _)) = self.entries.front() {
+            self.index.fetch(*hash);
         }
         // The hash, not the entry's start: an entry may span two cache lines, and its
         // fields' order is the compiler's.
@@ -130,11 +128,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> Recent<K, V, S> {
     where
         K: Borrow<Q>,
     {
-        if self.index.slots.is_empty() {
-            return;
-        }
-        let hash = self.hasher.hash_one(key) as u32;
-        prefetch(&self.index.slots[self.index.home(Index::filed(hash, 0))]);
+        self.index.fetch(self.hasher.hash_one(key) as u32);
     }
 
     /// Where `key`'s entry is in `entries`.
@@ -229,6 +223,13 @@ impl Index {
     /// The slot a hash is filed from, or where a filed slot would be with no others.
     fn home(&self, filed: u64) -> usize {
         (filed >> 32) as usize & (self.slots.len() - 1)
+    }
+
+    /// Has the CPU fetch the slot a lookup of `hash` starts from ([`prefetch`]).
+    fn fetch(&self, hash: u32) {
+        if !self.slots.is_empty() {
+            prefetch(&self.slots[self.home(Index::filed(hash, 0))]);
+        }
     }
 
     /// The number of the slot filed under `hash` for which `is` holds.
