@@ -1,6 +1,8 @@
 //! One call's life, by `CallSid`: the numbers its decision dials and the Connect answer given
 //! after each attempt, so that a repeated request is the same call and takes no new step.
 
+use std::borrow::{Borrow, Cow};
+
 use serde::{Deserialize, Serialize};
 use smol_str::SmolStr;
 
@@ -9,13 +11,94 @@ use crate::compile::Policy;
 use crate::eval::Decision;
 
 /// A call's record forgotten to make room for a new one.
-pub type ForgottenCall = (SmolStr, CallRecord);
+pub type ForgottenCall = (CallKey, CallRecord);
 
 /// How long a call is remembered at least, whatever the reservations last: longer than any
 /// call rings.
 pub const KEEP_CALL_MS: i64 = 3600 * 1000;
 /// The most calls remembered; past it, the call decided first goes for each new one.
 pub const MAX_CALLS: usize = 100_000;
+
+/// A `CallSid` as the store files its call: up to [`CallKey::INLINE`] bytes (Exotel's are 32
+/// hex digits) in the key itself, a longer one on the heap. Looked up by its bytes. As the
+/// request's shared text (`SmolStr`, which keeps 23 bytes inline) every new call allocated
+/// it, and the call forgotten for it freed one: a block last touched 100,000 calls before,
+/// whose header and reference count were a wait out of the caches (`docs/performance.md`).
+#[derive(Clone)]
+pub enum CallKey {
+    Inline {
+        len: u8,
+        bytes: [u8; CallKey::INLINE],
+    },
+    Long(Box<str>),
+}
+
+impl CallKey {
+    /// The longest `CallSid` kept inline.
+    pub const INLINE: usize = 32;
+
+    pub fn new(sid: &str) -> CallKey {
+        match u8::try_from(sid.len()) {
+            Ok(len) if sid.len() <= CallKey::INLINE => {
+                let mut bytes = [0; CallKey::INLINE];
+                bytes[..sid.len()].copy_from_slice(sid.as_bytes());
+                CallKey::Inline { len, bytes }
+            }
+            _ => CallKey::Long(sid.into()),
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            CallKey::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            CallKey::Long(text) => text.as_bytes(),
+        }
+    }
+
+    /// The `CallSid` as text; made from a `&str`, its bytes always are.
+    pub fn as_str(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(self.as_bytes())
+    }
+}
+
+/// Its bytes, as a `[u8]` hashes and compares them: a lookup by `sid.as_bytes()` finds it.
+impl std::hash::Hash for CallKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl PartialEq for CallKey {
+    fn eq(&self, other: &CallKey) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for CallKey {}
+
+impl Borrow<[u8]> for CallKey {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for CallKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.as_str(), f)
+    }
+}
+
+impl Serialize for CallKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for CallKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<CallKey, D::Error> {
+        Ok(CallKey::new(&Cow::<str>::deserialize(deserializer)?))
+    }
+}
 
 /// What a store keeps of one call. Kept small: every routed call has one (up to
 /// [`MAX_CALLS`]), so the first answer and what it offered are counted, not copied, and what
@@ -185,7 +268,7 @@ impl StoredState {
         reserve_until: Option<i64>,
         today: &str,
     ) -> Option<KnownAnswer> {
-        let record = self.calls.get(ask.call_sid)?;
+        let record = self.calls.get(ask.call_sid.as_bytes())?;
         if record.until <= now_ms {
             return None;
         }
@@ -216,7 +299,7 @@ impl StoredState {
                 today: at.today.to_string(),
             });
         }
-        let Some(record) = self.calls.get(at.sid) else {
+        let Some(record) = self.calls.get(at.sid.as_bytes()) else {
             return KnownAnswer {
                 numbers: Vec::new(),
                 parallel: false,
@@ -251,7 +334,7 @@ impl StoredState {
                 self.reservations.insert(agent.to_string(), reservation);
             }
         }
-        if let Some(record) = self.calls.get_mut(at.sid) {
+        if let Some(record) = self.calls.get_mut(at.sid.as_bytes()) {
             let tried_first = !record.was_offered(at.tried);
             let later = record.later.get_or_insert_default();
             if tried_first {
@@ -265,7 +348,7 @@ impl StoredState {
 
     /// Remembers a call decided now, in place of what was known of it; the call forgotten to
     /// make room, if one was, is handed back ([`crate::bounded::Recent::insert`]).
-    pub fn record_call(&mut self, sid: SmolStr, record: CallRecord) -> Option<ForgottenCall> {
+    pub fn record_call(&mut self, sid: CallKey, record: CallRecord) -> Option<ForgottenCall> {
         self.calls.insert(sid, record, MAX_CALLS)
     }
 }
@@ -289,6 +372,28 @@ mod tests {
     #[test]
     fn a_record_stays_small() {
         assert!(std::mem::size_of::<CallRecord>() <= 56);
+    }
+
+    #[test]
+    fn a_call_key_is_found_by_its_bytes_and_reads_back_as_written() {
+        let exotel = "b6cf2d3c7a1f4e9c8d0b1a2e3f4a5b6c";
+        let long = "a-call-sid-longer-than-thirty-two-bytes";
+        let mut calls = crate::bounded::Recent::<CallKey, u32>::default();
+        for (n, sid) in ["", "c1", exotel, long].into_iter().enumerate() {
+            let key = CallKey::new(sid);
+            assert_eq!(
+                matches!(key, CallKey::Inline { .. }),
+                sid.len() <= CallKey::INLINE
+            );
+            assert_eq!(key.as_str(), sid);
+            calls.insert(key.clone(), n as u32, 10);
+            let text = serde_json::to_string(&key).unwrap();
+            assert_eq!(serde_json::from_str::<CallKey>(&text).unwrap(), key);
+        }
+        for (n, sid) in ["", "c1", exotel, long].into_iter().enumerate() {
+            assert_eq!(calls.get(sid.as_bytes()), Some(&(n as u32)), "{sid}");
+        }
+        assert_eq!(calls.get(&exotel.as_bytes()[..31]), None);
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl MemoryStore {
     /// See [`super::StateStore::prefetch_call`]. The lock is taken and let go at once: its
     /// cost was measured against the wait it saves.
     pub fn prefetch_call(&self, sid: &str) {
-        self.lock().state.calls.prefetch(sid);
+        self.lock().state.calls.prefetch(sid.as_bytes());
     }
 
     /// The answer to a call decided before (see [`super::StateStore::decided_before`]).

@@ -8,7 +8,7 @@ pub mod redis;
 
 pub use crate::bounded::{Recent, bound};
 pub use agents::StoredAgents;
-pub use call::{Ask, CallRecord, ForgottenCall, KnownAnswer};
+pub use call::{Ask, CallKey, CallRecord, ForgottenCall, KnownAnswer};
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -64,10 +64,8 @@ pub struct StoredState {
     pub last_agent: Keyed<String, (String, i64)>,
     /// Events already applied (`CallSid`/kind/agent) and when (ms): a repeat changes nothing.
     pub events: Recent<Arc<str>, i64>,
-    /// Calls decided, by `CallSid`: a repeated request gets the same answer. Keyed by the
-    /// request's own text, shared: a `CallSid` (32 bytes) is too long for `SmolStr` to keep
-    /// inline, and a key of its own was an allocation more a call.
-    pub calls: Recent<SmolStr, CallRecord>,
+    /// Calls decided, by `CallSid`: a repeated request gets the same answer.
+    pub calls: Recent<CallKey, CallRecord>,
 }
 
 /// A map by keys callers send (numbers, `CallSid`s), looked up on every decision: foldhash
@@ -207,7 +205,7 @@ mod tests {
                 until: at + 3_600_000,
                 ..CallRecord::default()
             };
-            state.record_call(format!("c{i}").into(), record);
+            state.record_call(CallKey::new(&format!("c{i}")), record);
         }
         assert!(state.events.len() <= MAX_EVENTS, "{}", state.events.len());
         assert!(
@@ -222,7 +220,7 @@ mod tests {
         );
         // The newest are the ones kept.
         let last = format!("c{}", n - 1);
-        assert!(state.calls.contains_key(last.as_str()));
+        assert!(state.calls.contains_key(last.as_bytes()));
         let caller = format!("+9198450{:05}", n - 1);
         let snapshot = state
             .agents(&policy, Some(&caller), None, "2026-11-24", n as i64)
@@ -415,8 +413,7 @@ impl DecideContext<'_> {
     pub fn record(&self, state: &mut StoredState, decision: &Decision) -> Option<ForgottenCall> {
         let ask = self.ask()?;
         let record = CallRecord::new(decision, &ask, self.call_until());
-        // Asked, so committed with a `CallSid`: the key is the request's text, shared.
-        state.record_call(self.call_sid?.clone(), record)
+        state.record_call(CallKey::new(ask.call_sid), record)
     }
 }
 

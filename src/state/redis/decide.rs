@@ -13,7 +13,8 @@ use crate::check::model::AgentId;
 use crate::degraded::Degraded;
 use crate::eval::{AgentStates, Decision, StateUpdate, Weights};
 use crate::state::{
-    AgentSnapshot, Ask, CallRecord, DecideContext, Evaluate, KnownAnswer, Prior, Routed, Unknown,
+    AgentSnapshot, Ask, CallKey, CallRecord, DecideContext, Evaluate, KnownAnswer, Prior, Routed,
+    Unknown,
 };
 
 /// How many times a decision is made again on a fresher state before its script is told to
@@ -72,7 +73,8 @@ impl RedisStore {
         let Some(ask) = ctx.ask() else {
             return Prior::New(unknown);
         };
-        if ask.tried.is_none() && !self.known().state.calls.contains_key(ask.call_sid) {
+        let sid = ask.call_sid.as_bytes();
+        if ask.tried.is_none() && !self.known().state.calls.contains_key(sid) {
             return Prior::New(unknown);
         }
         unknown.round_trips = 1;
@@ -513,7 +515,7 @@ impl RedisStore {
             // Redis went away between the read and the attempt: walk on from what was read.
             Err(_) => {
                 let mut known = self.known();
-                known.state.record_call(ask.call_sid.into(), record);
+                known.state.record_call(CallKey::new(ask.call_sid), record);
                 ctx.known_call(&mut known.state)
             }
         }
