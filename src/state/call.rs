@@ -23,7 +23,7 @@ pub const MAX_CALLS: usize = 100_000;
 /// hex digits) in the key itself, a longer one on the heap; looked up by its bytes. Keyed by
 /// the request's shared `SmolStr` (23 bytes inline), every new call's key was a block on the
 /// heap, which the call forgotten for it freed a hundred thousand calls later. Inline, 312
-/// instructions fewer a new call and 3.7 MB less resident (`docs/performance.md`, "Load").
+/// instructions fewer a new call and about 2 MB less resident (`docs/performance.md`, "Load").
 #[derive(Clone)]
 pub struct CallKey(Key);
 
