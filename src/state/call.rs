@@ -382,8 +382,9 @@ mod tests {
     fn a_call_key_is_found_by_its_bytes_and_reads_back_as_written() {
         let exotel = "b6cf2d3c7a1f4e9c8d0b1a2e3f4a5b6c";
         let long = "a-call-sid-longer-than-thirty-two-bytes";
+        let sids = ["", "c1", "₹ and ✓", exotel, long];
         let mut calls = crate::bounded::Recent::<CallKey, u32>::default();
-        for (n, sid) in ["", "c1", "₹ and ✓", exotel, long].into_iter().enumerate() {
+        for (n, sid) in sids.into_iter().enumerate() {
             let key = CallKey::new(sid);
             assert_eq!(
                 matches!(key.0, Key::Inline { .. }),
@@ -396,7 +397,7 @@ mod tests {
             assert_eq!(text, serde_json::to_string(sid).unwrap());
             assert_eq!(serde_json::from_str::<CallKey>(&text).unwrap(), key);
         }
-        for (n, sid) in ["", "c1", "₹ and ✓", exotel, long].into_iter().enumerate() {
+        for (n, sid) in sids.into_iter().enumerate() {
             assert_eq!(calls.get(sid.as_bytes()), Some(&(n as u32)), "{sid}");
         }
         assert_eq!(calls.get(&exotel.as_bytes()[..31]), None);
