@@ -38,12 +38,12 @@ pub fn bound<K: Hash + Eq, V, T: Ord + Copy, S: BuildHasher>(
 /// entries past their time stay until their turn, so readers check the time themselves.
 ///
 /// The entries lie in a ring, first inserted first, and an [`Index`] maps each key's hash to
-/// its entry's number. A new key is written at the ring's end and the first goes from its
-/// start, both where the last were; only the index, 8 bytes an entry, is touched at random
-/// places, one cache line for the new key and one for the key that goes. As a hash map of
-/// the entries with a queue of their keys, every new call's insert touched four places in
-/// 10 MB at random, the largest share of a new call's time (`docs/performance.md`: "Load"
-/// and "Bounded maps").
+/// its entry's number. Once full, the ring has as many places as the cap, and a new key is
+/// written in the place the first has just left; only the index, 8 bytes an entry, is
+/// touched at random places, one cache line for the new key and one for the key that goes.
+/// As a hash map of the entries with a queue of their keys, every new call's insert touched
+/// four places in 10 MB at random, the largest share of a new call's time
+/// (`docs/performance.md`: "Load" and "Bounded maps").
 #[derive(Debug, Clone)]
 pub struct Recent<K, V, S = foldhash::quality::RandomState> {
     /// The entries with the hashes the index files them by, first inserted first.
@@ -96,6 +96,13 @@ impl<K: Hash + Eq, V, S: BuildHasher> Recent<K, V, S> {
             return gone;
         }
         let n = first.wrapping_add(entries.len() as u32);
+        if entries.len() == entries.capacity() {
+            // Twice the room, but never past `cap`: a full ring then has exactly `cap`
+            // places, so that a new entry takes the place the first has just left, still in
+            // the cache, and no place past `cap` is ever written.
+            let room = entries.len().max(8).min(cap.saturating_sub(entries.len()));
+            entries.reserve_exact(room.max(1));
+        }
         entries.push_back((hash, key, value));
         index.insert(hash, n);
         if entries.len() >= cap {
@@ -382,6 +389,8 @@ mod tests {
         assert!(!recent.contains_key(&8_999));
         let kept: Vec<u32> = recent.iter().map(|(k, _)| *k).collect();
         assert_eq!(kept, (9_000..10_000).collect::<Vec<_>>());
+        // The ring grew to its cap and no further: each new entry took the first's place.
+        assert_eq!(recent.entries.capacity(), 1000);
     }
 
     #[test]
