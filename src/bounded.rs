@@ -74,6 +74,11 @@ impl<K: Hash + Eq, V, S: BuildHasher> Recent<K, V, S> {
         // Room first, whether or not the key is new: one lookup of `key`, not two. A key
         // written again at the cap leaves one entry fewer than the cap, no harm.
         let mut gone = None;
+        if self.entries.len() >= cap.max(1) && self.entries.capacity() > cap.max(1) {
+            // A ring read back from a snapshot, or kept under a larger cap, has more places
+            // than this cap: cut once to the cap, as one grown under it would be (below).
+            self.entries.shrink_to(cap.max(1));
+        }
         while self.entries.len() >= cap.max(1) {
             let Some((hash, key, value)) = self.entries.pop_front() else {
                 break;
@@ -536,5 +541,7 @@ mod tests {
         back.insert("c0".into(), 0, 4);
         assert!(!back.contains_key("c5"));
         assert!(back.contains_key("c3"));
+        // Read back under no cap, the ring is cut to the first cap it is full under.
+        assert_eq!(back.entries.capacity(), 4);
     }
 }
