@@ -73,13 +73,14 @@ impl<K: Hash + Eq, V, S: BuildHasher> Recent<K, V, S> {
     pub fn insert(&mut self, key: K, value: V, cap: usize) -> Option<(K, V)> {
         // Room first, whether or not the key is new: one lookup of `key`, not two. A key
         // written again at the cap leaves one entry fewer than the cap, no harm.
+        let cap = cap.max(1);
         let mut gone = None;
-        if self.entries.len() >= cap.max(1) && self.entries.capacity() > cap.max(1) {
+        if self.entries.len() >= cap && self.entries.capacity() > cap {
             // A ring read back from a snapshot, or kept under a larger cap, has more places
             // than this cap: cut once to the cap, as one grown under it would be (below).
-            self.entries.shrink_to(cap.max(1));
+            self.entries.shrink_to(cap);
         }
-        while self.entries.len() >= cap.max(1) {
+        while self.entries.len() >= cap {
             let Some((hash, key, value)) = self.entries.pop_front() else {
                 break;
             };
@@ -102,11 +103,12 @@ impl<K: Hash + Eq, V, S: BuildHasher> Recent<K, V, S> {
         }
         let n = first.wrapping_add(entries.len() as u32);
         if entries.len() == entries.capacity() {
-            // Twice the room, but never past `cap`: a full ring then has exactly `cap`
-            // places, so that a new entry takes the place the first has just left, still in
-            // the cache, and no place past `cap` is ever written.
+            // Twice the room, but never past `cap` (and at least one: the loop above left
+            // fewer than `cap` entries). A full ring then has exactly `cap` places, so that a
+            // new entry takes the place the first has just left, still in the cache, and no
+            // place past `cap` is ever written.
             let room = entries.len().max(8).min(cap.saturating_sub(entries.len()));
-            entries.reserve_exact(room.max(1));
+            entries.reserve_exact(room);
         }
         entries.push_back((hash, key, value));
         index.insert(hash, n);
